@@ -1,0 +1,116 @@
+"""Runs inside a snippet's kernel (never in the build process).
+
+`install()` runs before the snippet: it records every `model.fit` (the returned History is
+published as a display output of the cell that trained, so it lands in that cell's outputs)
+and reports on which device the kernel computes. `publish_values()` runs after the snippet and
+publishes its top-level scalar variables for placeholders in posts.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import platform
+from typing import Any
+
+HISTORY_MIME = "application/vnd.dlexec.history+json"
+VALUES_MIME = "application/vnd.dlexec.values+json"
+PROVENANCE_MIME = "application/vnd.dlexec.provenance+json"
+MAX_STRING_VALUE = 2000
+
+
+def _publish(mime: str, data: dict[str, Any]) -> None:
+    from IPython.display import display
+
+    display({mime: data}, raw=True)
+
+
+def install() -> None:
+    """Prepare the kernel: figure format, History capture, provenance."""
+    from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+    set_matplotlib_formats("retina")
+    _patch_fit()
+    _publish(PROVENANCE_MIME, provenance())
+
+
+def _patch_fit() -> None:
+    import keras
+
+    original = keras.Model.fit
+    if getattr(original, "_dlexec_wrapped", False):
+        return
+
+    @functools.wraps(original)
+    def fit(self: keras.Model, *args: Any, **kwargs: Any) -> Any:
+        history = original(self, *args, **kwargs)
+        _publish(HISTORY_MIME, _history_record(self, history))
+        return history
+
+    fit._dlexec_wrapped = True  # type: ignore[attr-defined]
+    keras.Model.fit = fit
+
+
+def _history_record(model: Any, history: Any) -> dict[str, Any]:
+    metrics = {
+        name: [_finite(value) for value in values] for name, values in history.history.items()
+    }
+    return {"model": model.name, "epochs": [int(e) + 1 for e in history.epoch], "metrics": metrics}
+
+
+def _finite(value: Any) -> float | None:
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def provenance() -> dict[str, str]:
+    """Backend, device and library versions as this kernel sees them."""
+    import keras
+
+    backend = keras.config.backend()
+    record = {"backend": backend, "keras": keras.__version__, "python": platform.python_version()}
+    device = None
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        record["tensorflow"] = tf.__version__
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            details = tf.config.experimental.get_device_details(gpus[0])
+            device = f"GPU {details.get('device_name', gpus[0].name)}"
+    elif backend == "jax":
+        import jax
+
+        gpu = next((d for d in jax.devices() if d.platform == "gpu"), None)
+        device = f"GPU {gpu.device_kind}" if gpu else None
+    elif backend == "torch":
+        import torch
+
+        device = f"GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else None
+    record["device"] = device or f"CPU ({os.cpu_count()} cores)"
+    return record
+
+
+def publish_values(namespace: dict[str, Any]) -> None:
+    """Publish the snippet's public top-level numbers, booleans and short strings."""
+    values = {}
+    for name, value in namespace.items():
+        if name.startswith("_") or callable(value):
+            continue
+        plain = _plain(value)
+        if plain is not None:
+            values[name] = plain
+    _publish(VALUES_MIME, values)
+
+
+def _plain(value: Any) -> bool | int | float | str | None:
+    if hasattr(value, "item") and getattr(value, "shape", None) == ():
+        value = value.item()  # NumPy scalars and 0-d arrays/tensors
+    if isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str) and len(value) <= MAX_STRING_VALUE:
+        return value
+    return None

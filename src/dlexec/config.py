@@ -1,0 +1,73 @@
+"""Engine configuration: `[tool.dlexec]` in pyproject.toml, overridden by environment variables."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, replace
+from enum import Enum
+from pathlib import Path
+
+from .errors import AuthoringError, Location
+
+
+class Mode(str, Enum):
+    """What BLOG_EXECUTE asks for."""
+
+    AUTO = "auto"  # run what is missing or stale, reuse the rest
+    NEVER = "never"  # run nothing; a missing or stale result is an error
+    ALWAYS = "always"  # re-run everything
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Absolute paths and settings for one project."""
+
+    root: Path
+    posts_dir: Path
+    snippets_dir: Path
+    results_dir: Path
+    keras_home: Path
+    data_mirror: Path
+    timeout: float = 180.0
+    mode: Mode = Mode.AUTO
+
+    @classmethod
+    def load(cls, root: Path, environ: dict[str, str] | None = None) -> EngineConfig:
+        """Read `root/pyproject.toml`, then apply BLOG_EXECUTE and BLOG_DATA_MIRROR."""
+        root = root.resolve()
+        pyproject = root / "pyproject.toml"
+        try:
+            table = tomllib.loads(pyproject.read_text()).get("tool", {}).get("dlexec", {})
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise AuthoringError(f"cannot read [tool.dlexec]: {error}", Location(pyproject)) from error
+        paths = {
+            name: root / table.get(name, default)
+            for name, default in (
+                ("posts_dir", "posts"),
+                ("snippets_dir", "snippets"),
+                ("results_dir", "results"),
+                ("keras_home", ".cache/keras"),
+                ("data_mirror", "../shared/datasets/keras"),
+            )
+        }
+        config = cls(root=root, timeout=float(table.get("timeout", 180)), **paths)
+        return config.with_environment(os.environ if environ is None else environ)
+
+    def with_environment(self, environ: dict[str, str] | os._Environ[str]) -> EngineConfig:
+        """Apply BLOG_EXECUTE (auto|never|always) and BLOG_DATA_MIRROR."""
+        mode_name = environ.get("BLOG_EXECUTE", "auto").strip().lower() or "auto"
+        try:
+            mode = Mode(mode_name)
+        except ValueError:
+            choices = ", ".join(m.value for m in Mode)
+            raise AuthoringError(f"BLOG_EXECUTE={mode_name!r} is not one of {choices}") from None
+        mirror = environ.get("BLOG_DATA_MIRROR")
+        return replace(self, mode=mode, data_mirror=Path(mirror).resolve() if mirror else self.data_mirror)
+
+    def relative(self, path: Path) -> Path:
+        """`path` relative to the project root when inside it, for messages."""
+        try:
+            return path.resolve().relative_to(self.root)
+        except ValueError:
+            return path

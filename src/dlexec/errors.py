@@ -1,0 +1,49 @@
+"""The engine's error types. Every message names the file (and line) that caused it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Location:
+    """A place in a source file, printed as `path:line`."""
+
+    path: Path
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}" if self.line else str(self.path)
+
+
+class EngineError(Exception):
+    """Base class: a problem the author must fix, with where it is."""
+
+    def __init__(self, message: str, location: Location | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.location = location
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}" if self.location else self.message
+
+
+class AuthoringError(EngineError):
+    """Bad input written by an author: a missing snippet or cell, a bad header or placeholder."""
+
+
+class DataMissingError(EngineError):
+    """A data file a snippet declares is neither in the project cache nor in the mirror."""
+
+
+class StaleResultError(EngineError):
+    """BLOG_EXECUTE=never and a snippet's committed result is missing, stale or corrupted."""
+
+
+class SnippetFailedError(EngineError):
+    """A snippet raised, timed out or killed its kernel."""
+
+    def __init__(self, message: str, location: Location | None, traceback: str = "") -> None:
+        super().__init__(message, location)
+        self.traceback = traceback

@@ -1,0 +1,88 @@
+"""Training-curve figures drawn from a captured History, one SVG per Material palette."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from .capture import HistoryOutput
+
+PALETTES = {
+    "light": {"text": "#333333", "grid": "#d0d0d0", "train": "#1f6fb4", "validation": "#d9580d"},
+    "dark": {"text": "#e6e6e6", "grid": "#4a4a4a", "train": "#6cb4ff", "validation": "#ffa45c"},
+}
+STYLE = {"svg.fonttype": "none", "svg.hashsalt": "dlexec", "font.size": 10}
+
+
+def curve_files(history: HistoryOutput) -> dict[str, tuple[str, bytes]]:
+    """Palette name -> (file name, SVG bytes) for one fit's training curves."""
+    identity = json.dumps([history.model, history.epochs, history.metrics], sort_keys=True)
+    stem = f"curves-{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
+    return {palette: (f"{stem}-{palette}.svg", _draw(history, palette)) for palette in PALETTES}
+
+
+def metric_names(history: HistoryOutput) -> list[str]:
+    """Training metrics to plot (validation variants go on the same axes), accuracy before loss."""
+    names = [name for name in history.metrics if not name.startswith("val_")]
+    return sorted(names, key=lambda name: (name == "loss", name))
+
+
+def _lower_is_better(metric: str) -> bool:
+    return any(word in metric for word in ("loss", "error", "mse", "mae"))
+
+
+def _draw(history: HistoryOutput, palette: str) -> bytes:
+    import matplotlib
+
+    colors = PALETTES[palette]
+    names = metric_names(history)
+    with matplotlib.rc_context(STYLE):
+        figure = Figure(figsize=(4.2 * max(len(names), 1), 3.2), layout="constrained")
+        axes_row = figure.subplots(1, max(len(names), 1), squeeze=False)[0]
+        for axes, name in zip(axes_row, names, strict=False):
+            _draw_metric(axes, history, name, colors)
+        figure.suptitle(f"Training curves: model '{history.model}'", color=colors["text"])
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="svg", transparent=True, metadata={"Date": None})
+    return buffer.getvalue()
+
+
+def _draw_metric(axes, history: HistoryOutput, name: str, colors: dict[str, str]) -> None:
+    epochs = history.epochs
+    axes.plot(epochs, history.metrics[name], marker="o", ms=3, color=colors["train"], label="training")
+    validation = history.metrics.get(f"val_{name}")
+    if validation:
+        axes.plot(epochs, validation, marker="o", ms=3, color=colors["validation"], label="validation")
+        _mark_best(axes, epochs, validation, name, colors)
+    axes.set_title(name.replace("_", " "), color=colors["text"])
+    axes.set_xlabel("epoch", color=colors["text"])
+    axes.set_ylabel(name.replace("_", " "), color=colors["text"])
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.tick_params(colors=colors["text"])
+    axes.grid(True, color=colors["grid"], linewidth=0.6)
+    for spine in axes.spines.values():
+        spine.set_color(colors["grid"])
+    legend = axes.legend(frameon=False)
+    for text in legend.get_texts():
+        text.set_color(colors["text"])
+
+
+def _mark_best(axes, epochs: list[int], values: list[float | None], name: str, colors: dict) -> None:
+    """A dashed line at the best validation epoch."""
+    scored = [(value, epoch) for epoch, value in zip(epochs, values, strict=False) if value is not None]
+    if not scored:
+        return
+    best = min(scored) if _lower_is_better(name) else max(scored, key=lambda pair: (pair[0], -pair[1]))
+    axes.axvline(best[1], color=colors["validation"], linestyle="--", linewidth=1, alpha=0.7)
+    axes.annotate(
+        f"best: epoch {best[1]}",
+        xy=(best[1], best[0]),
+        xytext=(4, 6),
+        textcoords="offset points",
+        fontsize=8,
+        color=colors["text"],
+    )

@@ -1,0 +1,146 @@
+"""Committed results: one folder per snippet, `result.json` plus the figures it names.
+
+Writes are atomic: figures first (content-addressed names, each renamed into place), then
+`result.json` replaces the old one in a single rename, then unreferenced files are removed.
+An interrupted write leaves the previous result intact. `result.json` carries a checksum of its
+own content and of every file, so a truncated or hand-edited result is detected on load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .capture import ErrorOutput, HistoryOutput, ImageOutput, Output, TextOutput
+
+RESULT_FILE = "result.json"
+OUTPUT_TYPES = {cls.__dataclass_fields__["type"].default: cls for cls in (TextOutput, ImageOutput, HistoryOutput, ErrorOutput)}
+
+
+@dataclass(frozen=True)
+class CellResult:
+    """Outputs of one code cell of the snippet."""
+
+    index: int
+    name: str | None
+    outputs: list[Output]
+
+
+@dataclass(frozen=True)
+class Result:
+    """Everything a run of one snippet produced, and the inputs of its cache key."""
+
+    snippet: str
+    key: str
+    inputs: dict[str, Any]
+    provenance: dict[str, Any]
+    cells: list[CellResult]
+    values: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)  # file name -> sha256
+
+    def histories(self) -> list[HistoryOutput]:
+        return [o for cell in self.cells for o in cell.outputs if isinstance(o, HistoryOutput)]
+
+
+class CorruptResult(Exception):
+    """A stored result that cannot be trusted (missing file, bad checksum, bad JSON)."""
+
+
+def load_result(folder: Path) -> Result | None:
+    """The stored result in `folder`, None when there is none; CorruptResult when untrustworthy."""
+    path = folder / RESULT_FILE
+    if not path.exists():
+        return None
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        checksum = document.pop("checksum")
+    except (OSError, ValueError, KeyError, AttributeError, TypeError) as error:
+        raise CorruptResult(f"{path}: unreadable ({error})") from None
+    if checksum != _checksum(document):
+        raise CorruptResult(f"{path}: checksum mismatch (edited or truncated)")
+    for name, expected in document.get("files", {}).items():
+        file = folder / name
+        if not file.is_file() or _sha256(file.read_bytes()) != expected:
+            raise CorruptResult(f"{file}: missing or changed since the run")
+    try:
+        return _from_json(document)
+    except (KeyError, TypeError) as error:
+        raise CorruptResult(f"{path}: unexpected structure ({error})") from None
+
+
+def save_result(folder: Path, result: Result, files: dict[str, bytes]) -> Result:
+    """Write `files` and `result` atomically into `folder`; return the result with file checksums."""
+    folder.mkdir(parents=True, exist_ok=True)
+    checksums = {}
+    for name, content in sorted(files.items()):
+        checksums[name] = _sha256(content)
+        target = folder / name
+        if not (target.is_file() and _sha256(target.read_bytes()) == checksums[name]):
+            _atomic_write(target, content)
+    result = Result(**{**_fields(result), "files": checksums})
+    document = _to_json(result)
+    document["checksum"] = _checksum(document)
+    _atomic_write(folder / RESULT_FILE, (json.dumps(document, indent=1, ensure_ascii=False) + "\n").encode())
+    _remove_unreferenced(folder, set(checksums) | {RESULT_FILE})
+    return result
+
+
+def _fields(result: Result) -> dict[str, Any]:
+    return {name: getattr(result, name) for name in result.__dataclass_fields__}
+
+
+def _atomic_write(target: Path, content: bytes) -> None:
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(content)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _remove_unreferenced(folder: Path, keep: set[str]) -> None:
+    for path in folder.iterdir():
+        if path.is_file() and path.name not in keep:
+            path.unlink(missing_ok=True)
+
+
+def _sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def _checksum(document: dict[str, Any]) -> str:
+    return _sha256(json.dumps(document, sort_keys=True, ensure_ascii=False).encode())
+
+
+def _to_json(result: Result) -> dict[str, Any]:
+    """Plain JSON; long text is split into lines so that diffs of results read well."""
+    document = asdict(result)
+    for cell in document["cells"]:
+        for output in cell["outputs"]:
+            for key in ("text", "traceback"):
+                if key in output:
+                    output[key] = output[key].splitlines(keepends=True)
+    return document
+
+
+def _from_json(document: dict[str, Any]) -> Result:
+    cells = []
+    for cell in document["cells"]:
+        outputs = []
+        for output in cell["outputs"]:
+            output = dict(output)
+            for key in ("text", "traceback"):
+                if key in output:
+                    output[key] = "".join(output[key])
+            outputs.append(OUTPUT_TYPES[output["type"]](**output))
+        cells.append(CellResult(cell["index"], cell["name"], outputs))
+    return Result(**{**document, "cells": cells})
