@@ -5,6 +5,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Material prints an end-of-life banner on every build; the README covers the migration plan.
+export NO_MKDOCS_2_WARNING := 1
 
 .PHONY: site test serve lint clean
 

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mkdocs.config.defaults import MkDocsConfig
@@ -26,30 +27,36 @@ log = get_plugin_logger("dlexec")
 ASSETS = "assets/results"
 
 
+@dataclass
 class _State:
-    serving = False
+    """What one MkDocs process remembers between events (serve rebuilds reuse it)."""
+
+    serving: bool = False
     config: EngineConfig | None = None
-    report = BuildReport()
-    pages: dict[str, RenderedPage] = {}
+    report: BuildReport = field(default_factory=BuildReport)
+    pages: dict[str, RenderedPage] = field(default_factory=dict)
+
+
+_state = _State()
 
 
 def on_startup(command: str, dirty: bool) -> None:
-    _State.serving = command == "serve"
+    _state.serving = command == "serve"
 
 
 def on_config(config: MkDocsConfig) -> None:
-    _State.config = EngineConfig.load(Path(config.config_file_path).parent)
+    _state.config = EngineConfig.load(Path(config.config_file_path).parent)
 
 
 @event_priority(100)  # before the blog plugin collects posts
 def on_files(files: Files, config: MkDocsConfig) -> Files:
-    engine_config = _State.config
+    engine_config = _state.config
     posts = sorted(engine_config.posts_dir.glob("*.md"))
     for post in posts:
         uri = post.relative_to(engine_config.root).as_posix()
         files.append(File(uri, str(engine_config.root), config.site_dir, config.use_directory_urls))
     report = Engine(engine_config, log.info).prepare(posts)
-    _State.report = report
+    _state.report = report
     log.info(report.summary_line())
     if report.errors:
         _report_errors(report)
@@ -63,14 +70,14 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
 
 def _asset_uri(folder: Path, name: str) -> str:
     """Where a result file is published in the site."""
-    return f"{ASSETS}/{folder.relative_to(_State.config.results_dir).as_posix()}/{name}"
+    return f"{ASSETS}/{folder.relative_to(_state.config.results_dir).as_posix()}/{name}"
 
 
 def _report_errors(report: BuildReport) -> None:
     details = "\n\n".join(
         f"{error}\n{getattr(error, 'traceback', '')}".rstrip() for error in report.errors
     )
-    if _State.serving:
+    if _state.serving:
         log.error(f"{len(report.errors)} snippet error(s), shown in the pages:\n{details}")
         return
     raise PluginError(f"{len(report.errors)} snippet error(s):\n{details}")
@@ -78,17 +85,17 @@ def _report_errors(report: BuildReport) -> None:
 
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
     source = Path(page.file.abs_src_path or "")
-    if not source.is_relative_to(_State.config.posts_dir):
+    if not source.is_relative_to(_state.config.posts_dir):
         return markdown
 
     def asset_url(folder: Path, name: str) -> str:
         return get_relative_url(_asset_uri(folder, name), page.url)
 
-    rendered = render_page(markdown, source, _State.report, asset_url)
-    _State.pages[page.file.src_uri] = rendered
+    rendered = render_page(markdown, source, _state.report, asset_url)
+    _state.pages[page.file.src_uri] = rendered
     return rendered.markdown
 
 
 def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
-    rendered = _State.pages.pop(page.file.src_uri, None)
+    rendered = _state.pages.pop(page.file.src_uri, None)
     return rendered.insert_fragments(html) if rendered else html

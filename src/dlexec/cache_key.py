@@ -64,7 +64,9 @@ def key_inputs(
         elif recorded_data and name in recorded_data:
             data[name] = recorded_data[name]
         else:
-            raise DataMissingError(missing_message(name, keras_home, mirror), Location(snippet.path))
+            raise DataMissingError(
+                missing_message(name, keras_home, mirror), Location(snippet.path)
+            )
     return KeyInputs(
         source_sha256=hashlib.sha256(snippet.text.encode()).hexdigest(),
         engine=ENGINE_VERSION,

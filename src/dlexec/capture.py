@@ -72,12 +72,18 @@ def capture_cell(raw_outputs: list[dict]) -> Capture:
         if output is None:
             continue
         previous = capture.outputs[-1] if capture.outputs else None
-        if isinstance(output, TextOutput) and isinstance(previous, TextOutput) and previous.stream == output.stream:
+        if (
+            isinstance(output, TextOutput)
+            and isinstance(previous, TextOutput)
+            and previous.stream == output.stream
+        ):
             capture.outputs[-1] = TextOutput(output.stream, previous.text + output.text)
         else:
             capture.outputs.append(output)
     capture.outputs = [_finish(output) for output in capture.outputs]
-    capture.outputs = [o for o in capture.outputs if not (isinstance(o, TextOutput) and not o.text.strip())]
+    capture.outputs = [
+        o for o in capture.outputs if not (isinstance(o, TextOutput) and not o.text.strip())
+    ]
     return capture
 
 
@@ -128,7 +134,9 @@ def _rich(data: dict, metadata: dict, files: dict[str, bytes]) -> Output | None:
     return TextOutput("result", _ensure_newline(text)) if text else None
 
 
-def _image(mime: str, extension: str, payload: str, meta: dict, files: dict[str, bytes]) -> ImageOutput:
+def _image(
+    mime: str, extension: str, payload: str, meta: dict, files: dict[str, bytes]
+) -> ImageOutput:
     content = payload.encode() if mime == "image/svg+xml" else base64.b64decode(payload)
     name = f"figure-{hashlib.sha256(content).hexdigest()[:16]}.{extension}"
     files[name] = content

@@ -8,7 +8,8 @@ from nbconvert.filters.ansi import strip_ansi
 
 BACKSPACE = re.compile(r"[^\n]\x08")
 CARRIAGE_RETURN = re.compile(r"[^\n]*\r(?=[^\n])")
-# TensorFlow's C++ (absl) start-up logs reach the kernel's stderr; they say nothing about the snippet.
+# TensorFlow's C++ (absl) start-up logs reach the kernel's stderr; they say nothing about
+# the snippet.
 TF_NOISE = re.compile(
     r"""^(?:
         WARNING:\ All\ log\ messages\ before\ absl::InitializeLog\(\)\ is\ called.*
@@ -30,7 +31,9 @@ def terminal_text(text: str) -> str:
         previous, text = text, BACKSPACE.sub("", text)
     text = CARRIAGE_RETURN.sub("", text.replace("\r\n", "\n"))
     text = strip_ansi(text)
-    return "".join(line for line in text.splitlines(keepends=True) if not TF_NOISE.match(line.rstrip("\n")))
+    return "".join(
+        line for line in text.splitlines(keepends=True) if not TF_NOISE.match(line.rstrip("\n"))
+    )
 
 
 def truncate(text: str, head: int = HEAD_LINES, tail: int = TAIL_LINES) -> str:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, replace
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 from .errors import AuthoringError, Location
 
 
-class Mode(str, Enum):
+class Mode(StrEnum):
     """What BLOG_EXECUTE asks for."""
 
     AUTO = "auto"  # run what is missing or stale, reuse the rest
@@ -40,7 +40,9 @@ class EngineConfig:
         try:
             table = tomllib.loads(pyproject.read_text()).get("tool", {}).get("dlexec", {})
         except (OSError, tomllib.TOMLDecodeError) as error:
-            raise AuthoringError(f"cannot read [tool.dlexec]: {error}", Location(pyproject)) from error
+            raise AuthoringError(
+                f"cannot read [tool.dlexec]: {error}", Location(pyproject)
+            ) from error
         paths = {
             name: root / table.get(name, default)
             for name, default in (
@@ -63,7 +65,9 @@ class EngineConfig:
             choices = ", ".join(m.value for m in Mode)
             raise AuthoringError(f"BLOG_EXECUTE={mode_name!r} is not one of {choices}") from None
         mirror = environ.get("BLOG_DATA_MIRROR")
-        return replace(self, mode=mode, data_mirror=Path(mirror).resolve() if mirror else self.data_mirror)
+        return replace(
+            self, mode=mode, data_mirror=Path(mirror).resolve() if mirror else self.data_mirror
+        )
 
     def relative(self, path: Path) -> Path:
         """`path` relative to the project root when inside it, for messages."""

@@ -71,14 +71,21 @@ def run_snippet(snippet: Snippet, keras_home: Path, timeout: float) -> Execution
         # The kernel's own stderr (TensorFlow's C++ logs, crash messages) goes to a log file,
         # not the build's terminal; a crash report quotes its end.
         log_path = Path(workdir) / "kernel.log"
-        with log_path.open("w") as log, client.setup_kernel(
-            env=scrubbed_environment(keras_home), cwd=workdir, stdout=log, stderr=log
+        with (
+            log_path.open("w") as log,
+            client.setup_kernel(
+                env=scrubbed_environment(keras_home), cwd=workdir, stdout=log, stderr=log
+            ),
         ):
             execution = _run_cells(client, notebook, timeout)
         if execution.failure and execution.failure.kind == "died":
             failure = execution.failure
             detail = _tail(log_path)
-            message = f"{failure.message}; end of the kernel's log:\n{detail}" if detail else failure.message
+            message = (
+                f"{failure.message}; end of the kernel's log:\n{detail}"
+                if detail
+                else failure.message
+            )
             execution = replace(execution, failure=replace(failure, message=message))
         return execution
 
@@ -95,11 +102,17 @@ def _notebook(snippet: Snippet) -> nbformat.NotebookNode:
     cells += [nbformat.v4.new_code_cell(cell.source) for cell in snippet.cells]
     cells.append(nbformat.v4.new_code_cell(TEARDOWN_CODE))
     notebook = nbformat.v4.new_notebook(cells=cells)
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     return notebook
 
 
-def _run_cells(client: NotebookClient, notebook: nbformat.NotebookNode, timeout: float) -> Execution:
+def _run_cells(
+    client: NotebookClient, notebook: nbformat.NotebookNode, timeout: float
+) -> Execution:
     cells = notebook.cells
     failure = _run_cell(client, cells, 0, timeout, time.monotonic() + timeout, setup=True)
     started = time.monotonic()
@@ -135,7 +148,9 @@ def _run_cell(
     try:
         client.execute_cell(cells[index], index)
     except CellTimeoutError:
-        return Failure("timeout", code_index, f"did not finish within its time limit of {limit:g} s")
+        return Failure(
+            "timeout", code_index, f"did not finish within its time limit of {limit:g} s"
+        )
     except DeadKernelError as error:
         return Failure("died", code_index, f"the kernel died while running this cell ({error})")
     except CellExecutionError as error:

@@ -80,7 +80,9 @@ class Engine:
         report.seconds = time.monotonic() - started
         return report
 
-    def ensure(self, snippet: Snippet | None, referrer: Location, report: BuildReport) -> SnippetRun | None:
+    def ensure(
+        self, snippet: Snippet | None, referrer: Location, report: BuildReport
+    ) -> SnippetRun | None:
         """Reuse or execute one snippet; record failures in `report` instead of raising."""
         if snippet is None:
             return None
@@ -94,7 +96,9 @@ class Engine:
 
     def result_folder(self, snippet: Snippet) -> Path:
         """`results/<snippet path inside snippets/, without .py>/`."""
-        return self.config.results_dir / snippet.path.relative_to(self.config.snippets_dir.resolve()).with_suffix("")
+        return self.config.results_dir / snippet.path.relative_to(
+            self.config.snippets_dir.resolve()
+        ).with_suffix("")
 
     def _ensure(self, snippet: Snippet) -> SnippetRun:
         folder = self.result_folder(snippet)
@@ -104,13 +108,15 @@ class Engine:
         fresh = stored is not None and stored.key == inputs.key
         mode = self.config.mode
         if mode is Mode.NEVER and not fresh:
-            reason = problem or ("is missing" if stored is None else "is stale (its cache key changed)")
+            reason = problem or (
+                "is missing" if stored is None else "is stale (its cache key changed)"
+            )
             raise StaleResultError(
                 f"the committed result {reason}; BLOG_EXECUTE=never runs nothing: "
                 "build once with BLOG_EXECUTE=auto and commit results/",
                 Location(self.config.relative(snippet.path)),
             )
-        if fresh and mode is Mode.AUTO or mode is Mode.NEVER:
+        if (fresh and mode is Mode.AUTO) or mode is Mode.NEVER:
             return SnippetRun(snippet, "reused", folder, result=stored)
         return self.execute(snippet, inputs, folder)
 
@@ -126,7 +132,9 @@ class Engine:
         relative = self.config.relative(snippet.path)
         timeout = snippet.header.timeout or self.config.timeout
         self.log(f"executing {relative} (limit {timeout:g} s)")
-        lock_path = self.config.root / ".cache" / "locks" / f"{relative.as_posix().replace('/', '__')}.lock"
+        lock_path = (
+            self.config.root / ".cache" / "locks" / f"{relative.as_posix().replace('/', '__')}.lock"
+        )
         lock_path.parent.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
         with FileLock(lock_path):
@@ -138,7 +146,9 @@ class Engine:
         seconds = time.monotonic() - started
         if execution.failure is not None:
             error = failure_error(snippet, relative, execution)
-            return SnippetRun(snippet, "failed", folder, result=result, error=error, seconds=seconds)
+            return SnippetRun(
+                snippet, "failed", folder, result=result, error=error, seconds=seconds
+            )
         return SnippetRun(snippet, "executed", folder, result=result, seconds=seconds)
 
     def _collect(self, posts: list[Path], report: BuildReport) -> dict[Path, Location]:
@@ -159,7 +169,11 @@ class Engine:
                     snippets.setdefault(path.resolve(), placeholder.location)
                 else:
                     report.errors.append(
-                        AuthoringError(f"placeholder {placeholder.text} names snippet {path.name}, which does not exist", placeholder.location)
+                        AuthoringError(
+                            f"placeholder {placeholder.text} names snippet {path.name}, "
+                            "which does not exist",
+                            placeholder.location,
+                        )
                     )
         return snippets
 
@@ -175,7 +189,8 @@ class Engine:
                     names = ", ".join(c.name for c in snippet.cells if c.name) or "none"
                     report.errors.append(
                         AuthoringError(
-                            f"snippet {path.name} has no cell named {embed.cell!r} (its cells: {names})",
+                            f"snippet {path.name} has no cell named {embed.cell!r} "
+                            f"(its cells: {names})",
                             embed.location,
                         )
                     )
@@ -235,7 +250,9 @@ def failure_error(snippet: Snippet, relative: Path, execution: Execution) -> Sni
     failure = execution.failure
     assert failure is not None
     if failure.kind == "setup":
-        return SnippetFailedError(f"the engine's kernel setup failed: {failure.message}", Location(relative))
+        return SnippetFailedError(
+            f"the engine's kernel setup failed: {failure.message}", Location(relative)
+        )
     cell = snippet.cells[failure.cell]
     traceback = ""
     outputs = execution.cell_outputs[failure.cell]
@@ -243,7 +260,9 @@ def failure_error(snippet: Snippet, relative: Path, execution: Execution) -> Sni
         if isinstance(output, capture.ErrorOutput):
             traceback = output.traceback
     line = _traceback_line(snippet, traceback) or cell.first_line
-    return SnippetFailedError(f"snippet failed: {failure.message}", Location(relative, line), traceback)
+    return SnippetFailedError(
+        f"snippet failed: {failure.message}", Location(relative, line), traceback
+    )
 
 
 def _traceback_line(snippet: Snippet, traceback: str) -> int | None:

@@ -53,10 +53,14 @@ def _draw(history: HistoryOutput, palette: str) -> bytes:
 
 def _draw_metric(axes, history: HistoryOutput, name: str, colors: dict[str, str]) -> None:
     epochs = history.epochs
-    axes.plot(epochs, history.metrics[name], marker="o", ms=3, color=colors["train"], label="training")
+    axes.plot(
+        epochs, history.metrics[name], marker="o", ms=3, color=colors["train"], label="training"
+    )
     validation = history.metrics.get(f"val_{name}")
     if validation:
-        axes.plot(epochs, validation, marker="o", ms=3, color=colors["validation"], label="validation")
+        axes.plot(
+            epochs, validation, marker="o", ms=3, color=colors["validation"], label="validation"
+        )
         _mark_best(axes, epochs, validation, name, colors)
     axes.set_title(name.replace("_", " "), color=colors["text"])
     axes.set_xlabel("epoch", color=colors["text"])
@@ -71,12 +75,18 @@ def _draw_metric(axes, history: HistoryOutput, name: str, colors: dict[str, str]
         text.set_color(colors["text"])
 
 
-def _mark_best(axes, epochs: list[int], values: list[float | None], name: str, colors: dict) -> None:
+def _mark_best(
+    axes, epochs: list[int], values: list[float | None], name: str, colors: dict
+) -> None:
     """A dashed line at the best validation epoch."""
-    scored = [(value, epoch) for epoch, value in zip(epochs, values, strict=False) if value is not None]
+    scored = [
+        (value, epoch) for epoch, value in zip(epochs, values, strict=False) if value is not None
+    ]
     if not scored:
         return
-    best = min(scored) if _lower_is_better(name) else max(scored, key=lambda pair: (pair[0], -pair[1]))
+    best = (
+        min(scored) if _lower_is_better(name) else max(scored, key=lambda pair: (pair[0], -pair[1]))
+    )
     axes.axvline(best[1], color=colors["validation"], linestyle="--", linewidth=1, alpha=0.7)
     axes.annotate(
         f"best: epoch {best[1]}",

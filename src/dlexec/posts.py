@@ -21,7 +21,9 @@ import yaml
 
 from .errors import AuthoringError, Location
 
-EMBED = re.compile(r"^\[(?P<label>[^\]\n]*)\]\((?P<target>[^)\s#]+\.py)(?:#(?P<cell>[^)\s]*))?\)\s*$")
+EMBED = re.compile(
+    r"^\[(?P<label>[^\]\n]*)\]\((?P<target>[^)\s#]+\.py)(?:#(?P<cell>[^)\s]*))?\)\s*$"
+)
 PLACEHOLDER = re.compile(
     r"\{\{\s*(?P<snippet>[A-Za-z_][\w-]*)\.(?P<value>[A-Za-z_]\w*)\s*(?::(?P<spec>[^}]*?))?\s*\}\}"
 )
@@ -121,10 +123,13 @@ def _embed(match: re.Match[str], post: Path, line: int, snippets_dir: Path) -> E
     target = (post.parent / match["target"]).resolve()
     if not target.is_relative_to(snippets_dir.resolve()):
         raise AuthoringError(
-            f"embedded file {match['target']!r} is not in the snippets folder {snippets_dir}", location
+            f"embedded file {match['target']!r} is not in the snippets folder {snippets_dir}",
+            location,
         )
     if not target.is_file():
-        raise AuthoringError(f"snippet {match['target']!r} does not exist (looked for {target})", location)
+        raise AuthoringError(
+            f"snippet {match['target']!r} does not exist (looked for {target})", location
+        )
     cell = match["cell"]
     if cell == "":
         raise AuthoringError("empty cell name after '#'", location)

@@ -12,6 +12,7 @@ import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from .capture import ErrorOutput, HistoryOutput, ImageOutput, Output, TextOutput
@@ -40,7 +41,9 @@ class RenderedPage:
         return MARKER_PATTERN.sub(lambda match: self.fragments[int(match[1])], page_html)
 
 
-def render_page(markdown: str, post: Path, report: BuildReport, asset_url: AssetUrl) -> RenderedPage:
+def render_page(
+    markdown: str, post: Path, report: BuildReport, asset_url: AssetUrl
+) -> RenderedPage:
     """Expand embeds and placeholders of one post's Markdown body."""
     page = RenderedPage(markdown="")
     lines = markdown.splitlines()
@@ -52,12 +55,15 @@ def render_page(markdown: str, post: Path, report: BuildReport, asset_url: Asset
         if match:
             lines[number - 1] = _embed(match, post, report, asset_url, page)
         else:
-            lines[number - 1] = PLACEHOLDER.sub(lambda m: _placeholder(m, post, number, report), line)
+            expand = partial(_placeholder, post=post, line=number, report=report)
+            lines[number - 1] = PLACEHOLDER.sub(expand, line)
     page.markdown = "\n".join(lines) + "\n"
     return page
 
 
-def _embed(match: re.Match[str], post: Path, report: BuildReport, asset_url: AssetUrl, page: RenderedPage) -> str:
+def _embed(
+    match: re.Match[str], post: Path, report: BuildReport, asset_url: AssetUrl, page: RenderedPage
+) -> str:
     target = (post.parent / match["target"]).resolve()
     run = report.runs.get(target)
     cell_name = match["cell"]
@@ -104,7 +110,9 @@ def outputs_html(run: SnippetRun, cells: list[Cell], asset_url: AssetUrl) -> str
         by_index = {cell.index: cell for cell in result.cells}
         for cell in cells:
             stored = by_index.get(cell.index)
-            parts += [output_html(output, run, asset_url) for output in (stored.outputs if stored else [])]
+            parts += [
+                output_html(output, run, asset_url) for output in (stored.outputs if stored else [])
+            ]
     if run.error is not None:
         parts.append(error_html(str(run.error), getattr(run.error, "traceback", "")))
     if result is not None and run.status != "failed":
@@ -115,11 +123,13 @@ def outputs_html(run: SnippetRun, cells: list[Cell], asset_url: AssetUrl) -> str
 def output_html(output: Output, run: SnippetRun, asset_url: AssetUrl) -> str:
     relative = run.result.snippet if run.result else run.snippet.name
     if isinstance(output, TextOutput):
-        return f'<pre class="dlexec-output dlexec-{output.stream}"><code>{html.escape(output.text)}</code></pre>'
+        text = html.escape(output.text)
+        return f'<pre class="dlexec-output dlexec-{output.stream}"><code>{text}</code></pre>'
     if isinstance(output, ImageOutput):
         size = f' width="{int(output.width)}"' if output.width else ""
         url = html.escape(asset_url(run.folder, output.file))
-        return f'<p class="dlexec-figure"><img src="{url}" alt="Figure drawn by {html.escape(relative)}"{size} loading="lazy"></p>'
+        alt = html.escape(f"Figure drawn by {relative}")
+        return f'<p class="dlexec-figure"><img src="{url}" alt="{alt}"{size} loading="lazy"></p>'
     if isinstance(output, HistoryOutput):
         return history_html(output, run.folder, asset_url)
     if isinstance(output, ErrorOutput):
@@ -128,9 +138,13 @@ def output_html(output: Output, run: SnippetRun, asset_url: AssetUrl) -> str:
 
 
 def history_html(history: HistoryOutput, folder: Path, asset_url: AssetUrl) -> str:
-    caption = html.escape(f"Training curves of model '{history.model}', {len(history.epochs)} epochs, drawn from the History that model.fit returned.")
+    caption = html.escape(
+        f"Training curves of model '{history.model}', {len(history.epochs)} epochs, "
+        "drawn from the History that model.fit returned."
+    )
     images = "".join(
-        f'<img src="{html.escape(asset_url(folder, name))}#only-{palette}" alt="{caption}" loading="lazy">'
+        f'<img src="{html.escape(asset_url(folder, name))}#only-{palette}" '
+        f'alt="{caption}" loading="lazy">'
         for palette, name in history.plots.items()
     )
     return f'<figure class="dlexec-curves">{images}<figcaption>{caption}</figcaption></figure>'
@@ -154,8 +168,10 @@ def provenance_html(result: Result) -> str:
     return f'<p class="dlexec-provenance">{html.escape(text)}</p>'
 
 
-def _placeholder(match: re.Match[str], post: Path, line: int, report: BuildReport) -> str:
-    placeholder = Placeholder(post, line, match["snippet"], match["value"], (match["spec"] or "").strip(), match[0])
+def _placeholder(match: re.Match[str], *, post: Path, line: int, report: BuildReport) -> str:
+    placeholder = Placeholder(
+        post, line, match["snippet"], match["value"], (match["spec"] or "").strip(), match[0]
+    )
     run = report.snippet_named(placeholder.snippet)
     if run is None or run.result is None:
         return f'<span class="dlexec-error">{html.escape(placeholder.text)}: no result</span>'

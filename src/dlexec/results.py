@@ -19,7 +19,10 @@ from typing import Any
 from .capture import ErrorOutput, HistoryOutput, ImageOutput, Output, TextOutput
 
 RESULT_FILE = "result.json"
-OUTPUT_TYPES = {cls.__dataclass_fields__["type"].default: cls for cls in (TextOutput, ImageOutput, HistoryOutput, ErrorOutput)}
+OUTPUT_TYPES = {
+    cls.__dataclass_fields__["type"].default: cls
+    for cls in (TextOutput, ImageOutput, HistoryOutput, ErrorOutput)
+}
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ def load_result(folder: Path) -> Result | None:
 
 
 def save_result(folder: Path, result: Result, files: dict[str, bytes]) -> Result:
-    """Write `files` and `result` atomically into `folder`; return the result with file checksums."""
+    """Write `files`, then `result`, atomically into `folder`; return it with file checksums."""
     folder.mkdir(parents=True, exist_ok=True)
     checksums = {}
     for name, content in sorted(files.items()):
@@ -85,7 +88,9 @@ def save_result(folder: Path, result: Result, files: dict[str, bytes]) -> Result
     result = Result(**{**_fields(result), "files": checksums})
     document = _to_json(result)
     document["checksum"] = _checksum(document)
-    _atomic_write(folder / RESULT_FILE, (json.dumps(document, indent=1, ensure_ascii=False) + "\n").encode())
+    _atomic_write(
+        folder / RESULT_FILE, (json.dumps(document, indent=1, ensure_ascii=False) + "\n").encode()
+    )
     _remove_unreferenced(folder, set(checksums) | {RESULT_FILE})
     return result
 
@@ -95,7 +100,9 @@ def _fields(result: Result) -> dict[str, Any]:
 
 
 def _atomic_write(target: Path, content: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    handle, temporary = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+    )
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(content)

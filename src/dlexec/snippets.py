@@ -1,12 +1,12 @@
 """Parse a snippet: a jupytext percent-format `.py` file with named cells and an optional header.
 
-    # ---
-    # data: [datasets/shakespeare.txt]   # files under KERAS_HOME the snippet reads (cache key)
-    # timeout: 120                       # seconds for the whole snippet (default: config)
-    # ---
+# ---
+# data: [datasets/shakespeare.txt]   # files under KERAS_HOME the snippet reads (cache key)
+# timeout: 120                       # seconds for the whole snippet (default: config)
+# ---
 
-    # %% load-data
-    ...
+# %% load-data
+...
 """
 
 from __future__ import annotations
@@ -77,7 +77,11 @@ def load_snippet(path: Path) -> Snippet:
         raise AuthoringError(f"cannot read snippet: {error}", Location(path)) from error
     notebook = jupytext.reads(text, fmt="py:percent")
     header = SnippetHeader()
-    if notebook.cells and notebook.cells[0].cell_type == "raw" and notebook.cells[0].source.startswith("---"):
+    if (
+        notebook.cells
+        and notebook.cells[0].cell_type == "raw"
+        and notebook.cells[0].source.startswith("---")
+    ):
         header = _parse_header(notebook.cells.pop(0).source, path)
     cells = _code_cells(notebook, text.splitlines(), path)
     return Snippet(path=path, text=text, header=header, cells=cells, notebook=notebook)
@@ -105,7 +109,9 @@ def _parse_header(source: str, path: Path) -> SnippetHeader:
         raise AuthoringError("header 'data' must be a list of file names", Location(path, 1))
     timeout = values.get("timeout")
     if timeout is not None and (not isinstance(timeout, int | float) or timeout <= 0):
-        raise AuthoringError("header 'timeout' must be a positive number of seconds", Location(path, 1))
+        raise AuthoringError(
+            "header 'timeout' must be a positive number of seconds", Location(path, 1)
+        )
     return SnippetHeader(data=tuple(data), timeout=float(timeout) if timeout else None)
 
 

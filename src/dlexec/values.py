@@ -10,7 +10,7 @@ from .posts import Placeholder
 
 
 def format_value(values: dict[str, Any], placeholder: Placeholder) -> str:
-    """The value formatted with the placeholder's spec, HTML-escaped; AuthoringError if impossible."""
+    """The value formatted with the placeholder's spec and HTML-escaped; else AuthoringError."""
     if placeholder.value not in values:
         known = ", ".join(sorted(values)) or "none"
         raise AuthoringError(
@@ -23,5 +23,7 @@ def format_value(values: dict[str, Any], placeholder: Placeholder) -> str:
     try:
         text = format(value, spec)
     except (ValueError, TypeError) as error:
-        raise AuthoringError(f"placeholder {placeholder.text}: {error}", placeholder.location) from None
+        raise AuthoringError(
+            f"placeholder {placeholder.text}: {error}", placeholder.location
+        ) from None
     return html.escape(text)

@@ -1,0 +1,67 @@
+# ---
+# data: [datasets/t10k-images-idx3-ubyte.gz, datasets/t10k-labels-idx1-ubyte.gz]
+# ---
+
+# %% load-data
+import gzip
+
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+from keras import layers
+
+keras.utils.set_random_seed(7)
+
+MNIST_URL = "https://storage.googleapis.com/cvdf-datasets/mnist/"
+
+
+def load_idx(name, md5, header_bytes):
+    """Download (or find in the Keras cache) one MNIST IDX file and return its bytes as uint8."""
+    path = keras.utils.get_file(name, origin=MNIST_URL + name, file_hash=md5)
+    with gzip.open(path, "rb") as f:
+        return np.frombuffer(f.read(), dtype=np.uint8, offset=header_bytes)
+
+
+images = load_idx("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3", 16)
+labels = load_idx("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c", 8)
+# Scale pixels to [0, 1] and add the channel axis Conv2D expects: (28, 28, 1).
+images = images.reshape(-1, 28, 28, 1).astype("float32") / 255.0
+X_train, y_train = images[:8000], labels[:8000]
+X_test, y_test = images[8000:], labels[8000:]
+n_train, n_test = len(X_train), len(X_test)
+print("train:", X_train.shape, "test:", X_test.shape)
+
+# %% cnn
+model = keras.Sequential(
+    [
+        keras.Input(shape=(28, 28, 1)),
+        layers.Conv2D(32, (3, 3), activation="relu"),
+        layers.MaxPooling2D((2, 2)),
+        layers.Flatten(),
+        layers.Dense(64, activation="relu"),
+        layers.Dropout(0.2),
+        layers.Dense(10, activation="softmax"),
+    ],
+    name="digit_cnn",
+)
+# The labels are integers 0-9, which is what the *sparse* categorical cross-entropy expects.
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+model.fit(X_train, y_train, epochs=10, batch_size=32, validation_split=0.1)
+cnn_test_loss, cnn_test_accuracy = model.evaluate(X_test, y_test, verbose=0)
+print(f"Test accuracy: {cnn_test_accuracy:.4f}  (loss {cnn_test_loss:.4f})")
+
+# %% predict
+# "New data": the last 12 test images, which the model never saw during training.
+new_data = X_test[-12:]
+predictions = model.predict(new_data, verbose=0)
+predicted_digits = predictions.argmax(axis=1)
+print("predicted:", predicted_digits)
+print("true:     ", y_test[-12:])
+
+fig, axes = plt.subplots(1, 12, figsize=(12, 1.6))
+for ax, image, digit, confidence in zip(axes, new_data, predicted_digits, predictions.max(axis=1)):
+    ax.imshow(image.squeeze(), cmap="gray_r")
+    ax.set_title(f"{digit} ({confidence:.0%})", fontsize=9)
+    ax.axis("off")
+fig.suptitle("Predicted digit (confidence) for unseen test images")
+plt.show()

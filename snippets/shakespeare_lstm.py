@@ -1,0 +1,71 @@
+# ---
+# data: [datasets/shakespeare.txt]
+# ---
+
+# %% load-text
+import keras
+import numpy as np
+from keras import layers
+
+keras.utils.set_random_seed(42)
+
+path = keras.utils.get_file(
+    "shakespeare.txt",
+    origin="https://storage.googleapis.com/download.tensorflow.org/data/shakespeare.txt",
+)
+text = open(path, encoding="utf-8").read()
+corpus_characters = len(text)
+text = text[:200_000]  # the first 200,000 characters keep training short on a CPU
+
+vocabulary = sorted(set(text))
+char_to_id = {c: i for i, c in enumerate(vocabulary)}
+ids = np.array([char_to_id[c] for c in text], dtype="int32")
+
+# Each sample: 40 characters in, the 41st character out.
+SEQUENCE_LENGTH = 40
+starts = np.arange(0, len(ids) - SEQUENCE_LENGTH, 5)  # a new sample every 5 characters
+X = np.stack([ids[s : s + SEQUENCE_LENGTH] for s in starts])
+y = ids[starts + SEQUENCE_LENGTH]
+split = int(0.9 * len(X))
+X_train, y_train, X_test, y_test = X[:split], y[:split], X[split:], y[split:]
+vocabulary_size = len(vocabulary)
+n_train, n_test = len(X_train), len(X_test)
+print(f"{corpus_characters:,} characters in the corpus, {vocabulary_size} distinct")
+print(f"{n_train:,} training and {n_test:,} test sequences of {SEQUENCE_LENGTH} characters")
+
+# %% model
+model = keras.Sequential(
+    [
+        keras.Input(shape=(SEQUENCE_LENGTH,), dtype="int32"),
+        layers.Embedding(vocabulary_size, 32),
+        layers.LSTM(128),
+        layers.Dense(vocabulary_size, activation="softmax"),
+    ],
+    name="char_lstm",
+)
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+model.summary()
+
+# %% train
+model.fit(X_train, y_train, epochs=10, batch_size=256, validation_split=0.1)
+lstm_test_loss, lstm_test_accuracy = model.evaluate(X_test, y_test, verbose=0)
+print(f"Test loss: {lstm_test_loss:.4f}")
+print(f"Test accuracy: {lstm_test_accuracy:.4f}")
+
+# %% generate
+def generate(prompt, length=300, temperature=0.5, seed=0):
+    """Sample one character at a time from the model's predicted distribution."""
+    rng = np.random.default_rng(seed)
+    generated = list(prompt)
+    for _ in range(length):
+        window = [char_to_id[c] for c in generated[-SEQUENCE_LENGTH:]]
+        output = model(np.array([window]), training=False)
+        probabilities = keras.ops.convert_to_numpy(output)[0].astype("float64")
+        logits = np.log(probabilities + 1e-9) / temperature
+        probabilities = np.exp(logits - logits.max())
+        probabilities /= probabilities.sum()
+        generated.append(vocabulary[rng.choice(vocabulary_size, p=probabilities)])
+    return "".join(generated)
+
+
+print(generate("ROMEO:\nWhat light through yonder window"))

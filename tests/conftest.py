@@ -1,0 +1,41 @@
+"""Shared fixtures: a copy of the tiny fixture site, wired to this repository's hook."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURE_SITE = Path(__file__).parent / "fixtures" / "site"
+MKDOCS = [sys.executable, "-m", "mkdocs"]
+
+
+@pytest.fixture
+def site_project(tmp_path: Path) -> Path:
+    """A fresh copy of tests/fixtures/site whose mkdocs.yml points at the real hook."""
+    project = tmp_path / "project"
+    shutil.copytree(FIXTURE_SITE, project)
+    config = project / "mkdocs.yml"
+    hook = (REPO / "hooks" / "executed_snippets.py").as_posix()
+    config.write_text(config.read_text().replace("HOOK_PATH", hook))
+    return project
+
+
+def mkdocs_build(
+    project: Path, mode: str = "auto", *extra: str
+) -> subprocess.CompletedProcess[str]:
+    """Run `mkdocs build` in `project` with BLOG_EXECUTE=`mode`; return the finished process."""
+    env = {**os.environ, "BLOG_EXECUTE": mode, "NO_MKDOCS_2_WARNING": "1"}
+    return subprocess.run(
+        [*MKDOCS, "build", "--strict", *extra],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )

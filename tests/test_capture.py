@@ -1,0 +1,86 @@
+"""History capture and output typing, without a kernel (the fixture-site test covers one)."""
+
+import base64
+from types import SimpleNamespace
+
+import numpy as np
+
+from dlexec import _kernel
+from dlexec.capture import HistoryOutput, ImageOutput, TextOutput, capture_cell
+from dlexec.plots import curve_files, metric_names
+
+
+def test_history_record_is_plain_json_with_one_based_epochs():
+    history = SimpleNamespace(
+        epoch=[0, 1],
+        history={"loss": [np.float32(0.5), 0.25], "val_loss": [0.6, float("nan")]},
+    )
+    record = _kernel._history_record(SimpleNamespace(name="m"), history)
+    assert record == {
+        "model": "m",
+        "epochs": [1, 2],
+        "metrics": {"loss": [0.5, 0.25], "val_loss": [0.6, None]},
+    }
+
+
+def test_published_history_becomes_a_history_output_in_place():
+    record = {
+        "model": "m",
+        "epochs": [1, 2],
+        "metrics": {"accuracy": [0.5, 0.7], "loss": [1.0, 0.8]},
+    }
+    raw = [
+        {"output_type": "stream", "name": "stdout", "text": "Epoch 1/2\n"},
+        {"output_type": "display_data", "data": {_kernel.HISTORY_MIME: record}, "metadata": {}},
+        {"output_type": "stream", "name": "stdout", "text": "done\n"},
+    ]
+    outputs = capture_cell(raw).outputs
+    assert outputs == [
+        TextOutput("stdout", "Epoch 1/2\n"),
+        HistoryOutput("m", [1, 2], record["metrics"]),
+        TextOutput("stdout", "done\n"),
+    ]
+
+
+def test_adjacent_text_of_one_stream_is_merged_and_empty_text_dropped():
+    raw = [
+        {"output_type": "stream", "name": "stdout", "text": "a\n"},
+        {"output_type": "stream", "name": "stdout", "text": "b\n"},
+        {"output_type": "stream", "name": "stderr", "text": "I0000 00:00:1.1    1 x.cc:1] noise\n"},
+    ]
+    assert capture_cell(raw).outputs == [TextOutput("stdout", "a\nb\n")]
+
+
+def test_images_become_content_addressed_files():
+    png = b"\x89PNG fake"
+    raw = [
+        {
+            "output_type": "display_data",
+            "data": {"image/png": base64.b64encode(png).decode(), "text/plain": "<Figure>"},
+            "metadata": {"image/png": {"width": 300}},
+        }
+    ]
+    captured = capture_cell(raw)
+    [image] = captured.outputs
+    assert isinstance(image, ImageOutput) and image.width == 300
+    assert captured.files == {image.file: png}
+
+
+def test_curves_have_light_and_dark_variants_and_validation():
+    history = HistoryOutput(
+        "m",
+        [1, 2, 3],
+        {
+            "loss": [1, 0.5, 0.4],
+            "val_loss": [1.1, 0.7, 0.8],
+            "accuracy": [0.5, 0.6, 0.7],
+            "val_accuracy": [0.4, 0.6, 0.5],
+        },
+    )
+    assert metric_names(history) == ["accuracy", "loss"]
+    files = curve_files(history)
+    assert set(files) == {"light", "dark"}
+    light = files["light"][1].decode()
+    assert "validation" in light and "best: epoch 2" in light
+    assert files["light"][0] != files["dark"][0]
+    assert curve_files(history) == files  # deterministic bytes: stable diffs of committed results

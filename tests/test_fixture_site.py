@@ -1,0 +1,92 @@
+"""End to end: the tiny fixture site built by `mkdocs build` with the real hook and real kernels."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from conftest import mkdocs_build
+
+SUMMARY = re.compile(r"snippets: (\d+) executed, (\d+) reused, (\d+) failed in [\d.]+ s")
+
+
+def summary(log: str) -> tuple[int, int, int]:
+    lines = [line for line in log.splitlines() if SUMMARY.search(line)]
+    assert len(lines) == 1, f"expected exactly one summary line in:\n{log}"
+    return tuple(int(n) for n in SUMMARY.search(lines[0]).groups())
+
+
+def post_html(project: Path) -> str:
+    [page] = (project / "site").glob("2026/01/01/*/index.html")
+    return page.read_text()
+
+
+def test_build_executes_then_reuses_and_shows_outputs(site_project: Path):
+    first = mkdocs_build(site_project)
+    assert first.returncode == 0, first.stderr
+    assert summary(first.stderr) == (1, 0, 0)
+    html = post_html(site_project)
+    assert "samples: 64 &lt;b&gt;not bold&lt;/b&gt;" in html  # printed output, escaped
+    assert "The model saw 64 samples." in html  # placeholder bound to the run
+    assert re.search(r"Epoch 3/3\n3/3 ━+ [^\n]*val_loss[^\n]*\n</code>", html)  # final state
+    assert "\x1b[" not in html and "\x08" not in html
+    assert "absl::InitializeLog" not in html
+    curves = re.findall(r'<img src="([^"]+curves-[0-9a-f]+-(light|dark)\.svg)#only-\2"', html)
+    assert len(curves) == 2
+    for src, _ in curves:
+        assert (site_project / "site" / "2026/01/01/a-tiny-post" / src).resolve().is_file()
+    assert re.search(
+        r"Ran on CPU \(\d+ cores\) · TensorFlow [\d.]+ · Keras [\d.]+ · [\d.]+ s · \d{4}-\d\d-\d\d",
+        html,
+    )
+
+    second = mkdocs_build(site_project, "never")
+    assert second.returncode == 0, second.stderr
+    assert summary(second.stderr) == (0, 1, 0)
+
+
+def test_changed_snippet_reexecutes_once_and_never_mode_rejects_stale(site_project: Path):
+    assert mkdocs_build(site_project).returncode == 0
+    snippet = site_project / "snippets" / "tiny.py"
+    snippet.write_text(snippet.read_text().replace("epochs=3", "epochs=2"))
+    stale = mkdocs_build(site_project, "never")
+    assert stale.returncode != 0
+    assert "snippets/tiny.py" in stale.stderr and "is stale" in stale.stderr
+    rerun = mkdocs_build(site_project)
+    assert rerun.returncode == 0, rerun.stderr
+    assert summary(rerun.stderr) == (1, 0, 0)
+    assert "Epoch 2/2" in post_html(site_project) and "Epoch 3/3" not in post_html(site_project)
+
+
+def test_raising_snippet_fails_build_with_post_snippet_and_line(site_project: Path):
+    snippet = site_project / "snippets" / "tiny.py"
+    snippet.write_text(snippet.read_text().replace('print("samples:"', 'print(1 / 0, "samples:"'))
+    failed = mkdocs_build(site_project)
+    assert failed.returncode != 0
+    assert summary(failed.stderr) == (0, 0, 1)
+    assert (
+        "snippets/tiny.py:9: snippet failed: ZeroDivisionError: division by zero" in failed.stderr
+    )
+    assert "used at" in failed.stderr and "posts/tiny.md:10" in failed.stderr
+    assert "Traceback" in failed.stderr or "----> 9" in failed.stderr
+    assert not (
+        site_project / "results" / "tiny" / "result.json"
+    ).exists()  # failures are not cached
+
+
+def test_missing_cell_fails_build_with_post_and_line(site_project: Path):
+    post = site_project / "posts" / "tiny.md"
+    post.write_text(post.read_text().replace("tiny.py#train", "tiny.py#trian"))
+    failed = mkdocs_build(site_project)
+    assert failed.returncode != 0
+    assert (
+        "posts/tiny.md:14: snippet tiny.py has no cell named 'trian' (its cells: data, train)"
+        in failed.stderr
+    )
+
+
+def test_always_mode_reexecutes(site_project: Path):
+    assert mkdocs_build(site_project).returncode == 0
+    again = mkdocs_build(site_project, "always")
+    assert again.returncode == 0, again.stderr
+    assert summary(again.stderr) == (1, 0, 0)

@@ -1,0 +1,77 @@
+"""Finding embeds and placeholders in posts; bad references name the post and line."""
+
+from pathlib import Path
+
+import pytest
+
+from dlexec.errors import AuthoringError
+from dlexec.posts import find_references
+
+POST = """---
+date: 2026-01-01
+---
+# Title
+
+[Whole file](../snippets/s.py)
+
+Accuracy: {{ s.accuracy:.1% }} and {{ s.count }}.
+
+```markdown
+[Not an embed inside a code fence](../snippets/missing.py)
+```
+
+[Just one cell](../snippets/s.py#train)
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "snippets").mkdir()
+    (tmp_path / "snippets" / "s.py").write_text("# %% train\nx = 1\n")
+    (tmp_path / "posts").mkdir()
+    return tmp_path
+
+
+def refs(project: Path, text: str):
+    post = project / "posts" / "p.md"
+    post.write_text(text)
+    return find_references(post, project / "snippets")
+
+
+def test_embeds_and_placeholders_with_lines(project):
+    found = refs(project, POST)
+    assert [(e.line, e.snippet.name, e.cell) for e in found.embeds] == [
+        (6, "s.py", None),
+        (14, "s.py", "train"),
+    ]
+    assert [(p.line, p.snippet, p.value, p.spec) for p in found.placeholders] == [
+        (8, "s", "accuracy", ".1%"),
+        (8, "s", "count", ""),
+    ]
+
+
+def test_missing_snippet_names_post_and_line(project):
+    with pytest.raises(
+        AuthoringError, match=r"posts/p\.md:3: snippet '\.\./snippets/nope\.py' does not exist"
+    ):
+        refs(project, "# T\n\n[x](../snippets/nope.py)\n")
+
+
+def test_embed_outside_snippets_folder_is_rejected(project):
+    (project / "other.py").write_text("x = 1\n")
+    with pytest.raises(
+        AuthoringError, match=r"p\.md:1: embedded file .* is not in the snippets folder"
+    ):
+        refs(project, "[x](../other.py)\n")
+
+
+def test_malformed_front_matter_names_post_and_line(project):
+    with pytest.raises(AuthoringError, match=r"p\.md:3: malformed front matter"):
+        refs(project, "---\ndate: 2026-01-01\ntags: [a, b\n---\n# T\n")
+
+
+def test_unclosed_front_matter(project):
+    with pytest.raises(
+        AuthoringError, match=r"p\.md:1: front matter opened with '---' is never closed"
+    ):
+        refs(project, "---\ndate: 2026-01-01\n# T\n")

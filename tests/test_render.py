@@ -1,0 +1,83 @@
+"""Rendering: code that ran, outputs escaped, markers replaced after Markdown."""
+
+from pathlib import Path
+
+from dlexec.capture import ErrorOutput, HistoryOutput, TextOutput
+from dlexec.pipeline import BuildReport, SnippetRun
+from dlexec.render import render_page
+from dlexec.results import CellResult, Result
+from dlexec.snippets import load_snippet
+
+HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"
+
+
+def report_for(tmp_path: Path) -> tuple[BuildReport, Path]:
+    snippets = tmp_path / "snippets"
+    snippets.mkdir()
+    path = snippets / "s.py"
+    path.write_text("# %% a\nprint('```')\n")
+    snippet = load_snippet(path)
+    result = Result(
+        snippet="snippets/s.py",
+        key="k",
+        inputs={},
+        provenance={
+            "device": "CPU (2 cores)",
+            "tensorflow": "2.21.0",
+            "keras": "3.15.1",
+            "wall_time_s": 1.5,
+            "date": "2026-11-21 10:00 UTC",
+        },
+        cells=[
+            CellResult(
+                0,
+                "a",
+                [
+                    TextOutput("stdout", HOSTILE),
+                    ErrorOutput("ValueError", HOSTILE, HOSTILE),
+                    HistoryOutput(
+                        HOSTILE,
+                        [1],
+                        {"loss": [1.0]},
+                        {"light": "c-light.svg", "dark": "c-dark.svg"},
+                    ),
+                ],
+            )
+        ],
+        values={"name": HOSTILE, "accuracy": 0.98765},
+    )
+    report = BuildReport(
+        runs={path: SnippetRun(snippet, "reused", tmp_path / "results" / "s", result)}
+    )
+    (tmp_path / "posts").mkdir()
+    return report, tmp_path / "posts" / "p.md"
+
+
+def test_hostile_output_is_escaped(tmp_path):
+    report, post = report_for(tmp_path)
+    page = render_page(
+        "[x](../snippets/s.py#a)\n", post, report, lambda folder, name: f"assets/{name}"
+    )
+    html = page.insert_fragments(page.markdown)
+    assert "<script>" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_code_fence_is_longer_than_backticks_in_code_and_provenance_shown(tmp_path):
+    report, post = report_for(tmp_path)
+    page = render_page("[x](../snippets/s.py#a)\n", post, report, lambda folder, name: name)
+    assert page.markdown.startswith("````python title=\"snippets/s.py › a\"\nprint('```')\n````")
+    html = page.insert_fragments(page.markdown)
+    assert (
+        "Ran on CPU (2 cores) · TensorFlow 2.21.0 · Keras 3.15.1 · 1.5 s · 2026-11-21 10:00 UTC"
+        in html
+    )
+    assert 'src="c-light.svg#only-light"' in html and 'src="c-dark.svg#only-dark"' in html
+
+
+def test_placeholders_are_formatted_and_escaped(tmp_path):
+    report, post = report_for(tmp_path)
+    page = render_page(
+        "A {{ s.accuracy:.1% }} B {{ s.name }}\n", post, report, lambda folder, name: name
+    )
+    assert page.markdown.startswith("A 98.8% B &lt;script&gt;")
