@@ -90,3 +90,16 @@ def test_always_mode_reexecutes(site_project: Path):
     again = mkdocs_build(site_project, "always")
     assert again.returncode == 0, again.stderr
     assert summary(again.stderr) == (1, 0, 0)
+
+
+def test_reverted_edit_reuses_the_earlier_run(site_project: Path):
+    assert summary(mkdocs_build(site_project).stderr) == (1, 0, 0)
+    snippet = site_project / "snippets" / "tiny.py"
+    original = snippet.read_text()
+    snippet.write_text(original.replace("epochs=3", "epochs=2"))
+    assert summary(mkdocs_build(site_project).stderr) == (1, 0, 0)
+    snippet.write_text(original)
+    reverted = mkdocs_build(site_project)
+    assert summary(reverted.stderr) == (0, 1, 0)
+    assert "Epoch 3/3" in post_html(site_project)
+    assert mkdocs_build(site_project, "never").returncode == 0  # results/ holds the original again

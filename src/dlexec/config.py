@@ -29,6 +29,7 @@ class EngineConfig:
     results_dir: Path
     keras_home: Path
     data_mirror: Path
+    local_results: Path
     timeout: float = 180.0
     mode: Mode = Mode.AUTO
 
@@ -51,6 +52,7 @@ class EngineConfig:
                 ("results_dir", "results"),
                 ("keras_home", ".cache/keras"),
                 ("data_mirror", "../shared/datasets/keras"),
+                ("local_results", ".cache/results"),
             )
         }
         config = cls(root=root, timeout=float(table.get("timeout", 180)), **paths)

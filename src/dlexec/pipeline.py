@@ -19,7 +19,14 @@ from .errors import AuthoringError, EngineError, Location, SnippetFailedError, S
 from .execute import Execution, run_snippet
 from .plots import curve_files
 from .posts import PostReferences, find_references
-from .results import CellResult, CorruptResult, Result, load_result, save_result
+from .results import (
+    CellResult,
+    CorruptResult,
+    Result,
+    copy_result,
+    load_result,
+    save_result,
+)
 from .snippets import Snippet, load_snippet
 from .values import format_value
 
@@ -118,7 +125,18 @@ class Engine:
             )
         if (fresh and mode is Mode.AUTO) or mode is Mode.NEVER:
             return SnippetRun(snippet, "reused", folder, result=stored)
+        if stored is not None:
+            self._remember(folder, stored.key)
+        if mode is Mode.AUTO:
+            restored = copy_result(self.config.local_results / inputs.key, folder)
+            if restored is not None:  # e.g. a reverted edit: this exact key ran before
+                return SnippetRun(snippet, "reused", folder, result=restored)
         return self.execute(snippet, inputs, folder)
+
+    def _remember(self, folder: Path, key: str) -> None:
+        """Keep a copy of a result in the local (git-ignored) cache, indexed by its key."""
+        if not (self.config.local_results / key / "result.json").exists():
+            copy_result(folder, self.config.local_results / key)
 
     def _stored(self, folder: Path) -> tuple[Result | None, str | None]:
         try:
@@ -143,6 +161,7 @@ class Engine:
             result, files = build_result(snippet, relative, inputs, execution)
             if execution.failure is None:
                 result = save_result(folder, result, files)
+                self._remember(folder, result.key)
         seconds = time.monotonic() - started
         if execution.failure is not None:
             error = failure_error(snippet, relative, execution)

@@ -95,6 +95,18 @@ def save_result(folder: Path, result: Result, files: dict[str, bytes]) -> Result
     return result
 
 
+def copy_result(source: Path, target: Path) -> Result | None:
+    """Copy the verified result in `source` to `target` (atomically); None if there is none."""
+    try:
+        result = load_result(source)
+    except CorruptResult:
+        return None
+    if result is None:
+        return None
+    files = {name: (source / name).read_bytes() for name in result.files}
+    return save_result(target, result, files)
+
+
 def _fields(result: Result) -> dict[str, Any]:
     return {name: getattr(result, name) for name in result.__dataclass_fields__}
 
