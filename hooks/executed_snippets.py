@@ -5,15 +5,18 @@
   publish result figures. Under `mkdocs build` any error fails the build; under `mkdocs serve`
   the server keeps running and each page shows its errors in place.
 - on_page_markdown / on_page_content: expand embeds and placeholders, then insert outputs.
+- on_serve: watch posts/ and snippets/, which live outside docs/.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
+from mkdocs.livereload import LiveReloadServer
 from mkdocs.plugins import event_priority, get_plugin_logger
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
@@ -46,6 +49,12 @@ def on_startup(command: str, dirty: bool) -> None:
 
 def on_config(config: MkDocsConfig) -> None:
     _state.config = EngineConfig.load(Path(config.config_file_path).parent)
+
+
+def on_serve(server: LiveReloadServer, config: MkDocsConfig, builder: Callable) -> None:
+    """Posts and snippets live outside docs/: watch them so edits rebuild the page."""
+    for folder in (_state.config.posts_dir, _state.config.snippets_dir):
+        server.watch(str(folder))
 
 
 @event_priority(100)  # before the blog plugin collects posts

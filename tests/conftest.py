@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURE_SITE = Path(__file__).parent / "fixtures" / "site"
+FIXTURE_SITE = Path(__file__).parent / "fixtures" / "tiny_blog"
 MKDOCS = [sys.executable, "-m", "mkdocs"]
 
 
 @pytest.fixture
 def site_project(tmp_path: Path) -> Path:
-    """A fresh copy of tests/fixtures/site whose mkdocs.yml points at the real hook."""
+    """A fresh copy of tests/fixtures/tiny_blog whose mkdocs.yml points at the real hook."""
     project = tmp_path / "project"
     shutil.copytree(FIXTURE_SITE, project)
     config = project / "mkdocs.yml"
