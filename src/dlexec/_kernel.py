@@ -28,9 +28,13 @@ def _publish(mime: str, data: dict[str, Any]) -> None:
 
 def install() -> None:
     """Prepare the kernel: figure format, History capture, provenance."""
-    from matplotlib_inline.backend_inline import set_matplotlib_formats
+    from matplotlib_inline.config import InlineBackend
 
-    set_matplotlib_formats("retina")
+    # The inline backend draws on a transparent background by default: black text would vanish
+    # on the site's dark palette. A white card reads well on both palettes.
+    inline = InlineBackend.instance()
+    inline.rc = {**inline.rc, "figure.facecolor": "white", "savefig.facecolor": "white"}
+    inline.figure_formats = {"retina"}  # applied when the snippet first imports pyplot
     _patch_fit()
     _publish(PROVENANCE_MIME, provenance())
 
