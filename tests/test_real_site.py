@@ -1,20 +1,57 @@
-"""The real blog builds strictly from its committed results: they must be fresh."""
+"""The real blog builds strictly from its committed results, and every post shows real runs."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+import pytest
+from bs4 import BeautifulSoup
 from conftest import REPO, mkdocs_build
 
+RESIDUE = ("Write a technical blog post", "[end of text]")
 
-def test_committed_results_are_fresh_and_site_builds(tmp_path: Path):
-    built = mkdocs_build(REPO, "never", "--site-dir", str(tmp_path / "site"))
+
+@pytest.fixture(scope="module")
+def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real site, built with BLOG_EXECUTE=never: committed results must be fresh."""
+    site = tmp_path_factory.mktemp("real") / "site"
+    built = mkdocs_build(REPO, "never", "--site-dir", str(site))
     assert built.returncode == 0, built.stderr
     assert re.search(r"snippets: 0 executed, \d+ reused, 0 failed", built.stderr)
-    posts = list((tmp_path / "site").glob("20*/*/*/*/index.html"))
-    assert len(posts) == len(list((REPO / "posts").glob("*.md")))
-    for page in posts:
-        html = page.read_text()
-        assert "dlexec-outputs" in html and "curves-" in html, page
-        assert "{{" not in html.split("<article", 1)[-1].split("</article>")[0], page
+    return site
+
+
+def post_pages(site: Path) -> list[Path]:
+    return sorted(site.glob("20*/*/*/*/index.html"))
+
+
+def article(page: Path) -> BeautifulSoup:
+    return BeautifulSoup(page.read_text(), "html.parser").select_one("article")
+
+
+def test_every_post_is_published_with_a_distinct_title(built_site: Path):
+    pages = post_pages(built_site)
+    assert len(pages) == len(list((REPO / "posts").glob("*.md"))) == 5
+    titles = [article(page).h1.get_text(strip=True) for page in pages]
+    assert len(set(titles)) == len(titles), titles
+
+
+@pytest.mark.parametrize("index", range(5))
+def test_post_code_blocks_have_outputs_plots_and_no_placeholders(built_site: Path, index: int):
+    page = post_pages(built_site)[index]
+    body = article(page)
+    code_blocks = body.select("div.highlight")
+    assert code_blocks, f"{page}: no code"
+    for block in code_blocks:
+        following = block.find_next_sibling()
+        assert following is not None and "dlexec-outputs" in following.get("class", []), (
+            f"{page}: code block without output: {block.get_text()[:80]!r}"
+        )
+        assert following.select_one(".dlexec-provenance"), f"{page}: output without provenance"
+    assert body.select("figure.dlexec-curves img"), f"{page}: no training-curve plot"
+    text = body.get_text()
+    assert "{{" not in text and "}}" not in text, f"{page}: unrendered placeholder"
+    assert not body.select(".dlexec-error"), f"{page}: an error is shown"
+    for residue in RESIDUE:
+        assert residue not in text, f"{page}: generation residue {residue!r}"

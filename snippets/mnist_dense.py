@@ -1,0 +1,52 @@
+# ---
+# data: [datasets/t10k-images-idx3-ubyte.gz, datasets/t10k-labels-idx1-ubyte.gz]
+# ---
+
+# %% mnist-dense
+import gzip
+
+import keras
+import numpy as np
+from keras import layers, regularizers
+
+keras.utils.set_random_seed(4)
+
+# Load MNIST: the 10,000-image test file, split 8,000 / 2,000.
+MNIST_URL = "https://storage.googleapis.com/cvdf-datasets/mnist/"
+
+
+def load_idx(name, md5, header_bytes):
+    """Download (or find in the Keras cache) one MNIST IDX file; return its bytes as uint8."""
+    path = keras.utils.get_file(name, origin=MNIST_URL + name, file_hash=md5)
+    with gzip.open(path, "rb") as f:
+        return np.frombuffer(f.read(), dtype=np.uint8, offset=header_bytes)
+
+
+images = load_idx("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3", 16)
+labels = load_idx("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c", 8)
+images = images.reshape(-1, 28, 28).astype("float32") / 255.0  # scale pixels from 0-255 to 0-1
+X_train, y_train, X_test, y_test = images[:8000], labels[:8000], images[8000:], labels[8000:]
+n_train, n_test = len(X_train), len(X_test)
+
+# Define the model architecture
+model = keras.Sequential(
+    [
+        keras.Input(shape=(28, 28)),
+        # Input: flatten each 28x28 image into a vector of 784 pixels
+        layers.Flatten(),
+        # Hidden layer 1: 256 fully connected ReLU units, with L2 regularization of the weights
+        layers.Dense(256, kernel_regularizer=regularizers.L2(1e-4), use_bias=False),
+        layers.BatchNormalization(),  # normalizes the layer's outputs (it has its own offset)
+        layers.Activation("relu"),
+        # Hidden layer 2: 64 fully connected ReLU units
+        layers.Dense(64, activation="relu", kernel_initializer="he_normal"),
+        # Output layer: one probability per digit class
+        layers.Dense(10, activation="softmax"),
+    ],
+    name="dense_classifier",
+)
+# Integer labels 0-9 go with the sparse categorical cross-entropy.
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+model.fit(X_train, y_train, epochs=10, batch_size=64, validation_split=0.1)
+dense_test_loss, dense_test_accuracy = model.evaluate(X_test, y_test, verbose=0)
+print(f"Test accuracy: {dense_test_accuracy:.4f}")
