@@ -39,3 +39,18 @@ def mkdocs_build(
         text=True,
         timeout=600,
     )
+
+
+def kernel_pids() -> set[int]:
+    """PIDs of running Jupyter kernels (any orphan a test leaves behind shows up here)."""
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"ipykernel_launcher" in command:
+            pids.add(int(entry.name))
+    return pids

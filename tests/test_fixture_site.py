@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 from conftest import mkdocs_build
@@ -103,3 +104,29 @@ def test_reverted_edit_reuses_the_earlier_run(site_project: Path):
     assert summary(reverted.stderr) == (0, 1, 0)
     assert "Epoch 3/3" in post_html(site_project)
     assert mkdocs_build(site_project, "never").returncode == 0  # results/ holds the original again
+
+
+def test_corrupted_result_is_an_error_in_never_and_stale_in_auto(site_project: Path):
+    assert mkdocs_build(site_project).returncode == 0
+    result = site_project / "results" / "tiny" / "result.json"
+    result.write_text(result.read_text()[:-200])  # truncated, as after a crash or a bad merge
+    shutil.rmtree(site_project / ".cache" / "results")  # no earlier copy to restore from
+    never = mkdocs_build(site_project, "never")
+    assert never.returncode != 0
+    assert "snippets/tiny.py: the committed result is corrupted" in never.stderr
+    auto = mkdocs_build(site_project)
+    assert auto.returncode == 0, auto.stderr
+    assert summary(auto.stderr) == (1, 0, 0)
+    assert "result is corrupted, treating it as stale" in auto.stderr
+
+
+def test_unknown_placeholder_value_fails_with_post_and_line(site_project: Path):
+    post = site_project / "posts" / "tiny.md"
+    post.write_text(post.read_text().replace("tiny.n_samples:,", "tiny.n_sample:,"))
+    failed = mkdocs_build(site_project)
+    assert failed.returncode != 0
+    assert re.search(
+        r"posts/tiny\.md:12: placeholder \{\{ tiny\.n_sample:, \}\}: snippet 'tiny' has no value "
+        r"'n_sample' \(its values: .*n_samples",
+        failed.stderr,
+    )

@@ -44,7 +44,7 @@ def truncate(text: str, head: int = HEAD_LINES, tail: int = TAIL_LINES) -> str:
         return "".join(lines)
     cut = lines[head : len(lines) - tail]
     size = sum(len(line.encode()) for line in cut)
-    notice = f"[... {len(cut):,} lines ({_human_size(size)}) cut from this output ...]\n"
+    notice = f"[... {len(cut):,} lines ({human_size(size)}) cut from this output ...]\n"
     return "".join(lines[:head]) + notice + "".join(lines[len(lines) - tail :])
 
 
@@ -55,7 +55,7 @@ def _cut_line(line: str) -> str:
     return line[:MAX_LINE_CHARS] + f" [... {rest:,} characters cut ...]\n"
 
 
-def _human_size(size: float) -> str:
+def human_size(size: float) -> str:
     for unit in ("B", "KB", "MB"):
         if size < 1024:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"

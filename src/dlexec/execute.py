@@ -1,33 +1,42 @@
 """Run one snippet in a fresh Jupyter kernel and return a record of what happened.
 
 Each snippet gets its own kernel process (TensorFlow state and GPU memory die with it), a
-temporary working directory, a scrubbed environment, no stdin, and one deadline for all cells.
+temporary working directory, a scrubbed environment, no stdin, one deadline for all cells, and
+a bound on how much printed output is kept in memory.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import signal
 import tempfile
 import time
-from dataclasses import dataclass, field, replace
+from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-from .clean import TF_NOISE
+from .clean import TF_NOISE, human_size
 from .snippets import Snippet
 
 SETUP_CODE = "import dlexec._kernel as _dlexec_kernel\n_dlexec_kernel.install()"
 TEARDOWN_CODE = "_dlexec_kernel.publish_values(globals())"
 SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSW|CREDENTIAL|API_?KEY|ACCESS_?KEY|PRIVATE|AUTH", re.I)
+KERNEL_LOG_NOISE = re.compile(r"Kernel is running over TCP without encryption")
+QUIET_LOG = logging.getLogger("dlexec.nbclient")
+QUIET_LOG.setLevel(logging.CRITICAL)
 
 
 @dataclass(frozen=True)
 class Failure:
-    """Why a run stopped: `kind` is 'error', 'timeout' or 'died'; `cell` is the code cell index."""
+    """Why a run stopped: `kind` is 'error', 'timeout', 'died' or 'setup'; `cell` is the
+    index of the snippet's code cell that was running."""
 
     kind: str
     cell: int
@@ -46,12 +55,56 @@ class Execution:
     notebook: nbformat.NotebookNode = field(default=None, repr=False)
 
 
+class BoundedClient(NotebookClient):
+    """A NotebookClient that keeps the first `head` and last `tail` characters of each cell's
+    printed output, so a snippet printing gigabytes cannot exhaust the build's memory."""
+
+    head: int = 2_000_000
+    tail: int = 1_000_000
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._kept: dict[int, int] = {}
+        self._tails: dict[int, deque[tuple[str, str]]] = {}
+        self._dropped: dict[int, int] = {}
+
+    def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> Any:
+        if msg["msg_type"] != "stream":
+            return super().output(outs, msg, display_id, cell_index)
+        text = msg["content"]["text"]
+        kept = self._kept.get(cell_index, 0)
+        if kept + len(text) <= self.head:
+            self._kept[cell_index] = kept + len(text)
+            return super().output(outs, msg, display_id, cell_index)
+        tail = self._tails.setdefault(cell_index, deque())
+        tail.append((msg["content"]["name"], text))
+        size = sum(len(piece) for _, piece in tail)
+        while size - len(tail[0][1]) >= self.tail:
+            dropped = len(tail.popleft()[1])
+            size -= dropped
+            self._dropped[cell_index] = self._dropped.get(cell_index, 0) + dropped
+        return None
+
+    def finish_cell(self, cell: nbformat.NotebookNode, cell_index: int) -> None:
+        """Append the kept tail of a cell's output, after a notice of what was cut."""
+        tail = self._tails.pop(cell_index, None)
+        if not tail:
+            return
+        dropped = self._dropped.pop(cell_index, 0)
+        notice = f"\n[... {human_size(dropped)} of output cut here to bound memory ...]\n"
+        if dropped:
+            cell.outputs.append(nbformat.v4.new_output("stream", name="stderr", text=notice))
+        for name, text in tail:
+            cell.outputs.append(nbformat.v4.new_output("stream", name=name, text=text))
+
+
 def scrubbed_environment(keras_home: Path, environ: dict[str, str] | None = None) -> dict[str, str]:
     """The parent's environment without anything that looks like a secret, plus KERAS_HOME."""
     source = dict(os.environ if environ is None else environ)
     env = {name: value for name, value in source.items() if not SECRET_NAME.search(name)}
     env["KERAS_HOME"] = str(keras_home)
     env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONFAULTHANDLER"] = "1"  # a crashing kernel writes its Python stack to the log
     env.pop("MPLBACKEND", None)  # the kernel's inline backend captures figures
     return env
 
@@ -60,40 +113,24 @@ def run_snippet(snippet: Snippet, keras_home: Path, timeout: float) -> Execution
     """Execute all code cells of `snippet` in order, stopping at the first failure."""
     notebook = _notebook(snippet)
     with tempfile.TemporaryDirectory(prefix="dlexec-") as workdir:
-        client = NotebookClient(
+        client = BoundedClient(
             notebook,
             kernel_name="python3",
             timeout=timeout,
             allow_errors=False,
             coalesce_streams=True,
             resources={"metadata": {"path": workdir}},
+            log=QUIET_LOG,  # failures are reported once, by the engine, with their location
         )
-        # The kernel's own stderr (TensorFlow's C++ logs, crash messages) goes to a log file,
+        # The kernel's own stderr (TensorFlow's C++ logs, crash reports) goes to a log file,
         # not the build's terminal; a crash report quotes its end.
         log_path = Path(workdir) / "kernel.log"
+        env = scrubbed_environment(keras_home)
         with (
             log_path.open("w") as log,
-            client.setup_kernel(
-                env=scrubbed_environment(keras_home), cwd=workdir, stdout=log, stderr=log
-            ),
+            client.setup_kernel(env=env, cwd=workdir, stdout=log, stderr=log),
         ):
-            execution = _run_cells(client, notebook, timeout)
-        if execution.failure and execution.failure.kind == "died":
-            failure = execution.failure
-            detail = _tail(log_path)
-            message = (
-                f"{failure.message}; end of the kernel's log:\n{detail}"
-                if detail
-                else failure.message
-            )
-            execution = replace(execution, failure=replace(failure, message=message))
-        return execution
-
-
-def _tail(path: Path, lines: int = 5) -> str:
-    text = path.read_text(errors="replace") if path.exists() else ""
-    kept = [line for line in text.splitlines() if line.strip() and not TF_NOISE.match(line)]
-    return "\n".join(kept[-lines:])
+            return _run_cells(client, notebook, timeout, log_path)
 
 
 def _notebook(snippet: Snippet) -> nbformat.NotebookNode:
@@ -111,19 +148,20 @@ def _notebook(snippet: Snippet) -> nbformat.NotebookNode:
 
 
 def _run_cells(
-    client: NotebookClient, notebook: nbformat.NotebookNode, timeout: float
+    client: BoundedClient, notebook: nbformat.NotebookNode, timeout: float, log_path: Path
 ) -> Execution:
     cells = notebook.cells
-    failure = _run_cell(client, cells, 0, timeout, time.monotonic() + timeout, setup=True)
+    failure = _run_cell(client, cells, 0, timeout, time.monotonic() + timeout, log_path, setup=True)
     started = time.monotonic()
     deadline = started + timeout
     for index in range(1, len(cells) - 1):
         if failure:
             break
-        failure = _run_cell(client, cells, index, timeout, deadline)
+        failure = _run_cell(client, cells, index, timeout, deadline, log_path)
     wall_time = time.monotonic() - started
     if not failure:
-        failure = _run_cell(client, cells, len(cells) - 1, 60, time.monotonic() + 60, setup=True)
+        last = len(cells) - 1
+        failure = _run_cell(client, cells, last, 60, time.monotonic() + 60, log_path, setup=True)
     return Execution(
         cell_outputs=[list(cell.outputs) for cell in cells[1:-1]],
         setup_outputs=list(cells[0].outputs),
@@ -135,11 +173,12 @@ def _run_cells(
 
 
 def _run_cell(
-    client: NotebookClient,
+    client: BoundedClient,
     cells: list,
     index: int,
     limit: float,
     deadline: float,
+    log_path: Path,
     setup: bool = False,
 ) -> Failure | None:
     """Run one cell before `deadline` (the snippet's `limit` s); return a Failure, never raise."""
@@ -148,12 +187,37 @@ def _run_cell(
     try:
         client.execute_cell(cells[index], index)
     except CellTimeoutError:
-        return Failure(
-            "timeout", code_index, f"did not finish within its time limit of {limit:g} s"
-        )
-    except DeadKernelError as error:
-        return Failure("died", code_index, f"the kernel died while running this cell ({error})")
+        message = f"did not finish within its time limit of {limit:g} s and was stopped"
+        return Failure("timeout", code_index, message)
+    except DeadKernelError:
+        return Failure("died", code_index, _death_message(client, log_path))
     except CellExecutionError as error:
-        kind = "setup" if setup else "error"
-        return Failure(kind, code_index, f"{error.ename}: {error.evalue}")
+        return Failure("setup" if setup else "error", code_index, f"{error.ename}: {error.evalue}")
+    finally:
+        client.finish_cell(cells[index], index)
     return None
+
+
+def _death_message(client: NotebookClient, log_path: Path) -> str:
+    """Say how the kernel process ended (exit code or signal) and quote its last log lines."""
+    process = getattr(getattr(client.km, "provisioner", None), "process", None)
+    code = process.wait(timeout=10) if process is not None else None
+    if code is not None and code < 0:
+        how = f"was killed by signal {signal.Signals(-code).name}"
+        if -code == signal.SIGKILL:
+            how += " (often the out-of-memory killer)"
+    else:
+        how = f"exited with code {code}" if code is not None else "died"
+    message = f"the kernel process {how} while running this cell"
+    detail = _tail(log_path)
+    return f"{message}; end of the kernel's log:\n{detail}" if detail else message
+
+
+def _tail(path: Path, lines: int = 8) -> str:
+    text = path.read_text(errors="replace") if path.exists() else ""
+    kept = [
+        line
+        for line in text.splitlines()
+        if line.strip() and not TF_NOISE.match(line) and not KERNEL_LOG_NOISE.search(line)
+    ]
+    return "\n".join(kept[-lines:])

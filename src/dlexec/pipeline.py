@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+import signal
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from . import capture
 from .cache_key import KeyInputs, key_inputs
@@ -31,6 +34,7 @@ from .snippets import Snippet, load_snippet
 from .values import format_value
 
 CELL_FRAME = re.compile(r"Cell In\[(\d+)\], line (\d+)")
+URL_FETCH_FAILURE = re.compile(r"URL fetch failure on (\S+):\s")
 FIRST_SNIPPET_EXECUTION_COUNT = 2  # the hidden setup cell is In[1]
 
 
@@ -74,14 +78,17 @@ class Engine:
     def __init__(self, config: EngineConfig, log: Callable[[str], None] = print) -> None:
         self.config = config
         self.log = log
+        self.post_timeouts: dict[Path, float] = {}  # snippet -> longest limit its posts allow
 
     def prepare(self, posts: Iterable[Path]) -> BuildReport:
         """Find references in `posts`, make sure every referenced snippet has a fresh result."""
         started = time.monotonic()
         report = BuildReport()
         snippets = self._collect(sorted(posts), report)
-        for path, referrer in snippets.items():
-            report.runs[path] = self.ensure(self._load(path, report, referrer), referrer, report)
+        with terminate_as_interrupt():
+            for path, referrer in snippets.items():
+                snippet = self._load(path, report, referrer)
+                report.runs[path] = self.ensure(snippet, referrer, report)
         report.runs = {path: run for path, run in report.runs.items() if run is not None}
         self._check_placeholders(report)
         report.seconds = time.monotonic() - started
@@ -98,7 +105,8 @@ class Engine:
         except EngineError as error:
             run = SnippetRun(snippet, "failed", self.result_folder(snippet), error=error)
         if run.error is not None:
-            report.errors.append(_with_referrer(run.error, referrer))
+            where = Location(self.config.relative(referrer.path), referrer.line)
+            report.errors.append(_with_referrer(run.error, where))
         return run
 
     def result_folder(self, snippet: Snippet) -> Path:
@@ -148,14 +156,13 @@ class Engine:
     def execute(self, snippet: Snippet, inputs: KeyInputs, folder: Path) -> SnippetRun:
         """Run `snippet` in a fresh kernel and store its result (only when it succeeded)."""
         relative = self.config.relative(snippet.path)
-        timeout = snippet.header.timeout or self.config.timeout
-        self.log(f"executing {relative} (limit {timeout:g} s)")
-        lock_path = (
-            self.config.root / ".cache" / "locks" / f"{relative.as_posix().replace('/', '__')}.lock"
-        )
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        timeout = self.timeout(snippet)
         started = time.monotonic()
-        with FileLock(lock_path):
+        with self._lock(relative):
+            stored, _ = self._stored(folder)
+            if stored is not None and stored.key == inputs.key and self.config.mode is Mode.AUTO:
+                return SnippetRun(snippet, "reused", folder, result=stored)  # another build ran it
+            self.log(f"executing {relative} (limit {timeout:g} s)")
             seed(snippet.header.data, self.config.keras_home, self.config.data_mirror, relative)
             execution = run_snippet(snippet, self.config.keras_home, timeout)
             result, files = build_result(snippet, relative, inputs, execution)
@@ -170,6 +177,26 @@ class Engine:
             )
         return SnippetRun(snippet, "executed", folder, result=result, seconds=seconds)
 
+    def timeout(self, snippet: Snippet) -> float:
+        """The snippet header's limit, else the longest its posts allow, else the default."""
+        return snippet.header.timeout or self.post_timeouts.get(snippet.path) or self.config.timeout
+
+    @contextmanager
+    def _lock(self, relative: Path) -> Iterator[None]:
+        """One build at a time executes a given snippet; others wait, and say so."""
+        name = relative.as_posix().replace("/", "__")
+        lock = FileLock(self.config.root / ".cache" / "locks" / f"{name}.lock")
+        Path(lock.lock_file).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            self.log(f"waiting: another build is executing {relative} (lock {lock.lock_file})")
+            lock.acquire()
+        try:
+            yield
+        finally:
+            lock.release()
+
     def _collect(self, posts: list[Path], report: BuildReport) -> dict[Path, Location]:
         """Snippet path -> first place that references it; authoring errors go to the report."""
         snippets: dict[Path, Location] = {}
@@ -182,6 +209,9 @@ class Engine:
             report.posts[post] = references
             for embed in references.embeds:
                 snippets.setdefault(embed.snippet, embed.location)
+                if references.timeout:
+                    limit = max(references.timeout, self.post_timeouts.get(embed.snippet, 0))
+                    self.post_timeouts[embed.snippet] = limit
             for placeholder in references.placeholders:
                 path = self.config.snippets_dir / f"{placeholder.snippet}.py"
                 if path.is_file():
@@ -279,9 +309,34 @@ def failure_error(snippet: Snippet, relative: Path, execution: Execution) -> Sni
         if isinstance(output, capture.ErrorOutput):
             traceback = output.traceback
     line = _traceback_line(snippet, traceback) or cell.first_line
-    return SnippetFailedError(
-        f"snippet failed: {failure.message}", Location(relative, line), traceback
-    )
+    message = f"snippet failed: {failure.message}"
+    download = URL_FETCH_FAILURE.search(traceback)
+    if download:
+        message += (
+            f". It tried to download {download[1]}, but snippets run offline: declare the file "
+            "in the snippet header (`data: [datasets/<name>]`) and put it in the data mirror "
+            "(BLOG_DATA_MIRROR) so Keras finds it in KERAS_HOME"
+        )
+    return SnippetFailedError(message, Location(relative, line), traceback)
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C while snippets run, so kernels are shut down and no result is
+    left half-written. Signal handlers can only be set from the main thread (not under serve,
+    whose builds run in a worker thread; there the server handles its own shutdown)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _traceback_line(snippet: Snippet, traceback: str) -> int | None:

@@ -67,6 +67,7 @@ class PostReferences:
     post: Path
     embeds: tuple[Embed, ...]
     placeholders: tuple[Placeholder, ...]
+    timeout: float | None = None  # front matter `snippet_timeout`: limit for its snippets
 
 
 def front_matter(text: str, post: Path) -> tuple[dict, int]:
@@ -91,7 +92,14 @@ def front_matter(text: str, post: Path) -> tuple[dict, int]:
 def find_references(post: Path, snippets_dir: Path, text: str | None = None) -> PostReferences:
     """Scan a post (its whole file, so line numbers match the file) for embeds and placeholders."""
     text = post.read_text(encoding="utf-8") if text is None else text
-    front_matter(text, post)  # validate early: MkDocs silently ignores broken front matter
+    meta, _ = front_matter(text, post)  # validate early: MkDocs ignores broken front matter
+    timeout = meta.get("snippet_timeout")
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
+    ):
+        raise AuthoringError(
+            "front matter 'snippet_timeout' must be a positive number of seconds", Location(post, 1)
+        )
     embeds: list[Embed] = []
     placeholders: list[Placeholder] = []
     for number, line in prose_lines(text):
@@ -103,7 +111,7 @@ def find_references(post: Path, snippets_dir: Path, text: str | None = None) -> 
             Placeholder(post, number, m["snippet"], m["value"], (m["spec"] or "").strip(), m[0])
             for m in PLACEHOLDER.finditer(line)
         )
-    return PostReferences(post, tuple(embeds), tuple(placeholders))
+    return PostReferences(post, tuple(embeds), tuple(placeholders), timeout)
 
 
 def prose_lines(text: str):

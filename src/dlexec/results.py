@@ -116,6 +116,7 @@ def _atomic_write(target: Path, content: bytes) -> None:
         dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
     )
     try:
+        os.fchmod(handle, 0o644)  # mkstemp makes 0600 files; results are shared, reviewable files
         with os.fdopen(handle, "wb") as stream:
             stream.write(content)
             stream.flush()

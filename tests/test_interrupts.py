@@ -1,0 +1,57 @@
+"""Ctrl-C or SIGTERM in the middle of a run: no half-written result, no kernel left behind,
+and the next build is correct."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import kernel_pids
+
+
+def prepare(project: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "dlexec", "--root", str(project), "prepare"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def wait_until(condition, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition never became true"
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_mid_run_leaves_nothing_half_done(site_project: Path, signum: int):
+    snippet = site_project / "snippets" / "tiny.py"
+    original = snippet.read_text()
+    marker = site_project / "training-started"
+    snippet.write_text(
+        original.replace(
+            "history = model.fit(",
+            f"open({str(marker)!r}, 'w').close()\nimport time\ntime.sleep(120)\nhistory = model.fit(",
+        )
+    )
+    before = kernel_pids()
+    build = prepare(site_project)
+    wait_until(marker.exists)
+    build.send_signal(signum)
+    output, _ = build.communicate(timeout=60)
+    assert build.returncode != 0, output
+    wait_until(lambda: not (kernel_pids() - before), timeout=20)  # no orphan kernel
+    results = site_project / "results"
+    assert not list(results.rglob("result.json")) and not list(results.rglob("*.tmp"))
+
+    snippet.write_text(original)
+    again = prepare(site_project)
+    output, _ = again.communicate(timeout=300)
+    assert again.returncode == 0, output
+    assert "snippets: 1 executed, 0 reused, 0 failed" in output
