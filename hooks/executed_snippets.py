@@ -1,9 +1,10 @@
 """MkDocs hook: wires MkDocs events to the dlexec engine, nothing more.
 
 - on_files: add the top-level `posts/` to the site as blog posts (the blog plugin expects them
-  under docs/), let the engine prepare every referenced snippet, print the summary line, and
-  publish result figures. Under `mkdocs build` any error fails the build; under `mkdocs serve`
-  the server keeps running and each page shows its errors in place.
+  under docs/), let the engine prepare every referenced snippet, print the summary line, sync
+  the posts' notebooks, and publish result figures and notebooks. Under `mkdocs build` any
+  error fails the build; under `mkdocs serve` the server keeps running and each page shows its
+  errors in place.
 - on_page_markdown / on_page_content: expand embeds and placeholders, then insert outputs.
 - on_serve: watch posts/ and snippets/, which live outside docs/.
 """
@@ -22,12 +23,17 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 from mkdocs.utils import get_relative_url
 
-from dlexec.config import EngineConfig
-from dlexec.pipeline import BuildReport, Engine
-from dlexec.render import RenderedPage, render_page
+from dlexec.config import EngineConfig, Mode
+from dlexec.notebooks import colab_url, snippet_notebook, sync_post_notebooks, write_if_changed
+from dlexec.pipeline import BuildReport, Engine, SnippetRun
+from dlexec.progress import Bar
+from dlexec.render import Links, RenderedPage, notebook_buttons, render_page
 
 log = get_plugin_logger("dlexec")
 ASSETS = "assets/results"
+RUNS = "runs"  # companion pages: each snippet's executed notebook, rendered by mkdocs-jupyter
+NOTEBOOKS = "notebooks"
+MORE = "<!-- more -->"
 
 
 @dataclass
@@ -37,6 +43,7 @@ class _State:
     serving: bool = False
     config: EngineConfig | None = None
     report: BuildReport = field(default_factory=BuildReport)
+    notebooks: dict[Path, Path] = field(default_factory=dict)
     pages: dict[str, RenderedPage] = field(default_factory=dict)
 
 
@@ -57,29 +64,70 @@ def on_serve(server: LiveReloadServer, config: MkDocsConfig, builder: Callable) 
         server.watch(str(folder))
 
 
-@event_priority(100)  # before the blog plugin collects posts
+@event_priority(100)  # before the blog plugin collects posts and mkdocs-jupyter notebooks
 def on_files(files: Files, config: MkDocsConfig) -> Files:
     engine_config = _state.config
     posts = sorted(engine_config.posts_dir.glob("*.md"))
     for post in posts:
-        uri = post.relative_to(engine_config.root).as_posix()
-        files.append(File(uri, str(engine_config.root), config.site_dir, config.use_directory_urls))
-    report = Engine(engine_config, log.info).prepare(posts)
+        files.append(_project_file(post, config))
+    report = Engine(engine_config, log.info, Bar()).prepare(posts)
     _state.report = report
     log.info(report.summary_line())
+    if report.count("executed") or report.count("failed"):
+        log.info("time per snippet, slowest first:\n" + "\n".join(report.timing_lines()))
+    write = engine_config.mode is not Mode.NEVER
+    _state.notebooks, stale = sync_post_notebooks(
+        report, engine_config.notebooks_dir, write, lambda post: _source_url(post, config)
+    )
+    report.errors += stale
     if report.errors:
         _report_errors(report)
+    for post, notebook in _state.notebooks.items():
+        files.append(File.generated(config, _notebook_uri(post), abs_src_path=str(notebook)))
     for run in report.runs.values():
         if run.result is not None and run.status != "failed":
-            for name in run.result.files:
-                uri = _asset_uri(run.folder, name)
-                files.append(File.generated(config, uri, abs_src_path=str(run.folder / name)))
+            _publish_run(run, files, config)
     return files
+
+
+def _project_file(path: Path, config: MkDocsConfig) -> File:
+    """A file of the project (outside docs/) at its path relative to the project root."""
+    uri = path.relative_to(_state.config.root).as_posix()
+    return File(uri, str(_state.config.root), config.site_dir, config.use_directory_urls)
+
+
+def _publish_run(run: SnippetRun, files: Files, config: MkDocsConfig) -> None:
+    """Result figures as site assets, and the run's notebook as a companion page."""
+    for name in run.result.files:
+        files.append(
+            File.generated(
+                config, _asset_uri(run.folder, name), abs_src_path=str(run.folder / name)
+            )
+        )
+    cache = _state.config.root / ".cache"
+    uri = f"{RUNS}/{_run_name(run)}.ipynb"
+    write_if_changed(cache / uri, snippet_notebook(run))
+    # A plain File (not File.generated): mkdocs-jupyter's wrapper needs a real source path.
+    files.append(File(uri, str(cache), config.site_dir, config.use_directory_urls))
+
+
+def _run_name(run: SnippetRun) -> str:
+    return run.folder.relative_to(_state.config.results_dir).as_posix().replace("/", "-")
 
 
 def _asset_uri(folder: Path, name: str) -> str:
     """Where a result file is published in the site."""
     return f"{ASSETS}/{folder.relative_to(_state.config.results_dir).as_posix()}/{name}"
+
+
+def _notebook_uri(post: Path) -> str:
+    return f"{NOTEBOOKS}/{post.stem}.ipynb"
+
+
+def _source_url(post: Path, config: MkDocsConfig) -> str | None:
+    branch = config.extra.get("repo_branch", "main")
+    relative = post.relative_to(_state.config.root).as_posix()
+    return f"{config.repo_url.rstrip('/')}/blob/{branch}/{relative}" if config.repo_url else None
 
 
 def _report_errors(report: BuildReport) -> None:
@@ -97,12 +145,26 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
     if not source.is_relative_to(_state.config.posts_dir):
         return markdown
 
-    def asset_url(folder: Path, name: str) -> str:
-        return get_relative_url(_asset_uri(folder, name), page.url)
+    def run_page(run: SnippetRun) -> str | None:
+        return get_relative_url(f"{RUNS}/{_run_name(run)}/", page.url)
 
-    rendered = render_page(markdown, source, _state.report, asset_url)
+    links = Links(
+        asset=lambda folder, name: get_relative_url(_asset_uri(folder, name), page.url),
+        run_page=run_page,
+    )
+    rendered = render_page(markdown, source, _state.report, links)
     _state.pages[page.file.src_uri] = rendered
-    return rendered.markdown
+    return _with_notebook_buttons(rendered.markdown, source, page, config)
+
+
+def _with_notebook_buttons(markdown: str, post: Path, page: Page, config: MkDocsConfig) -> str:
+    """The download and Colab buttons go right after the excerpt marker (not in the index)."""
+    if post not in _state.notebooks or MORE not in markdown:
+        return markdown
+    download = get_relative_url(_notebook_uri(post), page.file.src_uri)  # MkDocs resolves it
+    branch = config.extra.get("repo_branch", "main")
+    colab = colab_url(config.repo_url, branch, f"{NOTEBOOKS}/{post.stem}.ipynb")
+    return markdown.replace(MORE, f"{MORE}\n\n{notebook_buttons(download, colab)}\n", 1)
 
 
 def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -> str:

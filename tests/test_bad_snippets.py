@@ -18,7 +18,7 @@ from conftest import kernel_pids
 from dlexec.config import EngineConfig
 from dlexec.errors import DataMissingError, SnippetFailedError
 from dlexec.pipeline import BuildReport, Engine
-from dlexec.render import render_page
+from dlexec.render import Links, render_page
 
 FIXTURE = Path(__file__).parent / "fixtures" / "bad_snippets"
 SECRETS = {"MY_API_TOKEN": "t0ken", "AWS_SECRET_ACCESS_KEY": "s3cret"}
@@ -146,7 +146,7 @@ def test_snippets_get_no_secrets_and_a_temporary_directory(report, project):
 @pytest.mark.parametrize("post", ["hostile", "hostile_error", "zz_hostile_value"])
 def test_hostile_output_is_never_html(report, project, post):
     path = project / "posts" / f"{post}.md"
-    page = render_page(path.read_text().split("---", 2)[2], path, report, lambda folder, name: name)
+    page = render_page(path.read_text().split("---", 2)[2], path, report, Links(lambda folder, name: name))
     converted = markdown.markdown(
         page.markdown, extensions=["pymdownx.highlight", "pymdownx.superfences"]
     )

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from dlexec.capture import ErrorOutput, HistoryOutput, TextOutput
 from dlexec.pipeline import BuildReport, SnippetRun
-from dlexec.render import render_page
+from dlexec.render import Links, render_page, text_html
 from dlexec.results import CellResult, Result
 from dlexec.snippets import load_snippet
 
@@ -56,7 +56,7 @@ def report_for(tmp_path: Path) -> tuple[BuildReport, Path]:
 def test_hostile_output_is_escaped(tmp_path):
     report, post = report_for(tmp_path)
     page = render_page(
-        "[x](../snippets/s.py#a)\n", post, report, lambda folder, name: f"assets/{name}"
+        "[x](../snippets/s.py#a)\n", post, report, Links(lambda folder, name: f"assets/{name}")
     )
     html = page.insert_fragments(page.markdown)
     assert "<script>" not in html and "<img src=x" not in html
@@ -65,7 +65,7 @@ def test_hostile_output_is_escaped(tmp_path):
 
 def test_code_fence_is_longer_than_backticks_in_code_and_provenance_shown(tmp_path):
     report, post = report_for(tmp_path)
-    page = render_page("[x](../snippets/s.py#a)\n", post, report, lambda folder, name: name)
+    page = render_page("[x](../snippets/s.py#a)\n", post, report, Links(lambda folder, name: name))
     assert page.markdown.startswith("````python title=\"snippets/s.py › a\"\nprint('```')\n````")
     html = page.insert_fragments(page.markdown)
     assert (
@@ -78,6 +78,16 @@ def test_code_fence_is_longer_than_backticks_in_code_and_provenance_shown(tmp_pa
 def test_placeholders_are_formatted_and_escaped(tmp_path):
     report, post = report_for(tmp_path)
     page = render_page(
-        "A {{ s.accuracy:.1% }} B {{ s.name }}\n", post, report, lambda folder, name: name
+        "A {{ s.accuracy:.1% }} B {{ s.name }}\n", post, report, Links(lambda folder, name: name)
     )
     assert page.markdown.startswith("A 98.8% B &lt;script&gt;")
+
+
+def test_long_logs_show_their_last_lines_and_keep_the_rest_one_click_away():
+    log = "".join(f"Epoch {i}/30\n" for i in range(1, 31))
+    html = text_html(TextOutput("stdout", log))
+    earlier, visible = html.split("</details>")
+    assert "Show the 24 earlier lines" in earlier and "Epoch 24/30" in earlier
+    assert "Epoch 25/30" in visible and "Epoch 30/30" in visible and "Epoch 24/30" not in visible
+    table = "".join(f"row {i}\n" for i in range(30))
+    assert "<details" not in text_html(TextOutput("result", table))  # model.summary() stays whole

@@ -30,6 +30,7 @@ class EngineConfig:
     keras_home: Path
     data_mirror: Path
     local_results: Path
+    notebooks_dir: Path
     timeout: float = 180.0
     mode: Mode = Mode.AUTO
 
@@ -53,6 +54,7 @@ class EngineConfig:
                 ("keras_home", ".cache/keras"),
                 ("data_mirror", "../shared/datasets/keras"),
                 ("local_results", ".cache/results"),
+                ("notebooks_dir", "notebooks"),
             )
         }
         config = cls(root=root, timeout=float(table.get("timeout", 180)), **paths)

@@ -14,6 +14,7 @@ import signal
 import tempfile
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,7 @@ class BoundedClient(NotebookClient):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.on_output: Callable[[str], None] | None = None
         self._kept: dict[int, int] = {}
         self._tails: dict[int, deque[tuple[str, str]]] = {}
         self._dropped: dict[int, int] = {}
@@ -72,6 +74,8 @@ class BoundedClient(NotebookClient):
         if msg["msg_type"] != "stream":
             return super().output(outs, msg, display_id, cell_index)
         text = msg["content"]["text"]
+        if self.on_output is not None:
+            self.on_output(text)
         kept = self._kept.get(cell_index, 0)
         if kept + len(text) <= self.head:
             self._kept[cell_index] = kept + len(text)
@@ -109,8 +113,14 @@ def scrubbed_environment(keras_home: Path, environ: dict[str, str] | None = None
     return env
 
 
-def run_snippet(snippet: Snippet, keras_home: Path, timeout: float) -> Execution:
-    """Execute all code cells of `snippet` in order, stopping at the first failure."""
+def run_snippet(
+    snippet: Snippet,
+    keras_home: Path,
+    timeout: float,
+    on_output: Callable[[str], None] | None = None,
+) -> Execution:
+    """Execute all code cells of `snippet` in order, stopping at the first failure.
+    `on_output` sees printed text as it arrives (for progress displays)."""
     notebook = _notebook(snippet)
     with tempfile.TemporaryDirectory(prefix="dlexec-") as workdir:
         client = BoundedClient(
@@ -122,6 +132,7 @@ def run_snippet(snippet: Snippet, keras_home: Path, timeout: float) -> Execution
             resources={"metadata": {"path": workdir}},
             log=QUIET_LOG,  # failures are reported once, by the engine, with their location
         )
+        client.on_output = on_output
         # The kernel's own stderr (TensorFlow's C++ logs, crash reports) goes to a log file,
         # not the build's terminal; a crash report quotes its end.
         log_path = Path(workdir) / "kernel.log"

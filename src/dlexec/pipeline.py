@@ -22,6 +22,7 @@ from .errors import AuthoringError, EngineError, Location, SnippetFailedError, S
 from .execute import Execution, run_snippet
 from .plots import curve_files
 from .posts import PostReferences, find_references
+from .progress import Progress, Silent
 from .results import (
     CellResult,
     CorruptResult,
@@ -68,6 +69,14 @@ class BuildReport:
             f"{self.count('failed')} failed in {self.seconds:.1f} s"
         )
 
+    def timing_lines(self) -> list[str]:
+        """Snippets that ran in this build, slowest first."""
+        ran = [run for run in self.runs.values() if run.status != "reused"]
+        return [
+            f"{run.seconds:7.1f} s  {run.snippet.path.name} ({run.status})"
+            for run in sorted(ran, key=lambda run: run.seconds, reverse=True)
+        ]
+
     def snippet_named(self, name: str) -> SnippetRun | None:
         return next((run for run in self.runs.values() if run.snippet.name == name), None)
 
@@ -75,9 +84,15 @@ class BuildReport:
 class Engine:
     """Prepares the results that a set of posts needs, honouring the configured mode."""
 
-    def __init__(self, config: EngineConfig, log: Callable[[str], None] = print) -> None:
+    def __init__(
+        self,
+        config: EngineConfig,
+        log: Callable[[str], None] = print,
+        progress: Progress | None = None,
+    ) -> None:
         self.config = config
         self.log = log
+        self.progress = progress or Silent()
         self.post_timeouts: dict[Path, float] = {}  # snippet -> longest limit its posts allow
 
     def prepare(self, posts: Iterable[Path]) -> BuildReport:
@@ -85,10 +100,16 @@ class Engine:
         started = time.monotonic()
         report = BuildReport()
         snippets = self._collect(sorted(posts), report)
-        with terminate_as_interrupt():
-            for path, referrer in snippets.items():
-                snippet = self._load(path, report, referrer)
-                report.runs[path] = self.ensure(snippet, referrer, report)
+        self.progress.start(len(snippets))
+        try:
+            with terminate_as_interrupt():
+                for path, referrer in snippets.items():
+                    self.progress.snippet(self.config.relative(path), referrer)
+                    snippet = self._load(path, report, referrer)
+                    report.runs[path] = self.ensure(snippet, referrer, report)
+                    self.progress.advance()
+        finally:
+            self.progress.close()
         report.runs = {path: run for path, run in report.runs.items() if run is not None}
         self._check_placeholders(report)
         report.seconds = time.monotonic() - started
@@ -164,7 +185,7 @@ class Engine:
                 return SnippetRun(snippet, "reused", folder, result=stored)  # another build ran it
             self.log(f"executing {relative} (limit {timeout:g} s)")
             seed(snippet.header.data, self.config.keras_home, self.config.data_mirror, relative)
-            execution = run_snippet(snippet, self.config.keras_home, timeout)
+            execution = run_snippet(snippet, self.config.keras_home, timeout, self.progress.output)
             result, files = build_result(snippet, relative, inputs, execution)
             if execution.failure is None:
                 result = save_result(folder, result, files)

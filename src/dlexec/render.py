@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -23,10 +23,19 @@ from .results import Result
 from .snippets import Cell
 from .values import format_value
 
-AssetUrl = Callable[[Path, str], str]  # (result folder, file name) -> URL from the page
-LONG_CODE_LINES = 15
+LONG_CODE_LINES = 15  # code blocks this long get line numbers (matching the snippet file)
+LONG_LOG_LINES = 16  # printed output this long collapses to its last lines
+VISIBLE_LOG_LINES = 6
 MARKER = "<!-- dlexec-output {} -->"
 MARKER_PATTERN = re.compile(r"(?:<p>)?<!-- dlexec-output (\d+) -->(?:</p>)?")
+
+
+@dataclass(frozen=True)
+class Links:
+    """How the page reaches published files: result assets, and a snippet's full-run page."""
+
+    asset: Callable[[Path, str], str]  # (result folder, file name) -> URL
+    run_page: Callable[[SnippetRun], str | None] = lambda run: None
 
 
 @dataclass
@@ -41,40 +50,52 @@ class RenderedPage:
         return MARKER_PATTERN.sub(lambda match: self.fragments[int(match[1])], page_html)
 
 
-def render_page(
-    markdown: str, post: Path, report: BuildReport, asset_url: AssetUrl
-) -> RenderedPage:
+def render_page(markdown: str, post: Path, report: BuildReport, links: Links) -> RenderedPage:
     """Expand embeds and placeholders of one post's Markdown body."""
     page = RenderedPage(markdown="")
     lines = markdown.splitlines()
-    prose = dict(prose_lines(markdown))
-    for number, line in enumerate(lines, 1):
-        if number not in prose:
-            continue
-        match = EMBED.match(line.strip())
+    for number, line, match in scan(markdown):
         if match:
-            lines[number - 1] = _embed(match, post, report, asset_url, page)
+            lines[number - 1] = _embed(match, post, report, links, page)
         else:
-            expand = partial(_placeholder, post=post, line=number, report=report)
-            lines[number - 1] = PLACEHOLDER.sub(expand, line)
+            lines[number - 1] = expand_placeholders(line, post, number, report)
     page.markdown = "\n".join(lines) + "\n"
     return page
 
 
+def scan(markdown: str) -> Iterator[tuple[int, str, re.Match[str] | None]]:
+    """(line number, line, embed match or None) for each prose line of a post."""
+    for number, line in prose_lines(markdown):
+        yield number, line, EMBED.match(line.strip())
+
+
+def resolve_embed(
+    match: re.Match[str], post: Path, report: BuildReport
+) -> tuple[SnippetRun | None, list[Cell]]:
+    """The run an embed shows and the cells it covers (all of them without a #cell)."""
+    run = report.runs.get((post.parent / match["target"]).resolve())
+    if run is None:
+        return None, []
+    if match["cell"]:
+        cell = run.snippet.cell(match["cell"])
+        return (run, [cell]) if cell else (None, [])
+    return run, list(run.snippet.cells)
+
+
+def expand_placeholders(line: str, post: Path, number: int, report: BuildReport) -> str:
+    return PLACEHOLDER.sub(partial(_placeholder, post=post, line=number, report=report), line)
+
+
 def _embed(
-    match: re.Match[str], post: Path, report: BuildReport, asset_url: AssetUrl, page: RenderedPage
+    match: re.Match[str], post: Path, report: BuildReport, links: Links, page: RenderedPage
 ) -> str:
-    target = (post.parent / match["target"]).resolve()
-    run = report.runs.get(target)
-    cell_name = match["cell"]
-    cell = run.snippet.cell(cell_name) if run and cell_name else None
-    if run is None or (cell_name and cell is None):
-        problem = _first_error(report, post) or f"cannot embed {match['target']}#{cell_name or ''}"
+    run, cells = resolve_embed(match, post, report)
+    if run is None:
+        problem = _first_error(report, post) or f"cannot embed {match['target']}"
         return _marker(page, error_html(str(problem)))
     relative = run.result.snippet if run.result else match["target"]
-    code = _code_block(run, cell, relative)
-    cells = [cell] if cell else list(run.snippet.cells)
-    return code + "\n\n" + _marker(page, outputs_html(run, cells, asset_url))
+    code = code_block(run, cells[0] if match["cell"] else None, relative)
+    return code + "\n\n" + _marker(page, outputs_html(run, cells, links))
 
 
 def _marker(page: RenderedPage, fragment: str) -> str:
@@ -86,7 +107,7 @@ def _first_error(report: BuildReport, post: Path) -> EngineError | None:
     return next((e for e in report.errors if e.location and e.location.path == post), None)
 
 
-def _code_block(run: SnippetRun, cell: Cell | None, relative: str) -> str:
+def code_block(run: SnippetRun, cell: Cell | None, relative: str) -> str:
     """The code that ran, in a fence longer than any backtick run inside it."""
     source = cell.source if cell else run.snippet.text.rstrip("\n")
     first_line = cell.first_line if cell else 1
@@ -102,7 +123,7 @@ def _longest_backtick_run(text: str) -> int:
     return max((len(run) for run in re.findall(r"`+", text)), default=0)
 
 
-def outputs_html(run: SnippetRun, cells: list[Cell], asset_url: AssetUrl) -> str:
+def outputs_html(run: SnippetRun, cells: list[Cell], links: Links) -> str:
     """Outputs of `cells`, then the failure (if any) and the provenance line."""
     parts = []
     result = run.result
@@ -110,40 +131,51 @@ def outputs_html(run: SnippetRun, cells: list[Cell], asset_url: AssetUrl) -> str
         by_index = {cell.index: cell for cell in result.cells}
         for cell in cells:
             stored = by_index.get(cell.index)
-            parts += [
-                output_html(output, run, asset_url) for output in (stored.outputs if stored else [])
-            ]
+            parts += [output_html(o, run, links) for o in (stored.outputs if stored else [])]
     if run.error is not None:
         parts.append(error_html(str(run.error), getattr(run.error, "traceback", "")))
     if result is not None and run.status != "failed":
-        parts.append(provenance_html(result))
+        parts.append(provenance_html(result, links.run_page(run)))
     return '<div class="dlexec-outputs">\n' + "\n".join(parts) + "\n</div>"
 
 
-def output_html(output: Output, run: SnippetRun, asset_url: AssetUrl) -> str:
+def output_html(output: Output, run: SnippetRun, links: Links) -> str:
     relative = run.result.snippet if run.result else run.snippet.name
     if isinstance(output, TextOutput):
-        text = html.escape(output.text)
-        return f'<pre class="dlexec-output dlexec-{output.stream}"><code>{text}</code></pre>'
+        return text_html(output)
     if isinstance(output, ImageOutput):
         size = f' width="{int(output.width)}"' if output.width else ""
-        url = html.escape(asset_url(run.folder, output.file))
+        url = html.escape(links.asset(run.folder, output.file))
         alt = html.escape(f"Figure drawn by {relative}")
         return f'<p class="dlexec-figure"><img src="{url}" alt="{alt}"{size} loading="lazy"></p>'
     if isinstance(output, HistoryOutput):
-        return history_html(output, run.folder, asset_url)
+        return history_html(output, run.folder, links)
     if isinstance(output, ErrorOutput):
         return error_html(f"{output.ename}: {output.evalue}", output.traceback)
     raise TypeError(f"unknown output {output!r}")
 
 
-def history_html(history: HistoryOutput, folder: Path, asset_url: AssetUrl) -> str:
+def text_html(output: TextOutput) -> str:
+    """Printed text; a long log shows its last lines, the earlier ones one click away."""
+    css = f"dlexec-output dlexec-{output.stream}"
+    lines = output.text.splitlines(keepends=True)
+    if output.stream == "result" or len(lines) < LONG_LOG_LINES:
+        return f'<pre class="{css}"><code>{html.escape(output.text)}</code></pre>'
+    earlier, last = lines[:-VISIBLE_LOG_LINES], lines[-VISIBLE_LOG_LINES:]
+    return (
+        f'<details class="dlexec-log"><summary>Show the {len(earlier)} earlier lines of this '
+        f'output</summary><pre class="{css}"><code>{html.escape("".join(earlier))}</code></pre>'
+        f'</details><pre class="{css}"><code>{html.escape("".join(last))}</code></pre>'
+    )
+
+
+def history_html(history: HistoryOutput, folder: Path, links: Links) -> str:
     caption = html.escape(
         f"Training curves of model '{history.model}', {len(history.epochs)} epochs, "
         "drawn from the History that model.fit returned."
     )
     images = "".join(
-        f'<img src="{html.escape(asset_url(folder, name))}#only-{palette}" '
+        f'<img src="{html.escape(links.asset(folder, name))}#only-{palette}" '
         f'alt="{caption}" loading="lazy">'
         for palette, name in history.plots.items()
     )
@@ -158,14 +190,27 @@ def error_html(message: str, traceback: str = "") -> str:
     )
 
 
-def provenance_html(result: Result) -> str:
+def provenance_text(result: Result) -> str:
     info = result.provenance
     versions = f"TensorFlow {info.get('tensorflow', '?')} · Keras {info.get('keras', '?')}"
-    text = (
+    return (
         f"Ran on {info.get('device', '?')} · {versions} · {info.get('wall_time_s', '?')} s · "
         f"{info.get('date', '?')}"
     )
-    return f'<p class="dlexec-provenance">{html.escape(text)}</p>'
+
+
+def provenance_html(result: Result, run_page: str | None = None) -> str:
+    link = f' · <a href="{html.escape(run_page)}">view the full run</a>' if run_page else ""
+    return f'<p class="dlexec-provenance">{html.escape(provenance_text(result))}{link}</p>'
+
+
+def notebook_buttons(download_url: str, colab_url: str | None) -> str:
+    """Markdown for the post's notebook links (Material button styles via attr_list)."""
+    name = html.escape(download_url.rsplit("/", 1)[-1])
+    buttons = f'[Download notebook]({download_url}){{ .md-button download="{name}" }}'
+    if colab_url:
+        buttons += f" [Open in Colab]({colab_url}){{ .md-button }}"
+    return f'<div class="dlexec-notebook" markdown>\n{buttons}\n</div>'
 
 
 def _placeholder(match: re.Match[str], *, post: Path, line: int, report: BuildReport) -> str:
