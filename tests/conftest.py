@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -54,3 +55,14 @@ def kernel_pids() -> set[int]:
         if b"ipykernel_launcher" in command:
             pids.add(int(entry.name))
     return pids
+
+
+@pytest.fixture(scope="session")
+def real_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real blog, built once per test session with BLOG_EXECUTE=never (results must be
+    fresh) into a temporary folder."""
+    site = tmp_path_factory.mktemp("real") / "site"
+    built = mkdocs_build(REPO, "never", "--site-dir", str(site))
+    assert built.returncode == 0, built.stderr
+    assert re.search(r"snippets: 0 executed, \d+ reused, 0 failed", built.stderr)
+    return site

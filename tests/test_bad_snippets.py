@@ -146,7 +146,9 @@ def test_snippets_get_no_secrets_and_a_temporary_directory(report, project):
 @pytest.mark.parametrize("post", ["hostile", "hostile_error", "zz_hostile_value"])
 def test_hostile_output_is_never_html(report, project, post):
     path = project / "posts" / f"{post}.md"
-    page = render_page(path.read_text().split("---", 2)[2], path, report, Links(lambda folder, name: name))
+    page = render_page(
+        path.read_text().split("---", 2)[2], path, report, Links(lambda folder, name: name)
+    )
     converted = markdown.markdown(
         page.markdown, extensions=["pymdownx.highlight", "pymdownx.superfences"]
     )

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
-from conftest import REPO, mkdocs_build
+from conftest import REPO
 
 RESIDUE = ("Write a technical blog post", "[end of text]")
 
 
-@pytest.fixture(scope="module")
-def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The real site, built with BLOG_EXECUTE=never: committed results must be fresh."""
-    site = tmp_path_factory.mktemp("real") / "site"
-    built = mkdocs_build(REPO, "never", "--site-dir", str(site))
-    assert built.returncode == 0, built.stderr
-    assert re.search(r"snippets: 0 executed, \d+ reused, 0 failed", built.stderr)
-    return site
+@pytest.fixture
+def built_site(real_site: Path) -> Path:
+    return real_site
 
 
 def post_pages(site: Path) -> list[Path]:

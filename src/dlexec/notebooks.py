@@ -31,7 +31,10 @@ def snippet_notebook(run: SnippetRun) -> NotebookNode:
     """The snippet's code cells with the outputs of its last run."""
     assert run.result is not None
     cells = [
-        nbformat.v4.new_markdown_cell(f"# `{run.result.snippet}`\n\n{provenance_text(run.result)}")
+        # Plain text: mkdocs-jupyter drops code spans from headings when it builds the TOC.
+        nbformat.v4.new_markdown_cell(
+            f"# The full run of {run.result.snippet}\n\n{provenance_text(run.result)}"
+        )
     ]
     cells += _code_cells(run, list(run.snippet.cells))
     return _notebook(cells)
