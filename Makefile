@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # Material prints an end-of-life banner on every build; the README covers the migration plan.
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: site test serve lint clean
+.PHONY: site test serve lint check outputs-diff new-post clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,20 @@ test: $(STAMP)
 # MkDocs 1.6.1 loses live reload with click > 8.2.1 unless --livereload is given; pass it anyway.
 serve: $(STAMP)
 	$(BIN)/mkdocs serve --livereload
+
+# Hold every post's declared expectations (front matter `expect:`) against committed results.
+check: $(STAMP)
+	$(BIN)/python -m dlexec check
+
+# Which snippets' results changed since REF (default origin/main), why, and how.
+REF ?= origin/main
+outputs-diff: $(STAMP)
+	$(BIN)/python -m dlexec diff $(REF)
+
+# make new-post TITLE="My post": a dated post in posts/ and a starter snippet in snippets/.
+new-post: $(STAMP)
+	@test -n "$(TITLE)" || { echo 'usage: make new-post TITLE="Title of the post"'; exit 2; }
+	$(BIN)/python -m dlexec new-post "$(TITLE)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src hooks tests

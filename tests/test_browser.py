@@ -97,7 +97,7 @@ def load_all_images(page) -> list[str]:
 
 def test_posts_load_without_errors_and_all_images_decode(page, real_site, base_url):
     urls = post_urls(real_site, base_url)
-    assert len(urls) == 5
+    assert len(urls) >= 5
     for url in urls:
         page.goto(url, wait_until="load")
         assert page.locator("article h1").count() == 1, url

@@ -9,6 +9,7 @@ from bs4 import BeautifulSoup
 from conftest import REPO
 
 RESIDUE = ("Write a technical blog post", "[end of text]")
+POSTS = sorted((REPO / "posts").glob("*.md"))
 
 
 @pytest.fixture
@@ -26,12 +27,12 @@ def article(page: Path) -> BeautifulSoup:
 
 def test_every_post_is_published_with_a_distinct_title(built_site: Path):
     pages = post_pages(built_site)
-    assert len(pages) == len(list((REPO / "posts").glob("*.md"))) == 5
+    assert len(pages) == len(POSTS) >= 5
     titles = [article(page).h1.get_text(strip=True) for page in pages]
     assert len(set(titles)) == len(titles), titles
 
 
-@pytest.mark.parametrize("index", range(5))
+@pytest.mark.parametrize("index", range(len(POSTS)))
 def test_post_code_blocks_have_outputs_plots_and_no_placeholders(built_site: Path, index: int):
     page = post_pages(built_site)[index]
     body = article(page)

@@ -1,8 +1,10 @@
-"""Command line: `python -m dlexec run snippets/x.py`, `python -m dlexec prepare`.
+"""Command line of the engine (`python -m dlexec ...`).
 
-`run` executes the given snippets now (whatever BLOG_EXECUTE says), stores their results and
-prints their outputs as text. `prepare` does what a site build does: find every snippet the
-posts reference, execute or reuse according to BLOG_EXECUTE, print the summary line.
+- `run snippets/x.py`: execute now (whatever BLOG_EXECUTE says), store, print the outputs.
+- `prepare`: what a site build does: execute or reuse what the posts need, per BLOG_EXECUTE.
+- `check`: hold every post's declared expectations against the committed results.
+- `diff REF`: which snippets' results changed since a git ref, why, and how.
+- `new-post "Title"`: scaffold a dated post and a starter snippet.
 """
 
 from __future__ import annotations
@@ -16,8 +18,14 @@ from pathlib import Path
 from .capture import ErrorOutput, HistoryOutput, ImageOutput, TextOutput
 from .config import EngineConfig, Mode
 from .errors import EngineError, Location
+from .expectations import check, read_expectations
+from .outputs_diff import describe, results_at, results_now
 from .pipeline import BuildReport, Engine, SnippetRun
+from .results import Result, load_result
+from .scaffold import new_post
 from .snippets import load_snippet
+
+_NO_RESULT = Result(snippet="", key="", inputs={}, provenance={}, cells=[])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,11 +37,26 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="execute snippets now and print their outputs")
     run.add_argument("snippets", type=Path, nargs="+")
     commands.add_parser("prepare", help="execute or reuse what the posts need (BLOG_EXECUTE)")
+    commands.add_parser("check", help="check the posts' expectations against committed results")
+    diff = commands.add_parser("diff", help="results changed since a git ref")
+    diff.add_argument("ref", nargs="?", default="origin/main")
+    new = commands.add_parser("new-post", help="scaffold a post and a starter snippet")
+    new.add_argument("title")
     args = parser.parse_args(argv)
     try:
         config = EngineConfig.load(args.root)
         if args.command == "run":
             return _run(replace(config, mode=Mode.ALWAYS), args.snippets)
+        if args.command == "check":
+            return _check(config)
+        if args.command == "diff":
+            before = results_at(config.root, config.results_dir, args.ref)
+            print("\n".join(describe(before, results_now(config.results_dir))))
+            return 0
+        if args.command == "new-post":
+            post, snippet = new_post(config, args.title)
+            print(f"created {config.relative(post)} and {config.relative(snippet)}")
+            return 0
         return _prepare(config)
     except EngineError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -62,6 +85,24 @@ def _prepare(config: EngineConfig) -> int:
     _print_errors(report)
     print(report.summary_line())
     return 1 if report.errors else 0
+
+
+def _check(config: EngineConfig) -> int:
+    """Print every expectation that the committed results contradict."""
+    failures = []
+    for post in sorted(config.posts_dir.glob("*.md")):
+        for expectation in read_expectations(post):
+            values = {
+                name: (load_result(config.results_dir / name) or _NO_RESULT).values
+                for name in expectation.snippets()
+            }
+            message = check(expectation, values)
+            if message:
+                failures.append(message)
+    for message in failures:
+        print(f"error: {message}", file=sys.stderr)
+    print(f"expectations: {len(failures)} failed")
+    return 1 if failures else 0
 
 
 def _print_errors(report: BuildReport) -> None:

@@ -1,0 +1,58 @@
+"""The GitHub Actions workflows are valid (schema check, offline) and follow the policy:
+pull requests build without secrets, only the main branch deploys."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from conftest import REPO
+
+WORKFLOWS = REPO / ".github" / "workflows"
+VALIDATE = [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows"]
+
+
+def validate(*files: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*VALIDATE, *map(str, files)], capture_output=True, text=True)
+
+
+def load(name: str) -> dict:
+    document = yaml.safe_load((WORKFLOWS / name).read_text())
+    document["on"] = document.pop(True, document.get("on"))  # YAML 1.1 reads `on:` as True
+    return document
+
+
+def test_workflows_pass_the_schema_check():
+    files = sorted(WORKFLOWS.glob("*.yml"))
+    assert {f.name for f in files} == {"pull-request.yml", "deploy.yml"}
+    checked = validate(*files)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_schema_check_rejects_a_broken_workflow(tmp_path: Path):
+    broken = tmp_path / "broken.yml"
+    broken.write_text("on: pull_request\njobs:\n  build:\n    steps: []\n")  # no runs-on
+    assert validate(broken).returncode != 0
+
+
+def test_pull_requests_build_without_secrets():
+    text = (WORKFLOWS / "pull-request.yml").read_text()
+    workflow = load("pull-request.yml")
+    assert set(workflow["on"]) == {"pull_request"}
+    assert "secrets." not in text
+    assert workflow["permissions"] == {"contents": "read"}
+    steps = workflow["jobs"]["test-and-build"]["steps"]
+    runs = " ".join(step.get("run", "") for step in steps)
+    assert "bash .ci/run" in runs and "make site" in runs
+    assert any(step.get("uses", "").startswith("actions/upload-artifact") for step in steps)
+    for name in ("pull-request.yml", "deploy.yml"):
+        assert "pull_request_target" not in load(name)["on"]
+
+
+def test_only_main_deploys_to_pages():
+    workflow = load("deploy.yml")
+    assert workflow["on"]["push"]["branches"] == ["main"]
+    uses = [step.get("uses", "") for job in workflow["jobs"].values() for step in job["steps"]]
+    assert any(u.startswith("actions/deploy-pages") for u in uses)
