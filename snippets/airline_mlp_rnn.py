@@ -24,7 +24,10 @@ n_months = len(passengers)
 TEST_MONTHS = 24
 scale = passengers[:-TEST_MONTHS].max()  # scale with the training period only
 series = passengers / scale
-print(f"{n_months} months from {months[0]} to {months[-1]}; the last {TEST_MONTHS} are the test set")
+print(
+    f"{n_months} months from {months[0]} to {months[-1]}; "
+    f"the last {TEST_MONTHS} are the test set"
+)
 
 
 def windows(series, length):
@@ -36,19 +39,28 @@ def windows(series, length):
 # %% mlp
 LAGS = 4  # the multilayer perceptron sees the previous 4 months as 4 input features
 x, y = windows(series, LAGS)
-x_train, y_train, x_test, y_test = x[:-TEST_MONTHS], y[:-TEST_MONTHS], x[-TEST_MONTHS:], y[-TEST_MONTHS:]
+x_train, y_train, x_test, y_test = (
+    x[:-TEST_MONTHS],
+    y[:-TEST_MONTHS],
+    x[-TEST_MONTHS:],
+    y[-TEST_MONTHS:],
+)
 
 mlp = keras.Sequential(
     [
         keras.Input(shape=(LAGS,)),
-        layers.Dense(16, activation="relu"),  # each Dense layer applies its own activation
+        layers.Dense(
+            16, activation="relu"
+        ),  # each Dense layer applies its own activation
         layers.Dense(16, activation="relu"),
         layers.Dense(1),  # a linear output: this is regression, not classification
     ],
     name="mlp",
 )
-# Mean squared error is the loss; mean absolute error is easier to read, so we track it too.
-mlp.compile(optimizer=keras.optimizers.Adam(0.01), loss="mean_squared_error", metrics=["mae"])
+# The loss is the mean squared error; we also track the easier-to-read mean absolute error.
+mlp.compile(
+    optimizer=keras.optimizers.Adam(0.01), loss="mean_squared_error", metrics=["mae"]
+)
 mlp.fit(x_train, y_train, epochs=200, batch_size=16, validation_split=0.15, verbose=0)
 mlp_test_mse, mlp_test_mae = mlp.evaluate(x_test, y_test, verbose=0)
 mlp_mae_passengers = mlp_test_mae * scale * 1000
@@ -60,18 +72,25 @@ print(f"Naive forecast (same as last month) MAE: {naive_mae_passengers:,.0f}")
 STEPS = 12  # the recurrent network reads a whole year, one month per time step
 x, y = windows(series, STEPS)
 x = x[..., np.newaxis]  # (samples, 12 time steps, 1 feature)
-x_train, y_train, x_test, y_test = x[:-TEST_MONTHS], y[:-TEST_MONTHS], x[-TEST_MONTHS:], y[-TEST_MONTHS:]
+x_train, y_train, x_test, y_test = (
+    x[:-TEST_MONTHS],
+    y[:-TEST_MONTHS],
+    x[-TEST_MONTHS:],
+    y[-TEST_MONTHS:],
+)
 
 rnn = keras.Sequential(
     [
         keras.Input(shape=(STEPS, 1)),
-        # keras.layers.RNN runs a *cell* over the time steps; SimpleRNNCell is the basic one.
+        # keras.layers.RNN runs a *cell* over the time steps (SimpleRNNCell: the basic one).
         layers.RNN(layers.SimpleRNNCell(32)),
         layers.Dense(1),
     ],
     name="rnn",
 )
-rnn.compile(optimizer=keras.optimizers.Adam(0.01), loss="mean_squared_error", metrics=["mae"])
+rnn.compile(
+    optimizer=keras.optimizers.Adam(0.01), loss="mean_squared_error", metrics=["mae"]
+)
 rnn.fit(x_train, y_train, epochs=200, batch_size=16, validation_split=0.15, verbose=0)
 rnn_test_mse, rnn_test_mae = rnn.evaluate(x_test, y_test, verbose=0)
 rnn_mae_passengers = rnn_test_mae * scale * 1000
@@ -80,7 +99,11 @@ print(f"RNN test MAE: {rnn_mae_passengers:,.0f} passengers per month")
 test_months = months[-TEST_MONTHS:]
 plt.figure(figsize=(8, 3.5))
 plt.plot(test_months, passengers[-TEST_MONTHS:], "k.-", label="actual")
-plt.plot(test_months, mlp.predict(windows(series, LAGS)[0][-TEST_MONTHS:], verbose=0) * scale, label="MLP")
+plt.plot(
+    test_months,
+    mlp.predict(windows(series, LAGS)[0][-TEST_MONTHS:], verbose=0) * scale,
+    label="MLP",
+)
 plt.plot(test_months, rnn.predict(x_test, verbose=0) * scale, label="RNN")
 plt.xticks(test_months[::3], rotation=45)
 plt.ylabel("passengers (thousands)")

@@ -20,7 +20,7 @@ MNIST_URL = "https://storage.googleapis.com/cvdf-datasets/mnist/"
 
 
 def load_idx(name, md5, header_bytes):
-    """Download (or find in the Keras cache) one MNIST IDX file; return its bytes as uint8."""
+    """Download one MNIST IDX file (or find it in the Keras cache); return its bytes."""
     path = keras.utils.get_file(name, origin=MNIST_URL + name, file_hash=md5)
     with gzip.open(path, "rb") as f:
         return np.frombuffer(f.read(), dtype=np.uint8, offset=header_bytes)
@@ -30,7 +30,7 @@ images = load_idx("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3
 labels = load_idx("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c", 8)
 images = images.reshape(-1, 28, 28, 1).astype("float32") / 255.0
 x_train, x_test = images[:8000], images[8000:]
-# to_categorical turns the labels 0-9 into one-hot vectors for the categorical cross-entropy.
+# to_categorical turns labels 0-9 into the one-hot vectors categorical cross-entropy wants.
 y_train, y_test = to_categorical(labels[:8000], 10), to_categorical(labels[8000:], 10)
 n_train, n_test = len(x_train), len(x_test)
 print("x_train:", x_train.shape, "y_train:", y_train.shape)
@@ -51,13 +51,24 @@ model = keras.Sequential(
     name="simple_cnn",
 )
 # Compile the model with a categorical cross-entropy loss function and an Adam optimizer
-model.compile(optimizer=Adam(learning_rate=1e-3), loss="categorical_crossentropy", metrics=["accuracy"])
+model.compile(
+    optimizer=Adam(learning_rate=1e-3),
+    loss="categorical_crossentropy",
+    metrics=["accuracy"],
+)
 
 # %% train
 # Train the model; stop when the validation loss has not improved for 3 epochs.
-early_stopping = EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)
+early_stopping = EarlyStopping(
+    monitor="val_loss", patience=3, restore_best_weights=True
+)
 history = model.fit(
-    x_train, y_train, epochs=30, batch_size=64, validation_split=0.1, callbacks=[early_stopping]
+    x_train,
+    y_train,
+    epochs=30,
+    batch_size=64,
+    validation_split=0.1,
+    callbacks=[early_stopping],
 )
 epochs_run = len(history.history["loss"])
 best_epoch = int(np.argmin(history.history["val_loss"])) + 1
@@ -71,7 +82,9 @@ plt.figure(figsize=(6, 3.5))
 epochs = range(1, epochs_run + 1)
 plt.plot(epochs, history.history["accuracy"], "o-", label="training")
 plt.plot(epochs, history.history["val_accuracy"], "o-", label="validation")
-plt.axhline(cnn_test_accuracy, color="gray", linestyle="--", label="test (restored weights)")
+plt.axhline(
+    cnn_test_accuracy, color="gray", linestyle="--", label="test (restored weights)"
+)
 plt.xlabel("epoch")
 plt.ylabel("accuracy")
 plt.title("Accuracy of the simple CNN")
@@ -79,8 +92,8 @@ plt.legend()
 plt.show()
 
 # %% functional
-# Define a deep learning model for image classification with the functional API (keras.Model):
-# a shortcut connection adds a block's input to its output, which Sequential cannot express.
+# Define a deep learning model for image classification with the functional API
+# (keras.Model): a shortcut adds a block's input to its output, which Sequential cannot.
 inputs = keras.Input(shape=(28, 28, 1))
 x = layers.Conv2D(32, 3, activation="relu")(inputs)
 x = layers.MaxPooling2D(2)(x)
@@ -94,7 +107,11 @@ x = layers.Dropout(0.3)(x)
 outputs = layers.Dense(10, activation="softmax")(x)
 functional_model = keras.Model(inputs, outputs, name="residual_cnn")
 
-functional_model.compile(optimizer=Adam(1e-3), loss="categorical_crossentropy", metrics=["accuracy"])
+functional_model.compile(
+    optimizer=Adam(1e-3), loss="categorical_crossentropy", metrics=["accuracy"]
+)
 functional_model.fit(x_train, y_train, epochs=10, batch_size=64, validation_split=0.1)
-functional_test_loss, functional_test_accuracy = functional_model.evaluate(x_test, y_test, verbose=0)
+functional_test_loss, functional_test_accuracy = functional_model.evaluate(
+    x_test, y_test, verbose=0
+)
 print(f"Test accuracy of the functional model: {functional_test_accuracy:.4f}")

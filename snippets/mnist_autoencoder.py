@@ -43,8 +43,12 @@ decoder = keras.Sequential(
         keras.Input(shape=(CODE_SIZE,)),
         layers.Dense(7 * 7 * 8, activation="relu"),
         layers.Reshape((7, 7, 8)),
-        layers.Conv2DTranspose(8, 3, strides=2, activation="relu", padding="same"),  # 14 x 14
-        layers.Conv2DTranspose(16, 3, strides=2, activation="relu", padding="same"),  # 28 x 28
+        layers.Conv2DTranspose(
+            8, 3, strides=2, activation="relu", padding="same"
+        ),  # 14 x 14
+        layers.Conv2DTranspose(
+            16, 3, strides=2, activation="relu", padding="same"
+        ),  # 28 x 28
         layers.Conv2D(1, 3, activation="sigmoid", padding="same"),
     ],
     name="decoder",
@@ -54,7 +58,10 @@ autoencoder.compile(optimizer="adam", loss="mse")
 autoencoder.fit(X_train, X_train, epochs=15, batch_size=128, validation_split=0.1)
 reconstruction_mse = autoencoder.evaluate(X_test, X_test, verbose=0)
 compression = 28 * 28 / CODE_SIZE
-print(f"Each 784-pixel image is squeezed into {CODE_SIZE} numbers ({compression:.1f}x smaller).")
+print(
+    f"Each 784-pixel image is squeezed into {CODE_SIZE} numbers "
+    f"({compression:.1f}x smaller)."
+)
 print(f"Mean squared reconstruction error on test images: {reconstruction_mse:.4f}")
 
 # %% reconstruct

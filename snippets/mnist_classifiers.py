@@ -15,7 +15,7 @@ MNIST_URL = "https://storage.googleapis.com/cvdf-datasets/mnist/"
 
 
 def load_idx(name, md5, header_bytes):
-    """Download (or find in the Keras cache) one MNIST IDX file and return its bytes as uint8."""
+    """Download one MNIST IDX file (or find it in the Keras cache); return its bytes."""
     path = keras.utils.get_file(name, origin=MNIST_URL + name, file_hash=md5)
     with gzip.open(path, "rb") as f:
         return np.frombuffer(f.read(), dtype=np.uint8, offset=header_bytes)
@@ -41,7 +41,9 @@ model = keras.Sequential(
     ],
     name="mlp",
 )
-model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+model.compile(
+    optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+)
 model.fit(X_train, y_train, epochs=10, batch_size=128, validation_split=0.1)
 mlp_test_loss, mlp_test_accuracy = model.evaluate(X_test, y_test, verbose=0)
 mlp_parameters = model.count_params()
@@ -52,7 +54,7 @@ print(f"Test accuracy: {mlp_test_accuracy:.4f}")
 # Conv2D expects a channel axis: (28, 28) images become (28, 28, 1).
 X_train_cnn = X_train[..., np.newaxis]
 X_test_cnn = X_test[..., np.newaxis]
-# categorical_crossentropy compares against one-hot vectors, so the integer labels are encoded.
+# categorical_crossentropy compares with one-hot vectors, so the integer labels are encoded.
 Y_train = keras.utils.to_categorical(y_train, num_classes=10)
 Y_test = keras.utils.to_categorical(y_test, num_classes=10)
 

@@ -16,7 +16,7 @@ MNIST_URL = "https://storage.googleapis.com/cvdf-datasets/mnist/"
 
 
 def load_idx(name, md5, header_bytes):
-    """Download (or find in the Keras cache) one MNIST IDX file and return its bytes as uint8."""
+    """Download one MNIST IDX file (or find it in the Keras cache); return its bytes."""
     path = keras.utils.get_file(name, origin=MNIST_URL + name, file_hash=md5)
     with gzip.open(path, "rb") as f:
         return np.frombuffer(f.read(), dtype=np.uint8, offset=header_bytes)
@@ -44,8 +44,10 @@ model = keras.Sequential(
     ],
     name="digit_cnn",
 )
-# The labels are integers 0-9, which is what the *sparse* categorical cross-entropy expects.
-model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+# The labels are integers 0-9: what the *sparse* categorical cross-entropy expects.
+model.compile(
+    optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+)
 model.fit(X_train, y_train, epochs=10, batch_size=32, validation_split=0.1)
 cnn_test_loss, cnn_test_accuracy = model.evaluate(X_test, y_test, verbose=0)
 print(f"Test accuracy: {cnn_test_accuracy:.4f}  (loss {cnn_test_loss:.4f})")
@@ -59,7 +61,9 @@ print("predicted:", predicted_digits)
 print("true:     ", y_test[-12:])
 
 fig, axes = plt.subplots(1, 12, figsize=(12, 1.6))
-for ax, image, digit, confidence in zip(axes, new_data, predicted_digits, predictions.max(axis=1)):
+for ax, image, digit, confidence in zip(
+    axes, new_data, predicted_digits, predictions.max(axis=1)
+):
     ax.imshow(image.squeeze(), cmap="gray_r")
     ax.set_title(f"{digit} ({confidence:.0%})", fontsize=9)
     ax.axis("off")

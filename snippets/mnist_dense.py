@@ -16,7 +16,7 @@ MNIST_URL = "https://storage.googleapis.com/cvdf-datasets/mnist/"
 
 
 def load_idx(name, md5, header_bytes):
-    """Download (or find in the Keras cache) one MNIST IDX file; return its bytes as uint8."""
+    """Download one MNIST IDX file (or find it in the Keras cache); return its bytes."""
     path = keras.utils.get_file(name, origin=MNIST_URL + name, file_hash=md5)
     with gzip.open(path, "rb") as f:
         return np.frombuffer(f.read(), dtype=np.uint8, offset=header_bytes)
@@ -24,8 +24,14 @@ def load_idx(name, md5, header_bytes):
 
 images = load_idx("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3", 16)
 labels = load_idx("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c", 8)
-images = images.reshape(-1, 28, 28).astype("float32") / 255.0  # scale pixels from 0-255 to 0-1
-X_train, y_train, X_test, y_test = images[:8000], labels[:8000], images[8000:], labels[8000:]
+# Scale pixels from 0-255 to 0-1.
+images = images.reshape(-1, 28, 28).astype("float32") / 255.0
+X_train, y_train, X_test, y_test = (
+    images[:8000],
+    labels[:8000],
+    images[8000:],
+    labels[8000:],
+)
 n_train, n_test = len(X_train), len(X_test)
 
 # Define the model architecture
@@ -34,9 +40,9 @@ model = keras.Sequential(
         keras.Input(shape=(28, 28)),
         # Input: flatten each 28x28 image into a vector of 784 pixels
         layers.Flatten(),
-        # Hidden layer 1: 256 fully connected ReLU units, with L2 regularization of the weights
+        # Hidden layer 1: 256 fully connected ReLU units, L2-regularized weights
         layers.Dense(256, kernel_regularizer=regularizers.L2(1e-4), use_bias=False),
-        layers.BatchNormalization(),  # normalizes the layer's outputs (it has its own offset)
+        layers.BatchNormalization(),  # normalizes the outputs (and has its own offset)
         layers.Activation("relu"),
         # Hidden layer 2: 64 fully connected ReLU units
         layers.Dense(64, activation="relu", kernel_initializer="he_normal"),
@@ -46,7 +52,9 @@ model = keras.Sequential(
     name="dense_classifier",
 )
 # Integer labels 0-9 go with the sparse categorical cross-entropy.
-model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+model.compile(
+    optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+)
 model.fit(X_train, y_train, epochs=10, batch_size=64, validation_split=0.1)
 dense_test_loss, dense_test_accuracy = model.evaluate(X_test, y_test, verbose=0)
 print(f"Test accuracy: {dense_test_accuracy:.4f}")

@@ -54,14 +54,14 @@ def make_discriminator(name):
 
 
 discriminator = make_discriminator("discriminator")
-# The generator is scored by a frozen copy of the discriminator, refreshed before every batch:
-# its gradients reach the generator, but training the generator never changes the discriminator.
+# The generator is scored by a frozen copy of the discriminator, refreshed before every
+# batch: its gradients reach the generator, but never change the discriminator.
 frozen_critic = make_discriminator("frozen_critic")
 frozen_critic.trainable = False
 
 
 class StopGradient(layers.Layer):
-    """Fake images as the discriminator sees them: no gradient flows back into the generator."""
+    """Fake images as the discriminator sees them: no gradient flows to the generator."""
 
     def call(self, x):
         return keras.ops.stop_gradient(x)
@@ -72,7 +72,9 @@ noise = keras.Input(shape=(LATENT,), name="noise")
 fake = generator(noise)
 outputs = {
     "d_real": layers.Identity(name="d_real")(discriminator(real)),  # should say 1
-    "d_fake": layers.Identity(name="d_fake")(discriminator(StopGradient()(fake))),  # should say 0
+    "d_fake": layers.Identity(name="d_fake")(
+        discriminator(StopGradient()(fake))
+    ),  # should say 0
     "g_fool": layers.Identity(name="g_fool")(frozen_critic(fake)),  # generator wants 1
 }
 gan = keras.Model([real, noise], outputs, name="gan")
@@ -103,7 +105,9 @@ final_losses = {name: round(values[-1], 3) for name, values in history.history.i
 print("losses after", EPOCHS, "epochs:", final_losses)
 
 # %% generate
-samples = keras.ops.convert_to_numpy(generator(np.random.default_rng(0).normal(size=(32, LATENT))))
+samples = keras.ops.convert_to_numpy(
+    generator(np.random.default_rng(0).normal(size=(32, LATENT)))
+)
 fig, axes = plt.subplots(4, 8, figsize=(8, 4.2))
 for ax, image in zip(axes.flat, samples):
     ax.imshow(image.reshape(28, 28), cmap="gray_r")

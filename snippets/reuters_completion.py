@@ -9,17 +9,23 @@ from keras import layers
 
 keras.utils.set_random_seed(3)
 
-VOCABULARY = 1000  # the 1,000 most frequent words; rarer words become the "unknown" id 2
+# The 1,000 most frequent words; rarer words become the "unknown" id 2.
+VOCABULARY = 1000
 WINDOW = 20
-(train_articles, _), (test_articles, _) = keras.datasets.reuters.load_data(num_words=VOCABULARY)
+(train_articles, _), (test_articles, _) = keras.datasets.reuters.load_data(
+    num_words=VOCABULARY
+)
 word_index = keras.datasets.reuters.get_word_index()
-id_to_word = {index + 3: word for word, index in word_index.items()}  # ids 0-2 are reserved
+# Word ids are shifted by 3: ids 0-2 are reserved.
+id_to_word = {index + 3: word for word, index in word_index.items()}
 id_to_word.update({0: "<pad>", 1: "<start>", 2: "<unk>"})
 
 
 def windows(articles, step=2 * WINDOW):
-    """Windows of WINDOW words, one every `step` words; the target is the window shifted by one."""
-    pieces = [a[s : s + WINDOW + 1] for a in articles for s in range(0, len(a) - WINDOW, step)]
+    """Windows of WINDOW words, one every `step` words; targets are shifted by one."""
+    pieces = [
+        a[s : s + WINDOW + 1] for a in articles for s in range(0, len(a) - WINDOW, step)
+    ]
     pieces = np.array(pieces, dtype="int32")
     return pieces[:, :-1], pieces[:, 1:]
 
@@ -37,8 +43,8 @@ model = keras.Sequential(
     [
         keras.Input(shape=(None,), dtype="int32"),
         layers.Embedding(VOCABULARY, 64),
-        # return_sequences=True: one output per word, so the model predicts the next word
-        # at every position of the window, not only after the last one.
+        # return_sequences=True: one output per word, so the model predicts the next
+        # word at every position of the window, not only after the last one.
         layers.LSTM(64, return_sequences=True),
         layers.Dense(64, activation="relu"),
         layers.Dropout(0.2),
@@ -46,18 +52,27 @@ model = keras.Sequential(
     ],
     name="next_word_lstm",
 )
-model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+model.compile(
+    optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+)
 model.fit(X_train, y_train, epochs=8, batch_size=128, validation_split=0.1)
 rnn_test_loss, rnn_test_accuracy = model.evaluate(X_test, y_test, verbose=0)
-print(f"Next-word accuracy on test windows: {rnn_test_accuracy:.4f}  (loss {rnn_test_loss:.4f})")
+print(
+    f"Next-word accuracy on test windows: {rnn_test_accuracy:.4f} "
+    f"(loss {rnn_test_loss:.4f})"
+)
+
 
 # %% complete
 def complete(words, n_words=12):
-    """Greedy sentence completion: append the most probable next *known* word, n_words times."""
+    """Greedy completion: append the most probable next *known* word, n_words times."""
     words = list(words)
     for _ in range(n_words):
-        probabilities = keras.ops.convert_to_numpy(model(np.array([words]), training=False))[0, -1]
-        probabilities[:3] = 0  # never pick <pad>, <start> or <unk>, the most frequent token
+        probabilities = keras.ops.convert_to_numpy(
+            model(np.array([words]), training=False)
+        )[0, -1]
+        # Never pick <pad>, <start> or <unk> (the most frequent token).
+        probabilities[:3] = 0
         words.append(int(probabilities.argmax()))
     return words
 

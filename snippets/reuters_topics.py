@@ -9,9 +9,11 @@ from keras import layers
 
 keras.utils.set_random_seed(6)
 
-# Load the Reuters newswire dataset: word-id sequences, each labelled with one of 46 topics.
+# Load the Reuters newswires: word-id sequences, each labelled with one of 46 topics.
 VOCABULARY, LENGTH = 10_000, 200
-(X_train, y_train), (X_test, y_test) = keras.datasets.reuters.load_data(num_words=VOCABULARY)
+(X_train, y_train), (X_test, y_test) = keras.datasets.reuters.load_data(
+    num_words=VOCABULARY
+)
 n_topics = int(max(y_train.max(), y_test.max())) + 1
 n_train, n_test = len(X_train), len(X_test)
 print(f"{n_train:,} training and {n_test:,} test newswires, {n_topics} topics")
@@ -37,7 +39,9 @@ model = keras.Sequential(
     ],
     name="topic_classifier",
 )
-model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+model.compile(
+    optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+)
 model.fit(X_train, y_train, epochs=15, batch_size=64, validation_split=0.1)
 topics_test_loss, topics_test_accuracy = model.evaluate(X_test, y_test, verbose=0)
 majority_accuracy = float(np.mean(y_test == np.bincount(y_train).argmax()))

@@ -31,7 +31,10 @@ X_train, y_train, X_test, y_test = X[:split], y[:split], X[split:], y[split:]
 vocabulary_size = len(vocabulary)
 n_train, n_test = len(X_train), len(X_test)
 print(f"{corpus_characters:,} characters in the corpus, {vocabulary_size} distinct")
-print(f"{n_train:,} training and {n_test:,} test sequences of {SEQUENCE_LENGTH} characters")
+print(
+    f"{n_train:,} training and {n_test:,} test sequences "
+    f"of {SEQUENCE_LENGTH} characters"
+)
 
 # %% model
 model = keras.Sequential(
@@ -43,7 +46,9 @@ model = keras.Sequential(
     ],
     name="char_lstm",
 )
-model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+model.compile(
+    optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+)
 model.summary()
 
 # %% train
@@ -51,6 +56,7 @@ model.fit(X_train, y_train, epochs=10, batch_size=256, validation_split=0.1)
 lstm_test_loss, lstm_test_accuracy = model.evaluate(X_test, y_test, verbose=0)
 print(f"Test loss: {lstm_test_loss:.4f}")
 print(f"Test accuracy: {lstm_test_accuracy:.4f}")
+
 
 # %% generate
 def generate(prompt, length=300, temperature=0.5, seed=0):

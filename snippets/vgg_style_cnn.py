@@ -15,7 +15,7 @@ MNIST_URL = "https://storage.googleapis.com/cvdf-datasets/mnist/"
 
 
 def load_idx(name, md5, header_bytes):
-    """Download (or find in the Keras cache) one MNIST IDX file; return its bytes as uint8."""
+    """Download one MNIST IDX file (or find it in the Keras cache); return its bytes."""
     path = keras.utils.get_file(name, origin=MNIST_URL + name, file_hash=md5)
     with gzip.open(path, "rb") as f:
         return np.frombuffer(f.read(), dtype=np.uint8, offset=header_bytes)
@@ -24,7 +24,12 @@ def load_idx(name, md5, header_bytes):
 images = load_idx("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3", 16)
 labels = load_idx("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c", 8)
 images = images.reshape(-1, 28, 28, 1).astype("float32") / 255.0
-x_train, y_train, x_test, y_test = images[:8000], labels[:8000], images[8000:], labels[8000:]
+x_train, y_train, x_test, y_test = (
+    images[:8000],
+    labels[:8000],
+    images[8000:],
+    labels[8000:],
+)
 n_train, n_test = len(x_train), len(x_test)
 
 # %% vgg
@@ -32,7 +37,10 @@ n_train, n_test = len(x_train), len(x_test)
 
 def vgg_block(filters, convolutions):
     """VGG's building block: a stack of 3x3 convolutions, then 2x2 max pooling."""
-    block = [layers.Conv2D(filters, 3, padding="same", activation="relu") for _ in range(convolutions)]
+    block = [
+        layers.Conv2D(filters, 3, padding="same", activation="relu")
+        for _ in range(convolutions)
+    ]
     return [*block, layers.MaxPooling2D(2)]
 
 
@@ -42,13 +50,17 @@ model = keras.Sequential(
         *vgg_block(16, 2),  # 28x28 -> 14x14
         *vgg_block(32, 2),  # 14x14 -> 7x7
         layers.Flatten(),
-        layers.Dense(64, activation="relu"),  # the classifier head VGG16(include_top=False) leaves out
+        layers.Dense(
+            64, activation="relu"
+        ),  # the classifier head VGG16(include_top=False) leaves out
         layers.Dropout(0.3),
         layers.Dense(10, activation="softmax"),
     ],
     name="small_vgg",
 )
-model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+model.compile(
+    optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+)
 model.summary()
 vgg_parameters = model.count_params()
 

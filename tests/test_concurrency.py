@@ -12,6 +12,8 @@ from dlexec.results import load_result
 
 
 def test_two_builds_at_once_execute_a_snippet_once(site_project: Path):
+    snippet = site_project / "snippets" / "tiny.py"  # slow enough that the runs overlap
+    snippet.write_text(snippet.read_text() + "\nimport time\n\ntime.sleep(5)\n")
     first, second = prepare(site_project), prepare(site_project)
     outputs = [build.communicate(timeout=300)[0] for build in (first, second)]
     assert [build.returncode for build in (first, second)] == [0, 0], outputs

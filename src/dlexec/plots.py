@@ -40,11 +40,15 @@ def _draw(history: HistoryOutput, palette: str) -> bytes:
 
     colors = PALETTES[palette]
     names = metric_names(history)
+    columns = min(len(names), 2) or 1  # two plots side by side, more metrics wrap to new rows
+    rows = -(-len(names) // columns) or 1
     with matplotlib.rc_context(STYLE):
-        figure = Figure(figsize=(4.2 * max(len(names), 1), 3.2), layout="constrained")
-        axes_row = figure.subplots(1, max(len(names), 1), squeeze=False)[0]
-        for axes, name in zip(axes_row, names, strict=False):
+        figure = Figure(figsize=(4.2 * columns, 3.0 * rows + 0.3), layout="constrained")
+        grid = list(figure.subplots(rows, columns, squeeze=False).flat)
+        for axes, name in zip(grid, names, strict=False):
             _draw_metric(axes, history, name, colors)
+        for axes in grid[len(names) :]:
+            axes.set_visible(False)  # the empty slot of an odd number of metrics
         figure.suptitle(f"Training curves: model '{history.model}'", color=colors["text"])
         buffer = io.BytesIO()
         figure.savefig(buffer, format="svg", transparent=True, metadata={"Date": None})
@@ -53,14 +57,11 @@ def _draw(history: HistoryOutput, palette: str) -> bytes:
 
 def _draw_metric(axes, history: HistoryOutput, name: str, colors: dict[str, str]) -> None:
     epochs = history.epochs
-    axes.plot(
-        epochs, history.metrics[name], marker="o", ms=3, color=colors["train"], label="training"
-    )
+    dots = {"marker": "o", "ms": 3} if len(epochs) <= 40 else {}  # no dots on long runs
+    axes.plot(epochs, history.metrics[name], color=colors["train"], label="training", **dots)
     validation = history.metrics.get(f"val_{name}")
     if validation:
-        axes.plot(
-            epochs, validation, marker="o", ms=3, color=colors["validation"], label="validation"
-        )
+        axes.plot(epochs, validation, color=colors["validation"], label="validation", **dots)
         _mark_best(axes, epochs, validation, name, colors)
     axes.set_title(name.replace("_", " "), color=colors["text"])
     axes.set_xlabel("epoch", color=colors["text"])
