@@ -77,9 +77,10 @@ class BoundedClient(NotebookClient):
         if self.on_output is not None:
             self.on_output(text)
         kept = self._kept.get(cell_index, 0)
-        if kept + len(text) <= self.head:
+        if cell_index not in self._tails and kept + len(text) <= self.head:
             self._kept[cell_index] = kept + len(text)
             return super().output(outs, msg, display_id, cell_index)
+        # Past the head, everything goes to the tail, so output keeps its order.
         tail = self._tails.setdefault(cell_index, deque())
         tail.append((msg["content"]["name"], text))
         size = sum(len(piece) for _, piece in tail)
@@ -129,6 +130,9 @@ def run_snippet(
             timeout=timeout,
             allow_errors=False,
             coalesce_streams=True,
+            # After a cell finishes, keep reading its output until it is all in (a flood of
+            # prints can leave the client seconds behind the kernel; the default gives up at 4 s).
+            iopub_timeout=60,
             resources={"metadata": {"path": workdir}},
             log=QUIET_LOG,  # failures are reported once, by the engine, with their location
         )
