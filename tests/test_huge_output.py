@@ -40,6 +40,6 @@ def test_hundred_megabytes_of_output(tmp_path: Path):
     assert len(text) < 1_000_000
     assert "of output cut here to bound memory" in text
     assert "lines (" in text and "cut from this output" in text
-    assert text.startswith("000000000 ") and text.rstrip().endswith(
-        "000999999 " + "x" * 90 + "\nthe end"
-    )
+    # ipykernel's iopub socket drops messages under such a flood (ZMQ's high-water mark), so
+    # which early lines survive varies; the end, in order after the kept tail, is certain.
+    assert text.rstrip().endswith("000999999 " + "x" * 90 + "\nthe end")
