@@ -15,7 +15,7 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,6 @@ class Execution:
     teardown_outputs: list[dict]
     wall_time: float
     failure: Failure | None = None
-    notebook: nbformat.NotebookNode = field(default=None, repr=False)
 
 
 class BoundedClient(NotebookClient):
@@ -183,7 +182,6 @@ def _run_cells(
         teardown_outputs=list(cells[-1].outputs),
         wall_time=wall_time,
         failure=failure,
-        notebook=notebook,
     )
 
 

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import jupytext
@@ -51,7 +51,6 @@ class Snippet:
     text: str
     header: SnippetHeader
     cells: tuple[Cell, ...]
-    notebook: nbformat.NotebookNode = field(repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -61,10 +60,6 @@ class Snippet:
     def cell(self, name: str) -> Cell | None:
         """The code cell called `name`, if any."""
         return next((cell for cell in self.cells if cell.name == name), None)
-
-    def code(self) -> str:
-        """All code cells, as one program."""
-        return "\n\n".join(cell.source for cell in self.cells)
 
 
 def load_snippet(path: Path) -> Snippet:
@@ -84,7 +79,7 @@ def load_snippet(path: Path) -> Snippet:
     ):
         header = _parse_header(notebook.cells.pop(0).source, path)
     cells = _code_cells(notebook, text.splitlines(), path)
-    return Snippet(path=path, text=text, header=header, cells=cells, notebook=notebook)
+    return Snippet(path=path, text=text, header=header, cells=cells)
 
 
 def _parse_header(source: str, path: Path) -> SnippetHeader:
