@@ -131,9 +131,7 @@ def _source_url(post: Path, config: MkDocsConfig) -> str | None:
 
 
 def _report_errors(report: BuildReport) -> None:
-    details = "\n\n".join(
-        f"{error}\n{getattr(error, 'traceback', '')}".rstrip() for error in report.errors
-    )
+    details = "\n\n".join(report.error_texts())
     if _state.serving:
         log.error(f"{len(report.errors)} snippet error(s), shown in the pages:\n{details}")
         return

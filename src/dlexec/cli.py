@@ -106,8 +106,8 @@ def _check(config: EngineConfig) -> int:
 
 
 def _print_errors(report: BuildReport) -> None:
-    for error in report.errors:
-        print(f"error: {error}\n{getattr(error, 'traceback', '')}".rstrip(), file=sys.stderr)
+    for text in report.error_texts():
+        print(f"error: {text}", file=sys.stderr)
 
 
 def _as_text(run: SnippetRun) -> str:

@@ -69,6 +69,10 @@ class BuildReport:
             f"{self.count('failed')} failed in {self.seconds:.1f} s"
         )
 
+    def error_texts(self) -> list[str]:
+        """Each error as it is shown to the author: location, message, then any traceback."""
+        return [f"{e}\n{getattr(e, 'traceback', '')}".rstrip() for e in self.errors]
+
     def timing_lines(self) -> list[str]:
         """Snippets that ran in this build, slowest first."""
         ran = [run for run in self.runs.values() if run.status != "reused"]
