@@ -4,15 +4,21 @@
   under docs/), let the engine prepare every referenced snippet, print the summary line, sync
   the posts' notebooks, and publish result figures and notebooks. Under `mkdocs build` any
   error fails the build; under `mkdocs serve` the server keeps running and each page shows its
-  errors in place.
+  errors in place. Serve must never abort a rebuild (MkDocs then stops answering until a build
+  succeeds), so there errors are logged outside MkDocs' strict-mode counter, and a post whose
+  front matter the blog plugin would reject is replaced by a stand-in page showing the error.
 - on_page_markdown / on_page_content: expand embeds and placeholders, then insert outputs.
 - on_serve: watch posts/ and snippets/, which live outside docs/.
 """
 
 from __future__ import annotations
 
+import html
+import logging
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from mkdocs.config.defaults import MkDocsConfig
@@ -24,12 +30,17 @@ from mkdocs.structure.pages import Page
 from mkdocs.utils import get_relative_url
 
 from dlexec.config import EngineConfig, Mode
+from dlexec.errors import AuthoringError, EngineError, Location
 from dlexec.notebooks import colab_url, snippet_notebook, sync_post_notebooks, write_if_changed
 from dlexec.pipeline import BuildReport, Engine, SnippetRun
+from dlexec.posts import front_matter
 from dlexec.progress import Bar
-from dlexec.render import Links, RenderedPage, notebook_buttons, render_page
+from dlexec.render import Links, RenderedPage, error_html, notebook_buttons, render_page
 
 log = get_plugin_logger("dlexec")
+# Under serve, errors go to this logger: it is outside the `mkdocs` logger tree, so strict mode
+# does not count them and abort the rebuild (which would leave the server stuck).
+serve_log = logging.getLogger("dlexec.serve")
 ASSETS = "assets/results"
 RUNS = "runs"  # companion pages: each snippet's executed notebook, rendered by mkdocs-jupyter
 NOTEBOOKS = "notebooks"
@@ -52,6 +63,11 @@ _state = _State()
 
 def on_startup(command: str, dirty: bool) -> None:
     _state.serving = command == "serve"
+    if _state.serving and not serve_log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)-8s-  %(message)s"))
+        serve_log.addHandler(handler)
+        serve_log.propagate = False
 
 
 def on_config(config: MkDocsConfig) -> None:
@@ -69,8 +85,17 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     engine_config = _state.config
     posts = sorted(engine_config.posts_dir.glob("*.md"))
     for post in posts:
-        files.append(_project_file(post, config))
-    report = Engine(engine_config, log.info, Bar()).prepare(posts)
+        problem = _blog_would_reject(post, config) if _state.serving else None
+        files.append(
+            _project_file(post, config) if problem is None else _stand_in(post, problem, config)
+        )
+    try:
+        report = Engine(engine_config, log.info, Bar()).prepare(posts)
+    except Exception as error:  # an engine bug must not stop the server either
+        if not _state.serving:
+            raise
+        report = BuildReport(errors=[EngineError(traceback.format_exc().rstrip())])
+        serve_log.error(f"the engine failed: {error}")
     _state.report = report
     log.info(report.summary_line())
     if report.count("executed") or report.count("failed"):
@@ -133,9 +158,59 @@ def _source_url(post: Path, config: MkDocsConfig) -> str | None:
 def _report_errors(report: BuildReport) -> None:
     details = "\n\n".join(report.error_texts())
     if _state.serving:
-        log.error(f"{len(report.errors)} snippet error(s), shown in the pages:\n{details}")
+        serve_log.error(f"{len(report.errors)} snippet error(s), shown in the pages:\n{details}")
         return
     raise PluginError(f"{len(report.errors)} snippet error(s):\n{details}")
+
+
+def _blog_would_reject(post: Path, config: MkDocsConfig) -> EngineError | None:
+    """Under serve: what in the post's front matter would make the blog plugin fail the
+    rebuild (bad YAML, bad dates or types, unknown author or category), if anything."""
+    try:
+        meta, _ = front_matter(post.read_text(encoding="utf-8"), post)
+    except (AuthoringError, OSError, UnicodeDecodeError) as error:
+        return error if isinstance(error, EngineError) else EngineError(str(error), Location(post))
+    if not meta:
+        return AuthoringError(
+            "a post needs front matter with at least a `date:`", Location(post, 1)
+        )
+    blog = next((p for name, p in config.plugins.items() if name.endswith("blog")), None)
+    if blog is None:
+        return None
+    from material.plugins.blog.structure.config import PostConfig
+
+    post_config = PostConfig(str(post))
+    post_config.load_dict({key: meta[key] for key in set(meta) & set(post_config.keys())})
+    errors, _ = post_config.validate()
+    problems = [f"`{key}`: {error}" for key, error in errors]
+    if blog.config.authors:
+        known = getattr(blog, "authors", {}) or {}
+        problems += [f"unknown author {a!r}" for a in post_config.authors if a not in known]
+    allowed = blog.config.categories_allowed
+    problems += [
+        f"category {c!r} is not in categories_allowed"
+        for c in post_config.categories
+        if allowed and c not in allowed
+    ]
+    if not problems:
+        return None
+    return AuthoringError("front matter: " + "; ".join(problems), Location(post, 1))
+
+
+def _stand_in(post: Path, problem: EngineError, config: MkDocsConfig) -> File:
+    """A valid post at the same path that shows why the real one cannot be built."""
+    relative = _state.config.relative(post)
+    content = (
+        f"---\ndate: {date.today().isoformat()}\nslug: {post.stem}\n---\n\n"
+        f"# {html.escape(post.stem)}\n\n<!-- more -->\n\n"
+        f"{error_html(f'{relative} cannot be built', str(problem))}\n"
+    )
+    folder = _state.config.root / ".cache" / "serve"
+    target = folder / post.relative_to(_state.config.root)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(content, encoding="utf-8")
+    uri = post.relative_to(_state.config.root).as_posix()
+    return File(uri, str(folder), config.site_dir, config.use_directory_urls)
 
 
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:

@@ -35,8 +35,27 @@ def install() -> None:
     inline = InlineBackend.instance()
     inline.rc = {**inline.rc, "figure.facecolor": "white", "savefig.facecolor": "white"}
     inline.figure_formats = {"retina"}  # applied when the snippet first imports pyplot
+    _deterministic()
     _patch_fit()
     _publish(PROVENANCE_MIME, provenance())
+
+
+def _deterministic() -> None:
+    """Turn on each backend's deterministic-ops switch, so a seeded snippet re-run on the same
+    machine gives the same bytes. A default seed comes first (TensorFlow refuses unseeded
+    random ops under determinism); a snippet's own `keras.utils.set_random_seed` replaces it."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    backend = keras.config.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    elif backend == "torch":
+        import torch
+
+        torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def _patch_fit() -> None:

@@ -12,11 +12,15 @@ from dataclasses import asdict, dataclass
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import ENGINE_VERSION
-from .datasets import digest, locate, missing_message
+from .datasets import DataTooLarge, digest, locate, missing_message
 from .errors import DataMissingError, Location
 from .snippets import Snippet
+
+if TYPE_CHECKING:
+    from .snippets import DataFile
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,23 @@ class KeyInputs:
     def key(self) -> str:
         canonical = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _data_digest(
+    entry: DataFile, snippet: Snippet, keras_home: Path, mirror: Path, recorded: dict[str, str]
+) -> str:
+    if entry.sha256:
+        return entry.sha256
+    where = Location(snippet.path, entry.line)
+    path = locate(entry.name, keras_home, mirror)
+    if path is not None:
+        try:
+            return digest(path)
+        except DataTooLarge as error:
+            raise DataMissingError(str(error), where) from None
+    if entry.name in recorded:
+        return recorded[entry.name]
+    raise DataMissingError(missing_message(entry.name, keras_home, mirror), where)
 
 
 @cache
@@ -52,21 +73,14 @@ def key_inputs(
 ) -> KeyInputs:
     """Compute the key inputs of `snippet`.
 
-    A declared data file that is nowhere on this machine keeps the digest recorded in the
-    snippet's committed result, so a checkout without the data mirror can still check that
-    results are fresh; running the snippet there fails with a DataMissingError instead.
+    A file declared with its SHA-256 is keyed by that hash (the engine verifies the file against
+    it before a run). Otherwise the file's bytes are hashed; one that is nowhere on this machine
+    keeps the digest recorded in the committed result, so a checkout without the data mirror
+    can still check that results are fresh (running the snippet there fails instead).
     """
     data = {}
-    for name in snippet.header.data:
-        path = locate(name, keras_home, mirror)
-        if path is not None:
-            data[name] = digest(path)
-        elif recorded_data and name in recorded_data:
-            data[name] = recorded_data[name]
-        else:
-            raise DataMissingError(
-                missing_message(name, keras_home, mirror), Location(snippet.path)
-            )
+    for entry in snippet.header.data:
+        data[entry.name] = _data_digest(entry, snippet, keras_home, mirror, recorded_data or {})
     return KeyInputs(
         source_sha256=hashlib.sha256(snippet.text.encode()).hexdigest(),
         engine=ENGINE_VERSION,

@@ -8,27 +8,28 @@ a bound on how much printed output is kept in memory.
 from __future__ import annotations
 
 import logging
-import os
 import re
+import shutil
 import signal
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import nbformat
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
 from .clean import TF_NOISE, human_size
+from .sandbox import Sandbox, SandboxedKernelManager, kernel_environment, readonly_paths
 from .snippets import Snippet
 
 SETUP_CODE = "import dlexec._kernel as _dlexec_kernel\n_dlexec_kernel.install()"
 TEARDOWN_CODE = "_dlexec_kernel.publish_values(globals())"
-SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSW|CREDENTIAL|API_?KEY|ACCESS_?KEY|PRIVATE|AUTH", re.I)
 KERNEL_LOG_NOISE = re.compile(r"Kernel is running over TCP without encryption")
 QUIET_LOG = logging.getLogger("dlexec.nbclient")
 QUIET_LOG.setLevel(logging.CRITICAL)
@@ -65,6 +66,7 @@ class BoundedClient(NotebookClient):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.on_output: Callable[[str], None] | None = None
+        self.sandboxed = False  # bwrap reports a child killed by signal N as exit 128 + N
         self._kept: dict[int, int] = {}
         self._tails: dict[int, deque[tuple[str, str]]] = {}
         self._dropped: dict[int, int] = {}
@@ -102,49 +104,99 @@ class BoundedClient(NotebookClient):
             cell.outputs.append(nbformat.v4.new_output("stream", name=name, text=text))
 
 
-def scrubbed_environment(keras_home: Path, environ: dict[str, str] | None = None) -> dict[str, str]:
-    """The parent's environment without anything that looks like a secret, plus KERAS_HOME."""
-    source = dict(os.environ if environ is None else environ)
-    env = {name: value for name, value in source.items() if not SECRET_NAME.search(name)}
-    env["KERAS_HOME"] = str(keras_home)
-    env["PYTHONUNBUFFERED"] = "1"
-    env["PYTHONFAULTHANDLER"] = "1"  # a crashing kernel writes its Python stack to the log
-    env.pop("MPLBACKEND", None)  # the kernel's inline backend captures figures
-    return env
-
-
 def run_snippet(
     snippet: Snippet,
-    keras_home: Path,
+    data_files: Mapping[str, Path],
     timeout: float,
     on_output: Callable[[str], None] | None = None,
+    sandbox: Sandbox | None = None,
 ) -> Execution:
     """Execute all code cells of `snippet` in order, stopping at the first failure.
-    `on_output` sees printed text as it arrives (for progress displays)."""
+
+    `data_files` maps each declared data name (relative to KERAS_HOME) to the verified file the
+    engine fetched; the kernel gets its own KERAS_HOME holding only those. `on_output` sees
+    printed text as it arrives (for progress displays)."""
     notebook = _notebook(snippet)
-    with tempfile.TemporaryDirectory(prefix="dlexec-") as workdir:
+    with tempfile.TemporaryDirectory(prefix="dlexec-") as temporary:
+        run_dir = Path(temporary)
+        for folder in ("work", "home", "keras", "ipc"):
+            (run_dir / folder).mkdir()
+        binds = _stage_data(run_dir / "keras", data_files, copy=sandbox is None)
+        env = kernel_environment(_run_env(run_dir))
+        km = _kernel_manager(run_dir, env, binds, sandbox)
         client = BoundedClient(
             notebook,
-            kernel_name="python3",
+            km=km,
             timeout=timeout,
             allow_errors=False,
             coalesce_streams=True,
             # After a cell finishes, keep reading its output until it is all in (a flood of
             # prints can leave the client seconds behind the kernel; the default gives up at 4 s).
             iopub_timeout=60,
-            resources={"metadata": {"path": workdir}},
             log=QUIET_LOG,  # failures are reported once, by the engine, with their location
         )
         client.on_output = on_output
-        # The kernel's own stderr (TensorFlow's C++ logs, crash reports) goes to a log file,
-        # not the build's terminal; a crash report quotes its end.
-        log_path = Path(workdir) / "kernel.log"
-        env = scrubbed_environment(keras_home)
+        client.sandboxed = sandbox is not None
+        # The kernel's own stderr (TensorFlow's C++ logs, crash reports) goes to a log file
+        # outside the kernel's reach, not to the build's terminal; a crash report quotes its end.
         with (
-            log_path.open("w") as log,
-            client.setup_kernel(env=env, cwd=workdir, stdout=log, stderr=log),
+            tempfile.NamedTemporaryFile("w+", prefix="dlexec-kernel-", suffix=".log") as log,
+            client.setup_kernel(env=env, cwd=run_dir / "work", stdout=log, stderr=log),
         ):
-            return _run_cells(client, notebook, timeout, log_path)
+            return _run_cells(client, notebook, timeout, Path(log.name))
+
+
+def _run_env(run_dir: Path) -> dict[str, str]:
+    """Variables that point the kernel at its own run folder."""
+    home = run_dir / "home"
+    return {
+        "HOME": str(home),
+        "KERAS_HOME": str(run_dir / "keras"),
+        "MPLCONFIGDIR": str(home / ".config" / "matplotlib"),
+        "TMPDIR": "/tmp",
+    }
+
+
+def _stage_data(keras_home: Path, data_files: Mapping[str, Path], copy: bool) -> dict[Path, Path]:
+    """Give the run its declared data: copied (unsandboxed) or bound read-only (sandboxed).
+    Returns sandbox binds, target -> source."""
+    binds = {}
+    for name, source in data_files.items():
+        target = keras_home / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if copy:
+            shutil.copyfile(source, target)
+        else:
+            binds[target] = source
+    _seed_font_cache(keras_home.parent / "home" / ".config" / "matplotlib")
+    return binds
+
+
+def _seed_font_cache(mpl_config: Path) -> None:
+    """Copy the build's matplotlib font list, so each kernel does not rebuild it (seconds)."""
+    import matplotlib
+
+    mpl_config.mkdir(parents=True, exist_ok=True)
+    for cached in Path(matplotlib.get_cachedir()).glob("fontlist-*.json"):
+        shutil.copyfile(cached, mpl_config / cached.name)
+
+
+def _kernel_manager(
+    run_dir: Path, env: dict[str, str], binds: Mapping[Path, Path], sandbox: Sandbox | None
+) -> AsyncKernelManager:
+    """A kernel manager speaking over Unix sockets in the run folder (they cross the sandbox;
+    TCP on localhost would not, and has port races between parallel kernels)."""
+    ipc = run_dir / "ipc"
+    options: dict[str, Any] = {
+        "kernel_name": "python3",
+        "transport": "ipc",
+        "ip": str(ipc / "kernel"),
+        "connection_file": str(ipc / "kernel.json"),
+    }
+    if sandbox is None:
+        return AsyncKernelManager(**options)
+    prefix = sandbox.command(run_dir, env, readonly_paths(), binds)
+    return SandboxedKernelManager(prefix, **options)
 
 
 def _notebook(snippet: Snippet) -> nbformat.NotebookNode:
@@ -215,6 +267,8 @@ def _death_message(client: NotebookClient, log_path: Path) -> str:
     """Say how the kernel process ended (exit code or signal) and quote its last log lines."""
     process = getattr(getattr(client.km, "provisioner", None), "process", None)
     code = process.wait(timeout=10) if process is not None else None
+    if code is not None and getattr(client, "sandboxed", False) and code > 128:
+        code = 128 - code
     if code is not None and code < 0:
         how = f"was killed by signal {signal.Signals(-code).name}"
         if -code == signal.SIGKILL:

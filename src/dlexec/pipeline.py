@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 
 from filelock import FileLock, Timeout
@@ -17,7 +18,7 @@ from filelock import FileLock, Timeout
 from . import capture
 from .cache_key import KeyInputs, key_inputs
 from .config import EngineConfig, Mode
-from .datasets import seed
+from .datasets import fetch
 from .errors import AuthoringError, EngineError, Location, SnippetFailedError, StaleResultError
 from .execute import Execution, run_snippet
 from .plots import curve_files
@@ -31,6 +32,7 @@ from .results import (
     load_result,
     save_result,
 )
+from .sandbox import Sandbox, choose
 from .snippets import Snippet, load_snippet
 from .values import format_value
 
@@ -98,6 +100,11 @@ class Engine:
         self.log = log
         self.progress = progress or Silent()
         self.post_timeouts: dict[Path, float] = {}  # snippet -> longest limit its posts allow
+
+    @cached_property
+    def sandbox(self) -> Sandbox | None:
+        """Chosen at the first execution: a build that reuses everything needs no bwrap."""
+        return choose(log=self.log)
 
     def prepare(self, posts: Iterable[Path]) -> BuildReport:
         """Find references in `posts`, make sure every referenced snippet has a fresh result."""
@@ -188,8 +195,10 @@ class Engine:
             if stored is not None and stored.key == inputs.key and self.config.mode is Mode.AUTO:
                 return SnippetRun(snippet, "reused", folder, result=stored)  # another build ran it
             self.log(f"executing {relative} (limit {timeout:g} s)")
-            seed(snippet.header.data, self.config.keras_home, self.config.data_mirror, relative)
-            execution = run_snippet(snippet, self.config.keras_home, timeout, self.progress.output)
+            data = fetch(
+                snippet.header.data, self.config.keras_home, self.config.data_mirror, relative
+            )
+            execution = run_snippet(snippet, data, timeout, self.progress.output, self.sandbox)
             result, files = build_result(snippet, relative, inputs, execution)
             if execution.failure is None:
                 result = save_result(folder, result, files)

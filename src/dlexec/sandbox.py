@@ -1,0 +1,221 @@
+"""Isolation of snippet kernels with bubblewrap (`bwrap`), a maintained sandboxing tool.
+
+Every kernel starts inside a sandbox with: no network (its own, empty network namespace); its
+own PID namespace (it cannot see the build's processes or their `/proc/<pid>/environ`, and every
+process it starts dies with it); a read-only view of only what Python, the engine and the
+libraries need (the system's /usr, the interpreter, the virtual environment, the engine's
+package); one writable folder, the run's own (working directory, HOME, KERAS_HOME copy and the
+kernel's socket files: Jupyter talks to the kernel over Unix sockets there, since TCP on
+localhost does not cross network namespaces); and an allowlisted environment.
+
+`BLOG_SANDBOX`: unset or `auto` sandboxes when bwrap works, else warns loudly (and refuses when
+`CI=true`); `on` requires it; `off` runs kernels unsandboxed (unsafe: trusted snippets only).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.manager import AsyncKernelManager
+
+import dlexec
+
+from .errors import EngineError
+
+# What Python, Keras, the backends, CUDA and the locale need; nothing else reaches a kernel.
+ALLOWED_NAMES = frozenset(
+    {
+        "LANG", "LANGUAGE", "TZ", "TERM",
+        "KERAS_BACKEND", "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "LD_LIBRARY_PATH",
+        "NVIDIA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES",
+        "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS", "TF_FORCE_GPU_ALLOW_GROWTH",
+        "TF_GPU_ALLOCATOR", "TF_NUM_INTEROP_THREADS", "TF_NUM_INTRAOP_THREADS",
+        "XLA_FLAGS", "JAX_PLATFORMS", "JAX_ENABLE_X64",
+        "XLA_PYTHON_CLIENT_PREALLOCATE", "XLA_PYTHON_CLIENT_MEM_FRACTION",
+        "PYTORCH_CUDA_ALLOC_CONF", "CUBLAS_WORKSPACE_CONFIG",
+        "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+    }
+)  # fmt: skip
+ALLOWED_PREFIXES = ("LC_",)
+# Set for every kernel: deterministic hashing and ops, unbuffered output, crash stacks.
+FIXED_ENV = {
+    "PYTHONHASHSEED": "0",
+    "PYTHONUNBUFFERED": "1",
+    "PYTHONFAULTHANDLER": "1",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "TF_DETERMINISTIC_OPS": "1",
+    "CUBLAS_WORKSPACE_CONFIG": ":4096:8",
+}
+SYSTEM_DIRS = ("/usr", "/bin", "/lib", "/lib32", "/lib64", "/libx32", "/sbin", "/opt")
+ETC_ENTRIES = (
+    "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "passwd", "group",
+    "nsswitch.conf", "fonts", "alternatives", "mime.types", "os-release", "locale.alias",
+)  # fmt: skip
+GPU_DEVICE_GLOBS = ("nvidia*", "nvidia-caps", "dri", "kfd")
+INSTALL_ADVICE = (
+    "install bubblewrap (Debian/Ubuntu: `sudo apt-get install bubblewrap`; Fedora: "
+    "`sudo dnf install bubblewrap`); on Ubuntu 24.04 unprivileged user namespaces must also be "
+    "allowed (`sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`). "
+    "BLOG_SANDBOX=off runs snippets unsandboxed: UNSAFE, only for snippets you trust"
+)
+
+
+class SandboxUnavailable(EngineError):
+    """The sandbox is required (CI, or BLOG_SANDBOX=on) but bubblewrap cannot start."""
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """A bubblewrap sandbox: `bwrap` is the executable's path."""
+
+    bwrap: str
+
+    def command(
+        self,
+        run_dir: Path,
+        env: Mapping[str, str],
+        readonly: Iterable[Path],
+        files: Mapping[Path, Path] | None = None,
+    ) -> list[str]:
+        """The `bwrap ...` prefix that confines a kernel to `run_dir` (the only writable path);
+        `files` are bound read-only at their targets (target -> source)."""
+        args = [self.bwrap, "--unshare-all", "--die-with-parent", "--new-session"]
+        args += ["--cap-drop", "ALL", "--hostname", "sandbox", "--clearenv"]
+        for name, value in sorted(env.items()):
+            args += ["--setenv", name, value]
+        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/dev/shm"]
+        args += _system_mounts() + _gpu_mounts()
+        for path in _outermost(readonly):
+            args += ["--ro-bind", str(path), str(path)]
+        args += ["--bind", str(run_dir), str(run_dir), "--chdir", str(run_dir / "work")]
+        for target, source in sorted((files or {}).items()):
+            args += ["--ro-bind", str(source), str(target)]
+        return [*args, "--"]
+
+
+class SandboxedKernelManager(AsyncKernelManager):
+    """A kernel manager that starts the kernel under a command prefix (the sandbox)."""
+
+    def __init__(self, prefix: list[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._prefix = prefix
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        return [*self._prefix, *super().format_kernel_cmd(extra_arguments)]
+
+
+def kernel_environment(
+    run_env: Mapping[str, str], environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Allowlisted variables of the build's environment, the fixed ones, then `run_env`."""
+    source = os.environ if environ is None else environ
+    env = {
+        name: value
+        for name, value in source.items()
+        if name in ALLOWED_NAMES or name.startswith(ALLOWED_PREFIXES)
+    }
+    env["PATH"] = os.pathsep.join(
+        [str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]
+    )
+    return {**env, **FIXED_ENV, **run_env}
+
+
+def readonly_paths() -> list[Path]:
+    """The interpreter, the virtual environment and the engine's package, nothing else."""
+    engine = Path(dlexec.__file__).resolve().parent
+    paths = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix), engine}
+    paths.add(Path(os.path.realpath(sys.executable)).parent.parent)
+    return sorted(path.resolve() for path in paths if path.exists())
+
+
+def choose(environ: Mapping[str, str] | None = None, log: Any = print) -> Sandbox | None:
+    """The sandbox to run kernels in, per BLOG_SANDBOX and CI; None means unsandboxed."""
+    environ = os.environ if environ is None else environ
+    wanted = environ.get("BLOG_SANDBOX", "auto").strip().lower() or "auto"
+    if wanted not in ("auto", "on", "off"):
+        raise EngineError(f"BLOG_SANDBOX={wanted!r} is not one of auto, on, off")
+    if wanted == "off":
+        _warn_once(log, "BLOG_SANDBOX=off: snippets run UNSANDBOXED, with the build's access")
+        return None
+    problem = probe()
+    if problem is None:
+        return Sandbox(shutil.which("bwrap") or "bwrap")
+    if wanted == "on" or environ.get("CI", "").lower() in ("true", "1"):
+        raise SandboxUnavailable(
+            f"refusing to run snippets unsandboxed: {problem}; {INSTALL_ADVICE}"
+        )
+    _warn_once(log, f"WARNING: snippets run UNSANDBOXED ({problem}); {INSTALL_ADVICE}")
+    return None
+
+
+@functools.cache
+def probe() -> str | None:
+    """None when bubblewrap can start a sandbox here, else what went wrong."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return "bubblewrap (bwrap) is not installed"
+    check = [bwrap, "--unshare-all", "--die-with-parent", "--cap-drop", "ALL"]
+    check += ["--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "true"]
+    try:
+        done = subprocess.run(check, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"bubblewrap cannot start: {error}"
+    if done.returncode != 0:
+        return f"bubblewrap cannot start a sandbox here: {done.stderr.strip() or done.returncode}"
+    return None
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(log: Any, message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        log(message)
+
+
+def _system_mounts() -> list[str]:
+    """The system's programs and libraries (symlinks kept as symlinks), and a little of /etc."""
+    args: list[str] = []
+    for name in SYSTEM_DIRS:
+        path = Path(name)
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), name]
+        elif path.is_dir():
+            args += ["--ro-bind", name, name]
+    for entry in ETC_ENTRIES:
+        if os.path.lexists(f"/etc/{entry}"):
+            args += ["--ro-bind", f"/etc/{entry}", f"/etc/{entry}"]
+    return args
+
+
+def _gpu_mounts() -> list[str]:
+    """GPU device files, when the machine has any (CUDA also reads some of /sys)."""
+    devices = sorted({path for pattern in GPU_DEVICE_GLOBS for path in Path("/dev").glob(pattern)})
+    if not devices:
+        return []
+    args: list[str] = []
+    for device in devices:
+        args += ["--dev-bind", str(device), str(device)]
+    for folder in ("/sys/bus", "/sys/devices", "/sys/class", "/sys/module"):
+        if Path(folder).is_dir():
+            args += ["--ro-bind", folder, folder]
+    return args
+
+
+def _outermost(paths: Iterable[Path]) -> list[Path]:
+    """Drop paths inside another path of the list (binding the outer one covers them)."""
+    ordered = sorted(set(paths), key=lambda path: len(path.parts))
+    kept: list[Path] = []
+    for path in ordered:
+        if not any(path.is_relative_to(outer) for outer in kept):
+            kept.append(path)
+    return kept

@@ -1,0 +1,201 @@
+"""A hostile snippet in a real kernel, in the real sandbox: it tries to read secrets, reach the
+network, write into the repository and outlive the build, and achieves none of it.
+
+The build that runs it has secrets in its environment; a server listens on the host's loopback;
+the repository is a git checkout whose status must stay clean outside the snippet's own result.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dlexec import sandbox
+
+pytestmark = pytest.mark.skipif(
+    sandbox.probe() is not None,
+    reason=f"the sandbox tool cannot run here ({sandbox.probe()}); .ci/run installs bubblewrap",
+)
+
+SECRETS = {
+    "DATABASE_URL": "postgres://admin:hunter2-db@db.internal/blog",
+    "KAGGLE_KEY": "kaggle-0123456789abcdef",
+    "GH_PAT": "ghp_notarealtokenbutasecret",
+    "AZURE_STORAGE_CONNECTION_STRING": "AccountKey=azure-secret-key==",
+    "MY_API_TOKEN": "t0ken-value",
+}
+MARKER = "dlexec-hostile-child-7f3a"  # in the detached children's command lines
+
+HOSTILE = """# %% probe
+import glob
+import os
+import socket
+import subprocess
+
+# 1. Every variable of the kernel, and of every process it can see.
+print("ENV", dict(os.environ))
+for path in sorted(glob.glob("/proc/*/environ")):
+    try:
+        print("PROC", path, open(path, "rb").read())
+    except OSError as error:
+        print("PROC", path, "unreadable:", error)
+print("PPID-ENV", open(f"/proc/{os.getppid()}/environ", "rb").read())
+
+# 2. The network: the build's loopback server.
+probe = socket.socket()
+probe.settimeout(3)
+connect_result = probe.connect_ex(("127.0.0.1", PORT))
+print("CONNECT", connect_result)
+
+# 3. Writes into the repository through absolute paths.
+writes = {}
+for target in TARGETS:
+    try:
+        with open(target, "a") as handle:
+            handle.write("forged")
+        writes[target] = "written"
+    except OSError as error:
+        writes[target] = type(error).__name__
+print("WRITES", writes)
+wrote_anything = any(state == "written" for state in writes.values())
+
+# 4. Children that try to outlive the build.
+subprocess.Popen(["setsid", "sh", "-c", "trap '' TERM HUP; sleep 300; :", "MARKER"])
+subprocess.Popen(["sh", "-c", "(trap '' TERM HUP; sleep 301; :) &", "MARKER"])
+"""
+
+
+@pytest.fixture
+def hostile_project(site_project: Path, tmp_path: Path) -> tuple[Path, int]:
+    """The fixture blog as a git checkout, with a committed victim result and a hostile post."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    victim = site_project / "results" / "tiny" / "result.json"
+    targets = [
+        str(site_project / "posts" / "tiny.md"),
+        str(victim),
+        str(site_project / "snippets" / "tiny.py"),
+        str(site_project / ".git" / "config"),
+    ]
+    code = HOSTILE.replace("PORT", str(port)).replace("TARGETS", repr(targets))
+    (site_project / "snippets" / "hostile.py").write_text(code.replace("MARKER", MARKER))
+    (site_project / "posts" / "hostile.md").write_text(
+        "---\ndate: 2026-01-02\n---\n# Hostile\n\n[probe](../snippets/hostile.py)\n"
+    )
+    victim.parent.mkdir(parents=True)
+    victim.write_text('{"placeholder": "a committed result the snippet must not change"}\n')
+    (site_project / ".gitignore").write_text("/.cache/\n/site/\n")  # as the real repository
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], cwd=site_project, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=site_project, check=True)
+    subprocess.run([*git, "commit", "-qm", "base"], cwd=site_project, check=True)
+    yield site_project, port
+    server.close()
+
+
+def prepare(project: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **SECRETS, "BLOG_EXECUTE": "auto", "BLOG_SANDBOX": "on"}
+    command = [sys.executable, "-m", "dlexec", "--root", str(project), "run"]
+    return subprocess.run(
+        [*command, str(project / "snippets" / "hostile.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def surviving_children() -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if MARKER.encode() in command:
+            found.append(f"{entry.name}: {command!r}")
+    return found
+
+
+def test_hostile_snippet_gets_no_secret_no_network_no_write_and_leaves_nothing(hostile_project):
+    project, _ = hostile_project
+    done = prepare(project)
+    printed = done.stdout
+    assert "snippets: 1 executed, 0 reused, 0 failed" in printed, done.stderr + printed
+    assert "ENV {" in printed and "PPID-ENV" in printed  # the probes did run
+    for name, value in SECRETS.items():
+        assert value not in printed, f"{name} reached the snippet"
+    assert "CONNECT 0" not in printed and "CONNECT " in printed
+    assert "'written'" not in printed
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    changed = [line for line in status if "results/hostile/" not in line]
+    assert changed == [], changed
+    deadline = time.monotonic() + 10
+    while surviving_children() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert surviving_children() == []
+
+
+def test_values_show_the_attempts_failed(hostile_project):
+    project, _ = hostile_project
+    assert prepare(project).returncode == 0
+    from dlexec.results import load_result
+
+    values = load_result(project / "results" / "hostile").values
+    assert values["connect_result"] != 0
+    assert values["wrote_anything"] is False
+
+
+def test_ci_refuses_to_run_unsandboxed_without_the_tool(site_project: Path, tmp_path: Path):
+    bin_dir = tmp_path / "bin"  # a PATH with python but no bwrap
+    bin_dir.mkdir()
+    (bin_dir / "python").symlink_to(sys.executable)
+    env = {**os.environ, "PATH": str(bin_dir), "CI": "true", "BLOG_EXECUTE": "always"}
+    env.pop("BLOG_SANDBOX", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "dlexec", "--root", str(site_project), "prepare"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "refusing to run snippets unsandboxed" in done.stderr
+    assert "apt-get install bubblewrap" in done.stderr
+    assert not (site_project / "results" / "tiny").exists()
+
+
+def test_laptop_without_the_tool_runs_with_a_loud_warning(monkeypatch):
+    monkeypatch.setattr(sandbox, "probe", lambda: "bubblewrap (bwrap) is not installed")
+    messages: list[str] = []
+    chosen = sandbox.choose({"BLOG_SANDBOX": "auto"}, log=messages.append)
+    assert chosen is None
+    assert any("UNSANDBOXED" in message and "bubblewrap" in message for message in messages)
+    with pytest.raises(sandbox.SandboxUnavailable):
+        sandbox.choose({"BLOG_SANDBOX": "on"}, log=messages.append)
+    assert sandbox.choose({"BLOG_SANDBOX": "off"}, log=messages.append) is None
+
+
+def test_environment_is_an_allowlist():
+    env = sandbox.kernel_environment(
+        {"KERAS_HOME": "/k"},
+        {**SECRETS, "LANG": "C.UTF-8", "LC_ALL": "C", "CUDA_VISIBLE_DEVICES": "0", "HOME": "/root"},
+    )
+    assert not set(SECRETS) & set(env)
+    assert env["LANG"] == "C.UTF-8" and env["CUDA_VISIBLE_DEVICES"] == "0"
+    assert env["KERAS_HOME"] == "/k" and "HOME" not in env
+    assert env["PYTHONHASHSEED"] == "0"
