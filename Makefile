@@ -1,6 +1,7 @@
 # make site  - create .venv, install pinned dependencies, build the site into site/
 # make test  - same set-up, then run the test suite
 # make serve - live-reloading preview at http://127.0.0.1:8000
+# make verify-results REF=origin/main - re-execute results changed since REF, fail if not reproduced
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -8,7 +9,7 @@ STAMP := $(VENV)/.installed
 # Material prints an end-of-life banner on every build; the README covers the migration plan.
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: site test serve lint check outputs-diff new-post clean
+.PHONY: site test serve lint check outputs-diff verify-results new-post clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +35,11 @@ check: $(STAMP)
 REF ?= origin/main
 outputs-diff: $(STAMP)
 	$(BIN)/python -m dlexec diff $(REF)
+
+# Re-execute every snippet whose committed result changed since REF (into a temporary folder;
+# results/ is not touched) and fail if a committed result is not what its snippet produces.
+verify-results: $(STAMP)
+	$(BIN)/python -m dlexec verify-results $(REF)
 
 # make new-post TITLE="My post": a dated post in posts/ and a starter snippet in snippets/.
 new-post: $(STAMP)

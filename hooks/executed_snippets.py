@@ -225,9 +225,20 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
         asset=lambda folder, name: get_relative_url(_asset_uri(folder, name), page.url),
         run_page=run_page,
     )
-    rendered = render_page(markdown, source, _state.report, links)
+    rendered = render_page(markdown, source, _state.report, links, _body_start(source))
     _state.pages[page.file.src_uri] = rendered
     return _with_notebook_buttons(rendered.markdown, source, page, config)
+
+
+def _body_start(post: Path) -> int:
+    """The file line where the Markdown body MkDocs hands us begins (after the front matter
+    and the blank lines the blog plugin strips)."""
+    text = post.read_text(encoding="utf-8")
+    _, skip = front_matter(text, post)
+    lines = text.splitlines()
+    while skip < len(lines) and not lines[skip]:
+        skip += 1
+    return skip + 1
 
 
 def _with_notebook_buttons(markdown: str, post: Path, page: Page, config: MkDocsConfig) -> str:

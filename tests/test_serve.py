@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import time
 import urllib.request
+from datetime import date
 from pathlib import Path
 
-from conftest import MKDOCS
+import pytest
+from conftest import MKDOCS, REPO
 
 
 def free_port() -> int:
@@ -60,6 +63,112 @@ def test_serve_survives_a_failing_snippet_and_live_reloads(site_project: Path):
         assert "dlexec-error" in page and "tiny.py:8" in page
         snippet.write_text(original)
         wait_for(url, "The model saw 64 samples.", server)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+REAL_SITE_PARTS = (
+    "mkdocs.yml",
+    "pyproject.toml",
+    "docs",
+    "posts",
+    "snippets",
+    "results",
+    "notebooks",
+    "hooks",
+)
+PROBE_POST = """---
+date: 2026-01-05
+slug: serve-probe
+---
+# Serve probe
+
+Probe value: {{ serve_probe.answer }}.
+
+<!-- more -->
+
+[The probe](../snippets/serve_probe.py)
+"""
+PROBE_OK = "# %% probe\nanswer = 6 * 7\nprint('probe ok', answer)\n"
+
+
+@pytest.fixture
+def real_copy(tmp_path: Path) -> Path:
+    """The real site (its mkdocs.yml with `strict: true`, hooks, posts and results), plus a
+    probe post whose snippet the test breaks and fixes."""
+    project = tmp_path / "real"
+    project.mkdir()
+    for part in REAL_SITE_PARTS:
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, project / part)
+        else:
+            shutil.copy2(source, project / part)
+    (project / "posts" / "serve-probe.md").write_text(PROBE_POST)
+    (project / "snippets" / "serve_probe.py").write_text(PROBE_OK)
+    return project
+
+
+def test_serve_with_the_real_config_survives_every_breakage_and_recovers(real_copy: Path):
+    """`strict: true` aborts a failed rebuild and MkDocs then stops answering; with the hook,
+    every kind of breakage shows in the page and the next save recovers it."""
+    assert "strict: true" in (real_copy / "mkdocs.yml").read_text()
+    port = free_port()
+    env = {**os.environ, "BLOG_EXECUTE": "auto", "NO_MKDOCS_2_WARNING": "1"}
+    server = subprocess.Popen(
+        [*MKDOCS, "serve", "--livereload", "-a", f"127.0.0.1:{port}"],
+        cwd=real_copy,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}/deep-learning-executed/"
+    url = f"{base}2026/01/05/serve-probe/"
+    snippet = real_copy / "snippets" / "serve_probe.py"
+    post = real_copy / "posts" / "serve-probe.md"
+    breakages = [
+        (
+            snippet,
+            PROBE_OK.replace("6 * 7", "6 / 0"),
+            ["ZeroDivisionError", "snippets/serve_probe.py:2"],
+        ),
+        (
+            snippet,
+            "# ---\n# timeout: 2\n# ---\n# %% probe\nwhile True:\n    pass\n",
+            ["time limit of 2 s"],
+        ),
+        (snippet, "# %% probe\nimport os\nos._exit(3)\n", ["exited with code 3"]),
+        (
+            post,
+            PROBE_POST.replace("serve_probe.py)", "serve_probe.py#nope)"),
+            ["no cell named", "posts/serve-probe.md:11"],
+        ),
+        (
+            post,
+            PROBE_POST.replace("answer }}", "missing }}"),
+            ["has no value", "posts/serve-probe.md:7"],
+        ),
+    ]
+    try:
+        wait_for(url, "probe ok", server, timeout=180)
+        for path, broken, shown in breakages:
+            original = path.read_text()
+            path.write_text(broken)
+            page = wait_for(url, shown[0], server)
+            assert "dlexec-error" in page
+            for text in shown[1:]:
+                assert text in page
+            path.write_text(original)
+            wait_for(url, "probe ok", server)
+        # Front matter the blog plugin rejects: a stand-in page explains, then the post is back.
+        post.write_text(PROBE_POST.replace("date: 2026-01-05", "date: [2026"))
+        stand_in = f"{base}{date.today():%Y/%m/%d}/serve-probe/"
+        page = wait_for(stand_in, "cannot be built", server)
+        assert "malformed front matter" in page, page
+        assert "posts/serve-probe.md:3" in page  # where YAML found the problem
+        post.write_text(PROBE_POST)
+        wait_for(url, "probe ok", server)
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -56,3 +56,15 @@ def test_only_main_deploys_to_pages():
     assert workflow["on"]["push"]["branches"] == ["main"]
     uses = [step.get("uses", "") for job in workflow["jobs"].values() for step in job["steps"]]
     assert any(u.startswith("actions/deploy-pages") for u in uses)
+
+
+def test_pull_requests_reexecute_changed_results_against_the_base_branch():
+    steps = load("pull-request.yml")["jobs"]["test-and-build"]["steps"]
+    checkout = next(s for s in steps if s.get("uses", "").startswith("actions/checkout"))
+    assert checkout["with"] == {"fetch-depth": 0, "persist-credentials": False}
+    runs = [step.get("run", "") for step in steps]
+    tests = next(i for i, run in enumerate(runs) if "bash .ci/run" in run)
+    verify = next(i for i, run in enumerate(runs) if "make verify-results" in run)
+    assert tests < verify
+    assert 'REF="origin/$BASE_REF"' in runs[verify]
+    assert steps[verify]["env"] == {"BASE_REF": "${{ github.base_ref }}"}

@@ -4,6 +4,8 @@
 - `prepare`: what a site build does: execute or reuse what the posts need, per BLOG_EXECUTE.
 - `check`: hold every post's declared expectations against the committed results.
 - `diff REF`: which snippets' results changed since a git ref, why, and how.
+- `verify-results REF`: re-execute the snippets whose results changed since REF; fail if any
+  committed result is not what its snippet produces.
 - `new-post "Title"`: scaffold a dated post and a starter snippet.
 """
 
@@ -24,6 +26,7 @@ from .pipeline import BuildReport, Engine, SnippetRun
 from .results import Result, load_result
 from .scaffold import new_post
 from .snippets import load_snippet
+from .verify import verify_results
 
 _NO_RESULT = Result(snippet="", key="", inputs={}, provenance={}, cells=[])
 
@@ -40,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("check", help="check the posts' expectations against committed results")
     diff = commands.add_parser("diff", help="results changed since a git ref")
     diff.add_argument("ref", nargs="?", default="origin/main")
+    verify = commands.add_parser(
+        "verify-results", help="re-execute results changed since a git ref and compare"
+    )
+    verify.add_argument("ref", nargs="?", default="origin/main")
     new = commands.add_parser("new-post", help="scaffold a post and a starter snippet")
     new.add_argument("title")
     args = parser.parse_args(argv)
@@ -53,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
             before = results_at(config.root, config.results_dir, args.ref)
             print("\n".join(describe(before, results_now(config.results_dir))))
             return 0
+        if args.command == "verify-results":
+            return verify_results(config, args.ref)
         if args.command == "new-post":
             post, snippet = new_post(config, args.title)
             print(f"created {config.relative(post)} and {config.relative(snippet)}")

@@ -50,15 +50,18 @@ class RenderedPage:
         return MARKER_PATTERN.sub(lambda match: self.fragments[int(match[1])], page_html)
 
 
-def render_page(markdown: str, post: Path, report: BuildReport, links: Links) -> RenderedPage:
-    """Expand embeds and placeholders of one post's Markdown body."""
+def render_page(
+    markdown: str, post: Path, report: BuildReport, links: Links, first_line: int = 1
+) -> RenderedPage:
+    """Expand embeds and placeholders of one post's Markdown body, which starts at line
+    `first_line` of the post's file (errors name file lines)."""
     page = RenderedPage(markdown="")
     lines = markdown.splitlines()
     for number, line, match in scan(markdown):
         if match:
             lines[number - 1] = _embed(match, post, report, links, page)
         else:
-            lines[number - 1] = expand_placeholders(line, post, number, report)
+            lines[number - 1] = expand_placeholders(line, post, number + first_line - 1, report)
     page.markdown = "\n".join(lines) + "\n"
     return page
 

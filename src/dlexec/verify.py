@@ -1,0 +1,415 @@
+"""`make verify-results REF=...`: re-execute every snippet whose committed result changed since a
+git ref and hold the committed result against the fresh one.
+
+A checksum only proves that `result.json` was written by something that knows the checksum
+function, which any pull request does. Re-running is the only proof that a result came from its
+snippet. The comparison (pure functions, first half of this module) ignores what cannot be
+reproduced: provenance, wall-clock timings in Keras logs, machine-specific paths, the pixels of
+figures, and numbers within a tolerance (rounding on another CPU).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from decimal import Decimal, InvalidOperation
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from .cache_key import key_inputs
+from .capture import ErrorOutput, HistoryOutput, ImageOutput, Output, TextOutput
+from .config import EngineConfig, Mode
+from .errors import AuthoringError, EngineError, Location
+from .pipeline import BuildReport, Engine
+from .plots import curve_files
+from .posts import find_references
+from .results import RESULT_FILE, CellResult, CorruptResult, Result, load_result
+from .snippets import Snippet, load_snippet
+
+DEFAULT_RELATIVE = 1e-6  # same machine and deterministic ops: identical; another CPU: last digits
+DEFAULT_ABSOLUTE = 1e-9
+MAX_TOLERANCE = 0.1  # a header may loosen the check, not switch it off
+SHOWN = 160  # characters of a differing line shown in a message
+
+# Absolute paths that name the machine or a run's temporary folder, not a result:
+# <root>/.cache/keras/... (KERAS_HOME) and /tmp/dlexec-xxxx/... (the run folder of a kernel).
+# A path may only start where no path character precedes it: linear time on hostile output.
+PATH_START = r"(?<![\w.+@/-])(?:/[\w.+@-]+)*?"
+MACHINE_PATHS = (
+    (re.compile(PATH_START + r"/\.cache/keras(?=/|\b)"), "$KERAS_HOME"),
+    (re.compile(PATH_START + r"/dlexec-\w+/keras(?=/|\b)"), "$KERAS_HOME"),
+    (re.compile(PATH_START + r"/dlexec-\w+(?=/|\b)"), "$RUN"),
+    (re.compile(r"\b0x[0-9a-fA-F]{6,}\b"), "0x?"),  # object addresses in reprs
+)
+# Keras logs wall-clock timings ("3s 15ms/step"): compared as "a duration", never by value.
+DURATION = r"\d+(?:\.\d+)?(?:s|ms|us|µs|ns)(?:/step|/sample)?(?![\w/])"
+# A number not glued to a word on its left (so `conv2d_1` stays a word); `1,234` is one number.
+NUMBER = r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?"
+TOKEN = re.compile(rf"(?<![\w.])(?:(?P<duration>{DURATION})|(?P<number>{NUMBER}))")
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Two numbers are equal when `math.isclose` says so with these bounds."""
+
+    relative: float = DEFAULT_RELATIVE
+    absolute: float = DEFAULT_ABSOLUTE
+
+    def close(self, a: float, b: float) -> bool:
+        if math.isnan(a) or math.isnan(b):
+            return math.isnan(a) and math.isnan(b)
+        return math.isclose(a, b, rel_tol=self.relative, abs_tol=self.absolute)
+
+
+def tolerance_for(declared: float | None) -> Tolerance:
+    """The snippet header's relative `tolerance:`, else the default; ValueError beyond the cap."""
+    if declared is None:
+        return Tolerance()
+    if not 0 <= declared <= MAX_TOLERANCE:
+        raise ValueError(
+            f"header 'tolerance: {declared}' is outside 0..{MAX_TOLERANCE}, "
+            "the range verify-results accepts"
+        )
+    return Tolerance(relative=float(declared))
+
+
+def neutral(text: str) -> str:
+    """`text` with machine-specific paths and object addresses replaced by placeholders."""
+    for pattern, placeholder in MACHINE_PATHS:
+        text = pattern.sub(placeholder, text)
+    return text
+
+
+# --- values -----------------------------------------------------------------------------------
+
+
+def compare_values(
+    committed: Mapping[str, Any], rerun: Mapping[str, Any], tolerance: Tolerance
+) -> list[str]:
+    """One line per value that is missing, extra or different in the re-run."""
+    lines = []
+    for name in sorted(set(committed) | set(rerun)):
+        if name not in rerun:
+            lines.append(f"value {name}: committed {committed[name]!r} vs re-run (missing)")
+        elif name not in committed:
+            lines.append(f"value {name}: committed (missing) vs re-run {rerun[name]!r}")
+        elif not same_value(committed[name], rerun[name], tolerance):
+            lines.append(f"value {name}: committed {committed[name]!r} vs re-run {rerun[name]!r}")
+    return lines
+
+
+def same_value(a: Any, b: Any, tolerance: Tolerance) -> bool:
+    """bool, int and str must be equal (strings up to machine paths); floats within tolerance."""
+    if type(a) is not type(b):  # bool is an int, and 3 is not 3.0: the type is part of a value
+        return False
+    if isinstance(a, float):
+        return tolerance.close(a, b)
+    if isinstance(a, str):
+        return neutral(a) == neutral(b)
+    return bool(a == b)
+
+
+# --- text -------------------------------------------------------------------------------------
+
+
+def tokens(line: str) -> list[tuple[str, str]]:
+    """(kind, text) pairs: 'number', 'duration' or 'text' (whitespace runs count as one space)."""
+    found: list[tuple[str, str]] = []
+    position = 0
+    for match in TOKEN.finditer(line):
+        found.append(("text", line[position : match.start()]))
+        kind = "duration" if match["duration"] else "number"
+        found.append((kind, match[0]))
+        position = match.end()
+    found.append(("text", line[position:]))
+    return [(kind, " ".join(text.split()) if kind == "text" else text) for kind, text in found]
+
+
+def same_number(a: str, b: str, tolerance: Tolerance) -> bool:
+    """Within tolerance, or one unit apart in the last printed decimal (0.8490 vs 0.8491 is how
+    two nearly equal floats can round); integers get no such allowance."""
+    x, y = float(a.replace(",", "")), float(b.replace(",", ""))
+    if tolerance.close(x, y):
+        return True
+    exponent = max(_exponent(a), _exponent(b))
+    return exponent < 0 and abs(x - y) <= 10.0**exponent * (1 + 1e-9)
+
+
+def _exponent(number: str) -> int:
+    """Decimal place of the last printed digit: -4 for 0.8490, 0 for 113."""
+    try:
+        exponent = Decimal(number.replace(",", "")).as_tuple().exponent
+    except InvalidOperation:
+        return 0
+    return exponent if isinstance(exponent, int) else 0
+
+
+def same_line(a: str, b: str, tolerance: Tolerance) -> bool:
+    """Same words and punctuation, numbers within tolerance, durations at the same places."""
+    left, right = tokens(neutral(a)), tokens(neutral(b))
+    if [kind for kind, _ in left] != [kind for kind, _ in right]:
+        return False
+    for (kind, x), (_, y) in zip(left, right, strict=True):
+        if kind == "text" and x != y:
+            return False
+        if kind == "number" and not same_number(x, y, tolerance):
+            return False
+    return True
+
+
+def compare_text(committed: str, rerun: str, tolerance: Tolerance) -> str | None:
+    """The first line that differs, as 'line N: committed ... vs re-run ...'; None if none."""
+    old, new = committed.splitlines(), rerun.splitlines()
+    for number in range(max(len(old), len(new))):
+        a = old[number] if number < len(old) else None
+        b = new[number] if number < len(new) else None
+        if a is None or b is None or not same_line(a, b, tolerance):
+            return f"line {number + 1}: committed {_shown(a)} vs re-run {_shown(b)}"
+    return None
+
+
+def _shown(line: str | None) -> str:
+    if line is None:
+        return "(no such line)"
+    return repr(line if len(line) <= SHOWN else line[:SHOWN] + "...")
+
+
+# --- histories, errors, cells -----------------------------------------------------------------
+
+
+def compare_history(
+    committed: HistoryOutput, rerun: HistoryOutput, tolerance: Tolerance
+) -> str | None:
+    """Same model, epochs and metric names; every metric at every epoch within tolerance."""
+    if committed.model != rerun.model:
+        return f"model: committed {committed.model!r} vs re-run {rerun.model!r}"
+    if committed.epochs != rerun.epochs:
+        return f"epochs: committed {committed.epochs} vs re-run {rerun.epochs}"
+    if sorted(committed.metrics) != sorted(rerun.metrics):
+        return f"metrics: committed {sorted(committed.metrics)} vs re-run {sorted(rerun.metrics)}"
+    for metric, values in committed.metrics.items():
+        for epoch, a, b in zip(committed.epochs, values, rerun.metrics[metric], strict=False):
+            if not _same_metric(a, b, tolerance):
+                return f"{metric} at epoch {epoch}: committed {a!r} vs re-run {b!r}"
+        if len(values) != len(rerun.metrics[metric]):
+            return (
+                f"{metric}: committed {len(values)} entries vs re-run {len(rerun.metrics[metric])}"
+            )
+    return None
+
+
+def _same_metric(a: float | None, b: float | None, tolerance: Tolerance) -> bool:
+    if a is None or b is None:
+        return a is b
+    return tolerance.close(a, b)
+
+
+def compare_error(committed: ErrorOutput, rerun: ErrorOutput, tolerance: Tolerance) -> str | None:
+    """Same exception type and message (tracebacks name paths of this machine: not compared)."""
+    if committed.ename != rerun.ename:
+        return f"exception: committed {committed.ename} vs re-run {rerun.ename}"
+    difference = compare_text(committed.evalue, rerun.evalue, tolerance)
+    return f"exception message {difference}" if difference else None
+
+
+def kind(output: Output) -> str:
+    """What an output is, for comparing the shape of two cells: 'text(stdout)', 'image(...)'."""
+    if isinstance(output, TextOutput):
+        return f"text({output.stream})"
+    if isinstance(output, ImageOutput):
+        return f"image({output.mime})"
+    return output.type
+
+
+def compare_output(committed: Output, rerun: Output, tolerance: Tolerance) -> str | None:
+    """Two outputs of the same kind; images are equal by kind (pixels are not compared)."""
+    if isinstance(committed, TextOutput) and isinstance(rerun, TextOutput):
+        return compare_text(committed.text, rerun.text, tolerance)
+    if isinstance(committed, HistoryOutput) and isinstance(rerun, HistoryOutput):
+        difference = compare_history(committed, rerun, tolerance)
+        return f"history of model {committed.model!r}: {difference}" if difference else None
+    if isinstance(committed, ErrorOutput) and isinstance(rerun, ErrorOutput):
+        return compare_error(committed, rerun, tolerance)
+    return None
+
+
+def compare_cell(committed: CellResult, rerun: CellResult, tolerance: Tolerance) -> list[str]:
+    """Same number and kinds of outputs, then each pair compared."""
+    where = f"cell {committed.name or committed.index}"
+    old, new = [kind(o) for o in committed.outputs], [kind(o) for o in rerun.outputs]
+    if old != new:
+        return [f"{where}: outputs committed [{', '.join(old)}] vs re-run [{', '.join(new)}]"]
+    lines = []
+    for a, b in zip(committed.outputs, rerun.outputs, strict=True):
+        difference = compare_output(a, b, tolerance)
+        if difference:
+            lines.append(f"{where} {kind(a)}: {difference}")
+    return lines
+
+
+def compare_results(committed: Result, rerun: Result, tolerance: Tolerance) -> list[str]:
+    """Every difference between a committed result and its re-run; provenance is ignored."""
+    lines = compare_values(committed.values, rerun.values, tolerance)
+    if len(committed.cells) != len(rerun.cells):
+        return [*lines, f"cells: committed {len(committed.cells)} vs re-run {len(rerun.cells)}"]
+    for a, b in zip(committed.cells, rerun.cells, strict=True):
+        lines += compare_cell(a, b, tolerance)
+    return lines
+
+
+def summary_line(executed: int, differing: int) -> str:
+    snippets = "snippet" if executed == 1 else "snippets"
+    verb = "differs" if differing == 1 else "differ"
+    return f"verify-results: {executed} {snippets} re-executed, {differing} {verb}"
+
+
+# --- the command: git, the engine, temporary folders ------------------------------------------
+
+
+@dataclass
+class Verdict:
+    """What verifying one committed result found; no `problems` means it was reproduced."""
+
+    folder: str
+    executed: bool = False
+    problems: list[str] = field(default_factory=list)
+
+
+def changed_results(root: Path, results_dir: Path, ref: str) -> list[str]:
+    """Result folders (relative to `results_dir`) with a file that differs between `ref` and the
+    working tree, or is new; a folder whose result was removed has nothing left to verify."""
+    relative = PurePosixPath(results_dir.relative_to(root).as_posix())
+    tracked = _git(
+        root, "diff", "--relative", "--name-only", "--no-renames", "-z", ref, "--", str(relative)
+    )
+    untracked = _git(root, "ls-files", "--others", "--exclude-standard", "-z", "--", str(relative))
+    folders = {
+        PurePosixPath(path).parent.relative_to(relative).as_posix()
+        for path in (tracked + untracked).split("\0")
+        if path and PurePosixPath(path).parent != relative
+    }
+    return sorted(name for name in folders if (results_dir / name / RESULT_FILE).exists())
+
+
+def verify_results(config: EngineConfig, ref: str, log: Callable[[str], None] | None = None) -> int:
+    """Re-execute every result changed since `ref` into a temporary folder (the committed files
+    are never touched) and compare. Problems go to `log` (stderr), the summary line to stdout;
+    1 when any result is not reproduced."""
+    log = log or (lambda message: print(message, file=sys.stderr))
+    names = changed_results(config.root, config.results_dir, ref)
+    with tempfile.TemporaryDirectory(prefix="dlexec-verify-") as temporary:
+        scratch = replace(
+            config,
+            results_dir=Path(temporary) / "results",
+            local_results=Path(temporary) / "cache",  # never reuse an earlier run's copy
+            mode=Mode.ALWAYS,
+        )
+        engine = Engine(scratch, log=log)
+        engine.post_timeouts = post_timeouts(config)  # the limits a build would allow
+        verdicts = [verify_one(config, engine, name) for name in names]
+    for verdict in verdicts:
+        if verdict.problems:
+            log(f"error: results/{verdict.folder} is not what its snippet produces:")
+            log("\n".join(f"    {problem}" for problem in verdict.problems))
+    differing = sum(bool(verdict.problems) for verdict in verdicts)
+    print(summary_line(sum(verdict.executed for verdict in verdicts), differing))
+    return 1 if differing else 0
+
+
+def verify_one(config: EngineConfig, engine: Engine, name: str) -> Verdict:
+    """Check that the committed result in `name` belongs to its snippet, then re-run and compare."""
+    verdict = Verdict(name)
+    path = (config.snippets_dir / f"{name}.py").resolve()
+    try:
+        committed = load_result(config.results_dir / name)
+        snippet = load_snippet(path)
+        tolerance = tolerance_for(getattr(snippet.header, "tolerance", None))
+    except (CorruptResult, EngineError, ValueError) as error:
+        verdict.problems.append(f"cannot verify: {error}")
+        return verdict
+    verdict.problems += ownership_problems(config, snippet, committed)
+    if verdict.problems:
+        return verdict  # not this snippet's result, whatever a re-run would print
+    verdict.problems += curve_problems(config.results_dir / name, committed)
+    report = BuildReport()
+    run = engine.ensure(snippet, Location(config.relative(path)), report)
+    if run is None or run.result is None or run.status != "executed":
+        verdict.problems += [f"re-run failed: {text}" for text in report.error_texts()]
+        return verdict
+    verdict.executed = True
+    verdict.problems += compare_results(committed, run.result, tolerance)
+    return verdict
+
+
+def ownership_problems(
+    config: EngineConfig, snippet: Snippet, committed: Result | None
+) -> list[str]:
+    """The committed result must carry the cache key (and key inputs) computed for the snippet
+    now: a result copied from another snippet, or from an older version of it, is not its."""
+    if committed is None:
+        return ["no committed result"]
+    try:
+        inputs = key_inputs(
+            snippet, config.keras_home, config.data_mirror, committed.inputs.get("data")
+        )
+    except EngineError as error:
+        return [f"cannot compute the cache key: {error}"]
+    relative = config.relative(snippet.path).as_posix()
+    problems = []
+    if committed.key != inputs.key or committed.inputs != asdict(inputs):
+        problems.append(
+            f"cache key: committed {committed.key[:12]} vs {inputs.key[:12]} computed for "
+            f"{relative} now (the result does not belong to the snippet as it is)"
+        )
+    if committed.snippet != relative:
+        problems.append(f"snippet: committed {committed.snippet!r} vs {relative!r}")
+    return problems
+
+
+def curve_problems(folder: Path, committed: Result | None) -> list[str]:
+    """Training curves are drawn from the history, so they can be checked byte for byte: a
+    swapped curve file is caught, although the pixels of a snippet's own figures are not."""
+    problems = []
+    for history in committed.histories() if committed else []:
+        if not history.epochs:
+            continue  # the engine draws no curves for an empty history
+        for palette, (name, content) in curve_files(history).items():
+            file = folder / name
+            if (
+                history.plots.get(palette) != name
+                or not file.is_file()
+                or file.read_bytes() != content
+            ):
+                problems.append(
+                    f"training curves of model {history.model!r} ({palette}): not the drawing "
+                    "of the committed history"
+                )
+    return problems
+
+
+def post_timeouts(config: EngineConfig) -> dict[Path, float]:
+    """Snippet -> the longest `snippet_timeout:` of the posts embedding it, as a build allows."""
+    limits: dict[Path, float] = {}
+    for post in sorted(config.posts_dir.glob("*.md")):
+        try:
+            references = find_references(post, config.snippets_dir)
+        except AuthoringError:
+            continue  # the build and `make check` report broken posts
+        if not references.timeout:
+            continue
+        for embed in references.embeds:
+            path = embed.snippet.resolve()
+            limits[path] = max(references.timeout, limits.get(path, 0.0))
+    return limits
+
+
+def _git(root: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise AuthoringError(f"git {' '.join(args)} failed: {done.stderr.strip()}")
+    return done.stdout
