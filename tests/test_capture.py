@@ -1,9 +1,11 @@
 """History capture and output typing, without a kernel (the fixture-site test covers one)."""
 
 import base64
+import io
 from types import SimpleNamespace
 
 import numpy as np
+from PIL import Image
 
 from dlexec import _kernel
 from dlexec.capture import HistoryOutput, ImageOutput, TextOutput, capture_cell
@@ -52,7 +54,9 @@ def test_adjacent_text_of_one_stream_is_merged_and_empty_text_dropped():
 
 
 def test_images_become_content_addressed_files():
-    png = b"\x89PNG fake"
+    buffer = io.BytesIO()
+    Image.new("RGB", (600, 400), "white").save(buffer, format="PNG")
+    png = buffer.getvalue()
     raw = [
         {
             "output_type": "display_data",
@@ -62,8 +66,9 @@ def test_images_become_content_addressed_files():
     ]
     captured = capture_cell(raw)
     [image] = captured.outputs
-    assert isinstance(image, ImageOutput) and image.width == 300
-    assert captured.files == {image.file: png}
+    assert isinstance(image, ImageOutput) and image.width == 300 and image.mime == "image/png"
+    assert captured.files == {image.file: png}  # a valid figure within the limits is kept as is
+    assert image.file.startswith("figure-") and image.file.endswith(".png")
 
 
 def test_curves_have_light_and_dark_variants_and_validation():

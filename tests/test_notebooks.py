@@ -7,8 +7,15 @@ import html
 import json
 from pathlib import Path
 
+import markdown
 from bs4 import BeautifulSoup
 from conftest import REPO
+
+from dlexec.capture import HistoryOutput, ImageOutput
+from dlexec.notebooks import markdown_url, snippet_notebook
+from dlexec.pipeline import SnippetRun
+from dlexec.results import CellResult, Result
+from dlexec.snippets import load_snippet
 
 COLAB = "https://colab.research.google.com/github/example/deep-learning-executed/blob/main/"
 
@@ -42,3 +49,80 @@ def check_outputs_match_page(notebook: dict, page_html: str) -> None:
         "".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown"
     )
     assert "{{" not in markdown and "<!-- more -->" not in markdown
+
+
+# -- what the engine writes into notebooks is escaped, and no snippet SVG gets in ---------------
+
+HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"
+
+
+def hostile_run(tmp_path: Path, outputs: list) -> SnippetRun:
+    snippets = tmp_path / "snippets"
+    snippets.mkdir(exist_ok=True)
+    path = snippets / "s.py"
+    path.write_text("# %% a\nprint(1)\n")
+    folder = tmp_path / "results" / "s"
+    folder.mkdir(parents=True, exist_ok=True)
+    result = Result(
+        snippet=f"snippets/{HOSTILE}[x](javascript:alert(3))*_`$x$`.py",
+        key="k",
+        inputs={},
+        provenance={"device": f"GPU {HOSTILE}", "wall_time_s": 1.5, "date": "2026-11-21"},
+        cells=[CellResult(0, "a", outputs)],
+    )
+    return SnippetRun(load_snippet(path), "reused", folder, result)
+
+
+def test_the_run_notebook_escapes_the_snippet_path_and_provenance(tmp_path: Path):
+    notebook = snippet_notebook(hostile_run(tmp_path, []))
+    heading = "".join(notebook.cells[0].source)
+    assert "<script>" not in heading and "<img" not in heading
+    assert "&lt;script&gt;" in heading
+    assert "[x](" not in heading and "\\[x\\]\\(javascript:alert\\(3\\)\\)" in heading
+    assert "\\*\\_\\`\\$x\\$\\`" in heading
+    assert heading.count("\n") == 2  # a path cannot add lines (and with them, Markdown blocks)
+    converted = markdown.markdown(heading)
+    assert "<script" not in converted and "<a " not in converted and "<em>" not in converted
+    assert "GPU &lt;script&gt;" in converted
+
+
+def test_no_snippet_svg_reaches_a_notebook(tmp_path: Path):
+    run = hostile_run(
+        tmp_path,
+        [
+            ImageOutput("figure-0123456789abcdef.svg", "image/svg+xml"),
+            ImageOutput("../../../etc/passwd", "image/png"),
+            HistoryOutput("m", [1], {"loss": [1.0]}, {"light": "figure-0123456789abcdef.svg"}),
+            HistoryOutput(
+                "m", [1], {"loss": [1.0]}, {"light": "curves-0123456789abcdef-light.svg"}
+            ),
+        ],
+    )
+    (run.folder / "figure-0123456789abcdef.svg").write_text(f"<svg>{HOSTILE}</svg>")
+    (run.folder / "curves-0123456789abcdef-light.svg").write_text("<svg>engine</svg>")
+    outputs = snippet_notebook(run).cells[1].outputs
+    assert [o.data.get("text/plain") for o in outputs[:2]] == ["[figure]", "[figure]"]
+    assert [o.data["image/svg+xml"] for o in outputs[2:]] == ["", "<svg>engine</svg>"]
+    assert HOSTILE not in json.dumps(outputs)
+
+
+def test_figures_are_embedded_as_png_or_jpeg(tmp_path: Path):
+    run = hostile_run(
+        tmp_path,
+        [
+            ImageOutput("figure-0000000000000000.png", "image/png", 300),
+            ImageOutput("figure-1111111111111111.jpg", "image/jpeg"),
+        ],
+    )
+    (run.folder / "figure-0000000000000000.png").write_bytes(b"png")
+    (run.folder / "figure-1111111111111111.jpg").write_bytes(b"jpg")
+    png, jpeg = snippet_notebook(run).cells[1].outputs
+    assert png.data == {"image/png": "cG5n"} and png.metadata == {"image/png": {"width": 300}}
+    assert jpeg.data == {"image/jpeg": "anBn"} and jpeg.metadata == {}
+
+
+def test_only_http_links_are_written_and_they_are_percent_encoded():
+    assert markdown_url("javascript:alert(1)") is None
+    assert markdown_url("https://x.org/a b)(<c>.md") == "https://x.org/a%20b%29%28%3Cc%3E.md"
+    plain = "https://github.com/example/deep-learning-executed/blob/main/posts/a-post.md"
+    assert markdown_url(plain) == plain

@@ -60,7 +60,7 @@ def test_missing_snippet_names_post_and_line(project):
 def test_embed_outside_snippets_folder_is_rejected(project):
     (project / "other.py").write_text("x = 1\n")
     with pytest.raises(
-        AuthoringError, match=r"p\.md:1: embedded file .* is not in the snippets folder"
+        AuthoringError, match=r"p\.md:1: snippet '\.\./other\.py' is not in the snippets folder"
     ):
         refs(project, "[x](../other.py)\n")
 
@@ -75,3 +75,25 @@ def test_unclosed_front_matter(project):
         AuthoringError, match=r"p\.md:1: front matter opened with '---' is never closed"
     ):
         refs(project, "---\ndate: 2026-01-01\n# T\n")
+
+
+@pytest.mark.parametrize("value", [".inf", "-.inf", ".nan", "true", "0", "-5", "86401", "'60'", ""])
+def test_bad_snippet_timeout_names_key_value_rule_and_line(project, value):
+    text = f"---\ndate: 2026-01-01\n\nsnippet_timeout: {value}\n---\n# T\n"
+    with pytest.raises(
+        AuthoringError,
+        match=r"p\.md:4: front matter 'snippet_timeout' \(seconds\) is .*; it must be a finite",
+    ):
+        refs(project, text)
+
+
+def test_snippet_timeout_message_shows_the_value(project):
+    with pytest.raises(
+        AuthoringError, match=r"'snippet_timeout' \(seconds\) is inf; .* > 0 and <= 86400"
+    ):
+        refs(project, "---\nsnippet_timeout: .inf\n---\n")
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("600", 600.0), ("0.5", 0.5), ("86400", 86400.0)])
+def test_good_snippet_timeout(project, value, seconds):
+    assert refs(project, f"---\nsnippet_timeout: {value}\n---\n# T\n").timeout == seconds

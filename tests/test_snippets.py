@@ -1,11 +1,12 @@
 """Parsing snippet files: named cells, their lines in the file, the header."""
 
+import re
 from pathlib import Path
 
 import pytest
 
 from dlexec.errors import AuthoringError
-from dlexec.snippets import load_snippet
+from dlexec.snippets import DataFile, load_snippet
 
 SOURCE = """# ---
 # data: [datasets/a.csv]
@@ -36,7 +37,8 @@ def test_cells_names_lines_and_header(tmp_path):
         ("load", "x = 1", 7),
         ("train", "y = x + 1\nprint(y)", 13),
     ]
-    assert snippet.header.data == ("datasets/a.csv",)
+    assert snippet.header.data == (DataFile("datasets/a.csv", line=2),)
+    assert snippet.header.data_names == ("datasets/a.csv",)
     assert snippet.header.timeout == 30
     assert snippet.cell("train").index == 1
     assert snippet.cell("nope") is None
@@ -61,10 +63,11 @@ def test_malformed_header_names_file_and_line(tmp_path):
         load_snippet(path)
 
 
-def test_unknown_header_key_is_rejected(tmp_path):
-    path = write(tmp_path, "# ---\n# dataa: [x]\n# ---\n\n# %% a\nx = 1\n")
+def test_unknown_header_key_is_rejected_at_its_line(tmp_path):
+    path = write(tmp_path, "# ---\n# timeout: 3\n# dataa: [x]\n# ---\n\n# %% a\nx = 1\n")
     with pytest.raises(
-        AuthoringError, match=r"s\.py:1: unknown snippet header key\(s\) \['dataa'\]"
+        AuthoringError,
+        match=r"s\.py:3: unknown snippet header key 'dataa'; allowed: data, timeout, tolerance",
     ):
         load_snippet(path)
 
@@ -72,3 +75,123 @@ def test_unknown_header_key_is_rejected(tmp_path):
 def test_missing_snippet_file(tmp_path):
     with pytest.raises(AuthoringError, match="does not exist"):
         load_snippet(tmp_path / "missing.py")
+
+
+def header(tmp_path: Path, *lines: str, name: str = "s.py"):
+    """Load a snippet whose header holds `lines` (the first of them is file line 2)."""
+    path = tmp_path / name
+    body = "".join(f"# {line}\n" if line else "#\n" for line in lines)
+    path.write_text(f"# ---\n{body}# ---\n\n# %% a\nx = 1\n")
+    return load_snippet(path).header
+
+
+SHA = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
+URL = "https://storage.googleapis.com/download.tensorflow.org/data/shakespeare.txt"
+
+
+def test_data_entries_with_origin_and_hash(tmp_path):
+    found = header(
+        tmp_path,
+        "data:",
+        "  - datasets/airline-passengers.csv",
+        "  - file: datasets/shakespeare.txt",
+        f"    origin: {URL}",
+        f"    sha256: {SHA}",
+        "  - file: datasets/b.npz",
+        f"    sha256: {SHA}",
+        "timeout: 60",
+    )
+    assert found.data == (
+        DataFile("datasets/airline-passengers.csv", line=3),
+        DataFile("datasets/shakespeare.txt", URL, SHA, line=4),
+        DataFile("datasets/b.npz", sha256=SHA, line=7),
+    )
+    assert found.timeout == 60.0 and found.tolerance is None
+
+
+def test_data_as_one_string_or_a_flow_list(tmp_path):
+    assert header(tmp_path, "data: datasets/a.csv").data_names == ("datasets/a.csv",)
+    assert header(tmp_path, "data: [a.csv, d/b.csv]").data_names == ("a.csv", "d/b.csv")
+    assert header(tmp_path, "data: []").data == ()
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        ("/etc/passwd", "must be a relative path"),
+        ("../secrets.txt", "must be a relative path"),
+        ("datasets/../../x", "must be a relative path"),
+        ("datasets/./x", "must be a relative path"),
+        ("datasets//x", "must be a relative path"),
+        (r"'datasets\x'", "must be a relative path"),
+        ("datasets/a b", "must be a relative path"),
+        ("a" * 201, "must be a relative path"),
+        (
+            "{file: x, origin: 'ftp://h/x', sha256: " + SHA + "}",
+            "must be an https:// or http:// URL",
+        ),
+        ("{file: x, origin: 'javascript:alert(1)', sha256: " + SHA + "}", "https:// or http://"),
+        ("{file: x, origin: 'https://'}", "https:// or http:// URL"),
+        ("{file: x, origin: 'https://h/x'}", "has an 'origin' but no 'sha256'"),
+        ("{file: x, sha256: ABC}", "must be 64 lowercase hex digits"),
+        ("{file: x, sha256: " + SHA.upper() + "}", "must be 64 lowercase hex digits"),
+        ("{file: x, size: 3}", "unknown key 'size' in a 'data' entry"),
+        ("{origin: 'https://h/x'}", "must be a file name or a mapping with 'file:'"),
+        ("3", "must be a file name or a mapping"),
+    ],
+)
+def test_bad_data_entry_is_reported_at_its_line(tmp_path, entry, problem):
+    with pytest.raises(AuthoringError, match=r"s\.py:4: .*" + re.escape(problem)):
+        header(tmp_path, "timeout: 5", "data:", f"  - {entry}")
+
+
+def test_duplicate_data_file(tmp_path):
+    with pytest.raises(
+        AuthoringError, match=r"s\.py:4: data file 'a\.csv' is declared twice \(first on line 3\)"
+    ):
+        header(tmp_path, "data:", "  - a.csv", "  - {file: a.csv, sha256: " + SHA + "}")
+
+
+@pytest.mark.parametrize("value", [".inf", ".nan", "true", "false", "0", "-1", "86401", "'30'", ""])
+def test_bad_timeout_names_key_value_rule_and_line(tmp_path, value):
+    with pytest.raises(
+        AuthoringError,
+        match=r"s\.py:3: snippet header 'timeout' \(seconds\) is .*; it must be a finite",
+    ):
+        header(tmp_path, "data: [a.csv]", f"timeout: {value}")
+
+
+def test_timeout_message_shows_value_and_rule(tmp_path):
+    with pytest.raises(
+        AuthoringError, match=r"is True; it must be a finite number > 0 and <= 86400"
+    ):
+        header(tmp_path, "timeout: true")
+
+
+@pytest.mark.parametrize(("value", "number"), [("0", 0.0), ("0.05", 0.05), ("0.1", 0.1)])
+def test_tolerance(tmp_path, value, number):
+    assert header(tmp_path, f"tolerance: {value}").tolerance == number
+
+
+# Capped at 0.1: verify-results must stay a check a header cannot switch off.
+@pytest.mark.parametrize("value", ["-0.1", "0.5", "1.5", ".nan", ".inf", "true", "'0.1'"])
+def test_bad_tolerance_at_its_line(tmp_path, value):
+    with pytest.raises(
+        AuthoringError, match=r"s\.py:4: snippet header 'tolerance' \(relative\) is .*>= 0 and <= 0\.1"
+    ):
+        header(tmp_path, "timeout: 5", "", f"tolerance: {value}")
+
+
+def test_header_lines_after_a_shebang(tmp_path):
+    path = tmp_path / "s.py"
+    path.write_text("#!/usr/bin/env python\n# ---\n# timeout: .nan\n# ---\n\n# %% a\nx = 1\n")
+    with pytest.raises(AuthoringError, match=r"s\.py:3: snippet header 'timeout'"):
+        load_snippet(path)
+
+
+@pytest.mark.parametrize("name", ["<img src=x onerror=alert(1)>", "a b", "s.v2", "é"])
+def test_snippet_file_name_must_be_safe(tmp_path, name):
+    path = tmp_path / f"{name}.py"
+    path.write_text("# %% a\nx = 1\n")
+    with pytest.raises(AuthoringError, match=r"snippet file name .* may only use letters"):
+        load_snippet(path)

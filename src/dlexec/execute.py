@@ -25,7 +25,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
 from .clean import TF_NOISE, human_size
-from .sandbox import Sandbox, SandboxedKernelManager, kernel_environment, readonly_paths
+from .sandbox import Sandbox, kernel_environment, manager_class, readonly_paths
 from .snippets import Snippet
 
 SETUP_CODE = "import dlexec._kernel as _dlexec_kernel\n_dlexec_kernel.install()"
@@ -58,10 +58,13 @@ class Execution:
 
 class BoundedClient(NotebookClient):
     """A NotebookClient that keeps the first `head` and last `tail` characters of each cell's
-    printed output, so a snippet printing gigabytes cannot exhaust the build's memory."""
+    printed output, and rich outputs (figures) up to a size per output and per cell, so a
+    snippet printing or drawing gigabytes cannot exhaust the build's memory."""
 
     head: int = 2_000_000
     tail: int = 1_000_000
+    rich_per_output: int = 8_000_000  # characters of one display's data (base64 of ~6 MB)
+    rich_per_cell: int = 40_000_000
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -69,9 +72,13 @@ class BoundedClient(NotebookClient):
         self.sandboxed = False  # bwrap reports a child killed by signal N as exit 128 + N
         self._kept: dict[int, int] = {}
         self._tails: dict[int, deque[tuple[str, str]]] = {}
+        self._tail_sizes: dict[int, int] = {}
         self._dropped: dict[int, int] = {}
+        self._rich: dict[int, int] = {}
 
     def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> Any:
+        if msg["msg_type"] in ("display_data", "execute_result"):
+            return self._rich_output(outs, msg, display_id, cell_index)
         if msg["msg_type"] != "stream":
             return super().output(outs, msg, display_id, cell_index)
         text = msg["content"]["text"]
@@ -84,11 +91,28 @@ class BoundedClient(NotebookClient):
         # Past the head, everything goes to the tail, so output keeps its order.
         tail = self._tails.setdefault(cell_index, deque())
         tail.append((msg["content"]["name"], text))
-        size = sum(len(piece) for _, piece in tail)
+        size = self._tail_sizes.get(cell_index, 0) + len(text)  # kept running: linear time
         while size - len(tail[0][1]) >= self.tail:
             dropped = len(tail.popleft()[1])
             size -= dropped
             self._dropped[cell_index] = self._dropped.get(cell_index, 0) + dropped
+        self._tail_sizes[cell_index] = size
+        return None
+
+    def _rich_output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> Any:
+        """Keep a display unless it is over the size cap per output or per cell."""
+        data = msg["content"].get("data", {})
+        size = sum(len(value) if isinstance(value, str) else 1000 for value in data.values())
+        used = self._rich.get(cell_index, 0) + size
+        if size <= self.rich_per_output and used <= self.rich_per_cell:
+            self._rich[cell_index] = used
+            return super().output(outs, msg, display_id, cell_index)
+        limit = self.rich_per_output if size > self.rich_per_output else self.rich_per_cell
+        notice = (
+            f"[an output of {human_size(size)} ({', '.join(sorted(data)) or 'no data'}) was left "
+            f"out: over the limit of {human_size(limit)}]\n"
+        )
+        outs.append(nbformat.v4.new_output("stream", name="stderr", text=notice))
         return None
 
     def finish_cell(self, cell: nbformat.NotebookNode, cell_index: int) -> None:
@@ -123,13 +147,14 @@ def run_snippet(
             (run_dir / folder).mkdir()
         binds = _stage_data(run_dir / "keras", data_files, copy=sandbox is None)
         env = kernel_environment(_run_env(run_dir))
-        km = _kernel_manager(run_dir, env, binds, sandbox)
         client = BoundedClient(
             notebook,
-            km=km,
+            kernel_name="python3",
+            kernel_manager_class=_kernel_manager(run_dir, env, binds, sandbox),
             timeout=timeout,
             allow_errors=False,
-            coalesce_streams=True,
+            # nbclient's merging of streams is quadratic on long lines: capture merges them.
+            coalesce_streams=False,
             # After a cell finishes, keep reading its output until it is all in (a flood of
             # prints can leave the client seconds behind the kernel; the default gives up at 4 s).
             iopub_timeout=60,
@@ -183,20 +208,18 @@ def _seed_font_cache(mpl_config: Path) -> None:
 
 def _kernel_manager(
     run_dir: Path, env: dict[str, str], binds: Mapping[Path, Path], sandbox: Sandbox | None
-) -> AsyncKernelManager:
-    """A kernel manager speaking over Unix sockets in the run folder (they cross the sandbox;
-    TCP on localhost would not, and has port races between parallel kernels)."""
+) -> type[AsyncKernelManager]:
+    """A kernel manager class speaking over Unix sockets in the run folder (they cross the
+    sandbox; TCP on localhost would not, and has port races between parallel kernels). A class,
+    not an instance: nbclient then owns the kernel and shuts it down after the run."""
     ipc = run_dir / "ipc"
     options: dict[str, Any] = {
-        "kernel_name": "python3",
         "transport": "ipc",
         "ip": str(ipc / "kernel"),
         "connection_file": str(ipc / "kernel.json"),
     }
-    if sandbox is None:
-        return AsyncKernelManager(**options)
-    prefix = sandbox.command(run_dir, env, readonly_paths(), binds)
-    return SandboxedKernelManager(prefix, **options)
+    prefix = [] if sandbox is None else sandbox.command(run_dir, env, readonly_paths(), binds)
+    return manager_class(prefix, options)
 
 
 def _notebook(snippet: Snippet) -> nbformat.NotebookNode:

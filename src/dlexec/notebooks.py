@@ -3,16 +3,23 @@
 The post notebook is what a reader downloads (or opens in Colab): the post's prose as Markdown
 cells, its code as code cells, and the outputs of the build's run. Notebooks are written
 deterministically (fixed cell ids, sorted keys), so an unchanged post gives identical bytes.
+
+Only the post's own prose is Markdown; every path or name the engine writes into a Markdown
+cell is escaped (HTML and Markdown syntax alike). Figures are embedded only as PNG or JPEG; the
+one SVG a notebook holds is the training-curve figure the engine drew itself.
 """
 
 from __future__ import annotations
 
 import base64
+import html
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 import nbformat
 from nbformat import NotebookNode
@@ -25,6 +32,12 @@ from .render import expand_placeholders, provenance_text, resolve_embed, scan
 from .snippets import Cell
 
 MORE = "<!-- more -->"
+# Characters that could start Markdown syntax (emphasis, code, links, headings, tables, math)
+# anywhere in a line; `<`, `>` and `&` are HTML-escaped instead.
+MARKDOWN_SYNTAX = re.compile(r"([\\`*_{}\[\]()#|~$!])")
+RASTER_TYPES = ("image/png", "image/jpeg")
+RESULT_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # a name in a result folder, no path
+ENGINE_CURVES = re.compile(r"curves-[0-9a-f]{16}-light\.svg")  # named by plots.curve_files
 
 
 def snippet_notebook(run: SnippetRun) -> NotebookNode:
@@ -33,7 +46,8 @@ def snippet_notebook(run: SnippetRun) -> NotebookNode:
     cells = [
         # Plain text: mkdocs-jupyter drops code spans from headings when it builds the TOC.
         nbformat.v4.new_markdown_cell(
-            f"# The full run of {run.result.snippet}\n\n{provenance_text(run.result)}"
+            f"# The full run of {markdown_text(run.result.snippet)}\n\n"
+            f"{markdown_text(provenance_text(run.result))}"
         )
     ]
     cells += _code_cells(run, list(run.snippet.cells))
@@ -47,19 +61,21 @@ def post_notebook(post: Path, report: BuildReport, source_url: str | None = None
     body = "\n".join(text.splitlines()[skip:])
     cells: list[NotebookNode] = []
     prose: list[str] = []
-    for number, line, match in _all_lines(body):
+    for number, line, match, is_prose in _all_lines(body):
         if match is None:
             if line.strip() != MORE:
-                prose.append(expand_placeholders(line, post, number + skip, report))
+                shown = expand_placeholders(line, post, number + skip, report) if is_prose else line
+                prose.append(shown)
             continue
         _flush(prose, cells)
         run, embedded = resolve_embed(match, post, report)
         if run is not None and run.result is not None:
             cells += _code_cells(run, embedded)
     _flush(prose, cells)
-    if source_url:
+    link = markdown_url(source_url) if source_url else None
+    if link:
         note = (
-            f"*This notebook was made from [the post]({source_url}); "
+            f"*This notebook was made from [the post]({link}); "
             "the outputs are from the run that built it.*"
         )
         cells.insert(1 if cells else 0, nbformat.v4.new_markdown_cell(note))
@@ -85,10 +101,12 @@ def dumps(notebook: NotebookNode) -> str:
 
 
 def _all_lines(body: str):
-    """Every line of the body (code fences in prose included), with embed matches."""
-    embeds = {number: match for number, _, match in scan(body) if match}
+    """Every line of the body (code and comments included) with its embed match, and whether
+    it is prose (a line from scan, which knows its comment and code spans)."""
+    prose = {number: (line, match) for number, line, match in scan(body)}
     for number, line in enumerate(body.splitlines(), 1):
-        yield number, line, embeds.get(number)
+        shown, match = prose.get(number, (line, None))
+        yield number, shown, match, number in prose
 
 
 def _flush(prose: list[str], cells: list[NotebookNode]) -> None:
@@ -116,13 +134,17 @@ def _output(output: Output, folder: Path) -> NotebookNode | None:
             return nbformat.v4.new_output("display_data", data={"text/plain": output.text})
         return nbformat.v4.new_output("stream", name=output.stream, text=output.text)
     if isinstance(output, ImageOutput):
-        if output.mime != "image/png":  # a snippet's SVG could carry script: leave it out
+        # Only rasters: a snippet's SVG could carry script (capture stores SVG as PNG; older
+        # results may still hold one).
+        if output.mime not in RASTER_TYPES or not RESULT_FILE_NAME.fullmatch(output.file):
             return nbformat.v4.new_output("display_data", data={"text/plain": "[figure]"})
         data = base64.b64encode((folder / output.file).read_bytes()).decode()
-        meta = {"image/png": {"width": output.width}} if output.width else {}
-        return nbformat.v4.new_output("display_data", data={"image/png": data}, metadata=meta)
+        meta = {output.mime: {"width": output.width}} if output.width else {}
+        return nbformat.v4.new_output("display_data", data={output.mime: data}, metadata=meta)
     if isinstance(output, HistoryOutput):
-        svg = (folder / output.plots["light"]).read_text() if "light" in output.plots else ""
+        # The engine's own curve figure (trusted); any other file name is not embedded.
+        name = output.plots.get("light", "")
+        svg = (folder / name).read_text() if ENGINE_CURVES.fullmatch(name) else ""
         text = f"Training curves of model '{output.model}'"
         return nbformat.v4.new_output(
             "display_data", data={"image/svg+xml": svg, "text/plain": text}
@@ -135,6 +157,19 @@ def _output(output: Output, folder: Path) -> NotebookNode | None:
             traceback=output.traceback.splitlines(),
         )
     return None
+
+
+def markdown_text(text: str) -> str:
+    """`text` as literal text on one line of a Markdown cell: HTML and Markdown syntax escaped."""
+    one_line = " ".join(text.split())
+    return html.escape(MARKDOWN_SYNTAX.sub(r"\\\1", one_line), quote=False)
+
+
+def markdown_url(url: str) -> str | None:
+    """An http(s) URL as a Markdown link destination (percent-encoded); None for other URLs."""
+    if urlsplit(url).scheme not in ("http", "https"):
+        return None
+    return quote(url, safe=":/?#@!$&'*+,;=%~")
 
 
 def _notebook(cells: list[NotebookNode]) -> NotebookNode:

@@ -22,7 +22,7 @@ from .datasets import fetch
 from .errors import AuthoringError, EngineError, Location, SnippetFailedError, StaleResultError
 from .execute import Execution, run_snippet
 from .plots import curve_files
-from .posts import PostReferences, find_references
+from .posts import PostReferences, find_references, snippet_for_placeholder
 from .progress import Progress, Silent
 from .results import (
     CellResult,
@@ -247,17 +247,15 @@ class Engine:
                     limit = max(references.timeout, self.post_timeouts.get(embed.snippet, 0))
                     self.post_timeouts[embed.snippet] = limit
             for placeholder in references.placeholders:
-                path = self.config.snippets_dir / f"{placeholder.snippet}.py"
-                if path.is_file():
-                    snippets.setdefault(path.resolve(), placeholder.location)
-                else:
-                    report.errors.append(
-                        AuthoringError(
-                            f"placeholder {placeholder.text} names snippet {path.name}, "
-                            "which does not exist",
-                            placeholder.location,
-                        )
+                try:
+                    path = snippet_for_placeholder(
+                        placeholder.snippet, self.config.snippets_dir, placeholder.location
                     )
+                except AuthoringError as error:
+                    message = f"placeholder {placeholder.text}: {error.message}"
+                    report.errors.append(AuthoringError(message, error.location))
+                    continue
+                snippets.setdefault(path, placeholder.location)
         return snippets
 
     def _load(self, path: Path, report: BuildReport, referrer: Location) -> Snippet | None:
@@ -297,8 +295,9 @@ def build_result(
     """Capture outputs, draw training curves, and assemble the result record."""
     files: dict[str, bytes] = {}
     cells = []
+    budget = capture.FileBudget()  # one per snippet: figures are bounded across its cells
     for cell, raw_outputs in zip(snippet.cells, execution.cell_outputs, strict=True):
-        captured = capture.capture_cell(raw_outputs)
+        captured = capture.capture_cell(raw_outputs, budget)
         files.update(captured.files)
         outputs = [_with_curves(output, files) for output in captured.outputs]
         cells.append(CellResult(cell.index, cell.name, outputs))

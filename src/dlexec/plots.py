@@ -49,7 +49,9 @@ def _draw(history: HistoryOutput, palette: str) -> bytes:
             _draw_metric(axes, history, name, colors)
         for axes in grid[len(names) :]:
             axes.set_visible(False)  # the empty slot of an odd number of metrics
-        figure.suptitle(f"Training curves: model '{history.model}'", color=colors["text"])
+        figure.suptitle(
+            f"Training curves: model '{history.model}'", color=colors["text"], parse_math=False
+        )
         buffer = io.BytesIO()
         figure.savefig(buffer, format="svg", transparent=True, metadata={"Date": None})
     return buffer.getvalue()
@@ -63,9 +65,10 @@ def _draw_metric(axes, history: HistoryOutput, name: str, colors: dict[str, str]
     if validation:
         axes.plot(epochs, validation, color=colors["validation"], label="validation", **dots)
         _mark_best(axes, epochs, validation, name, colors)
-    axes.set_title(name.replace("_", " "), color=colors["text"])
+    # parse_math off: a name like "$\\frac" is text, not mathtext that could raise.
+    axes.set_title(name.replace("_", " "), color=colors["text"], parse_math=False)
     axes.set_xlabel("epoch", color=colors["text"])
-    axes.set_ylabel(name.replace("_", " "), color=colors["text"])
+    axes.set_ylabel(name.replace("_", " "), color=colors["text"], parse_math=False)
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.tick_params(colors=colors["text"])
     axes.grid(True, color=colors["grid"], linewidth=0.6)

@@ -9,16 +9,24 @@ Placeholder: a value the snippet left in a top-level variable, formatted with a 
 format spec:
 
     The model reaches {{ mnist_cnn.test_accuracy:.1% }} on the test set.
+
+Only what Markdown shows as prose counts: embeds and placeholders in fenced or indented code,
+in HTML comments, or (placeholders) in inline code spans are text, left as written.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from itertools import islice
 from pathlib import Path
+from typing import Literal
 
 import yaml
 
+from . import yaml_lines
 from .errors import AuthoringError, Location
 
 EMBED = re.compile(
@@ -28,6 +36,16 @@ PLACEHOLDER = re.compile(
     r"\{\{\s*(?P<snippet>[A-Za-z_][\w-]*)\.(?P<value>[A-Za-z_]\w*)\s*(?::(?P<spec>[^}]*?))?\s*\}\}"
 )
 FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+# Lines whose indented continuation is their content (Python-Markdown: 4 columns further in).
+LIST_ITEM = re.compile(r"(?:[*+-]|\d+\.) +\S")  # Python-Markdown has no "1)" items
+ADMONITION = re.compile(  # as the admonition and pymdownx.details extensions parse them
+    r'!!! ?[\w-]+(?: +[\w-]+)*(?: +".*")? *$|\?\?\?\+? ?(?:[\w-]+(?: +[\w-]+)*(?: +".*")?|".*") *$'
+)
+HEADING = re.compile(r"#{1,6}(?:[ \t]|$)")
+INLINE = re.compile(r"\\.|<!--|`+")  # an escaped character, a comment's start, a backtick run
+
+Span = tuple[int, int]
+Comment = Literal["block", "inline"] | None  # the kind of HTML comment open across lines
 
 
 @dataclass(frozen=True)
@@ -72,33 +90,43 @@ class PostReferences:
 
 def front_matter(text: str, post: Path) -> tuple[dict, int]:
     """The post's YAML front matter and the number of lines it takes (0 without one)."""
+    meta, end, _ = _front_matter(text, post)
+    return meta, end
+
+
+def _front_matter(
+    text: str, post: Path
+) -> tuple[dict, int, dict[str, tuple[yaml.Node, yaml.Node]]]:
+    """front_matter, plus each key's nodes (YAML line n is file line n + 2)."""
     lines = text.splitlines()
     if not lines or lines[0].strip() != "---":
-        return {}, 0
+        return {}, 0, {}
     end = next((n for n in range(1, len(lines)) if lines[n].strip() in ("---", "...")), None)
     if end is None:
         raise AuthoringError("front matter opened with '---' is never closed", Location(post, 1))
     try:
-        meta = yaml.safe_load("\n".join(lines[1:end])) or {}
+        meta, node = yaml_lines.load("\n".join(lines[1:end]))
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 2 if mark else 1
         raise AuthoringError(f"malformed front matter: {error}", Location(post, line)) from None
+    meta = {} if meta is None else meta
     if not isinstance(meta, dict):
         raise AuthoringError("front matter must be a YAML mapping", Location(post, 2))
-    return meta, end + 1
+    return meta, end + 1, yaml_lines.key_nodes(node)
 
 
 def find_references(post: Path, snippets_dir: Path, text: str | None = None) -> PostReferences:
     """Scan a post (its whole file, so line numbers match the file) for embeds and placeholders."""
     text = post.read_text(encoding="utf-8") if text is None else text
-    meta, _ = front_matter(text, post)  # validate early: MkDocs ignores broken front matter
-    timeout = meta.get("snippet_timeout")
-    if timeout is not None and (
-        isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
-    ):
-        raise AuthoringError(
-            "front matter 'snippet_timeout' must be a positive number of seconds", Location(post, 1)
+    meta, _, nodes = _front_matter(text, post)  # validate early: MkDocs ignores broken ones
+    timeout = None
+    if "snippet_timeout" in meta:
+        line = nodes["snippet_timeout"][0].start_mark.line + 2
+        timeout = yaml_lines.check_timeout(
+            meta["snippet_timeout"],
+            "front matter 'snippet_timeout' (seconds)",
+            Location(post, line),
         )
     embeds: list[Embed] = []
     placeholders: list[Placeholder] = []
@@ -109,36 +137,220 @@ def find_references(post: Path, snippets_dir: Path, text: str | None = None) -> 
             continue
         placeholders.extend(
             Placeholder(post, number, m["snippet"], m["value"], (m["spec"] or "").strip(), m[0])
-            for m in PLACEHOLDER.finditer(line)
+            for m in placeholder_matches(line)
         )
     return PostReferences(post, tuple(embeds), tuple(placeholders), timeout)
 
 
-def prose_lines(text: str):
-    """(line number, line) for lines outside fenced code blocks."""
-    fence: str | None = None
-    for number, line in enumerate(text.splitlines(), 1):
-        match = FENCE.match(line)
-        if match and (fence is None or match[1].startswith(fence)):
-            fence = match[1][0] * len(match[1]) if fence is None else None
+class ProseLine(str):
+    """A line of prose that knows its spans Markdown hides from the engine (comments, code).
+
+    A str, so callers that only read text need not care; placeholder_matches uses the spans,
+    which it could not find from the line alone when a comment opened lines before.
+    """
+
+    hidden: tuple[Span, ...]
+
+    def __new__(cls, text: str, hidden: tuple[Span, ...] = ()) -> ProseLine:
+        line = super().__new__(cls, text)
+        line.hidden = hidden
+        return line
+
+
+def prose_lines(text: str) -> Iterator[tuple[int, ProseLine]]:
+    """(line number, line) for lines shown as prose: outside fenced and indented code blocks,
+    and not wholly inside an HTML comment."""
+    lines = text.splitlines()
+    blocks = _Blocks()
+    comment: Comment = None
+    for number, line in enumerate(lines, 1):
+        if not (comment or blocks.prose(line, islice(lines, number, None))):
             continue
-        if fence is None:
-            yield number, line
+        started_in = comment
+        closes = partial(_closes_later, lines, number)
+        comments, code, comment = _inline_spans(line, comment, closes)
+        if comments and not _outside(line, comments).strip():
+            kind = started_in or _kind(line, len(line) - len(line.lstrip()))
+            blocks.blank |= kind == "block"  # a comment block ends a paragraph like a blank line
+            continue
+        if started_in:
+            blocks.blank = False  # the text after the comment is a paragraph
+        yield number, ProseLine(line, tuple(sorted(comments + code)))
+
+
+def placeholder_matches(line: str) -> list[re.Match[str]]:
+    """The placeholders of a prose line that Markdown shows: none in code spans or comments.
+
+    For a line from prose_lines the hidden spans are known; for any other string they are
+    found on the line alone.
+    """
+    if isinstance(line, ProseLine):
+        hidden = line.hidden
+    else:
+        comments, code, _ = _inline_spans(line, None, lambda block: False)
+        hidden = tuple(sorted(comments + code))
+    matches: list[re.Match[str]] = []
+    position = 0
+    for start, end in (*hidden, (len(line), len(line))):
+        matches += PLACEHOLDER.finditer(line, position, start)
+        position = end
+    return matches
+
+
+@dataclass
+class _Blocks:
+    """Where a line-by-line walk is in the block structure of a post (comments aside)."""
+
+    fence: str | None = None  # the open fence's marker, e.g. "````"
+    code: int | None = None  # indent that the open indented code block is relative to
+    # Content indent of each open list item (True: lazy lines continue it) or admonition.
+    containers: list[tuple[int, bool]] = field(default_factory=list)
+    blank: bool = True  # the previous line was blank (or there was none)
+
+    def prose(self, line: str, following: Iterable[str]) -> bool:
+        """Step over `line` (`following` are the lines after it); whether it is outside fenced
+        and indented code."""
+        if self.fence is not None:
+            self.fence = None if _closes(line, self.fence) else self.fence
+            self.blank = False
+            return False
+        if not line.strip():
+            self.blank = True
+            return True
+        indent = len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip())
+        if self.code is not None and indent >= self.code + 4:
+            return False
+        self.code = None
+        text = line.lstrip()
+        fence = FENCE.match(line)
+        fence = fence if fence and any(_closes(later, fence[1]) for later in following) else None
+        item, admonition = LIST_ITEM.match(text), ADMONITION.match(text)
+        heading = HEADING.match(text)
+        nested = bool(self.containers)
+        self._leave(indent, bool(self.blank or item or admonition or fence))
+        base = self.containers[-1][0] if self.containers else 0
+        after_blank, self.blank = self.blank, bool(heading)  # a heading is a block of its own
+        if after_blank and indent >= base + 4:  # Python-Markdown: code needs a blank line before
+            self.code = base
+            return False
+        if fence:  # superfences: an unclosed fence is text
+            self.fence = fence[1][0] * len(fence[1])
+            return False
+        if admonition or (item and (after_blank or nested)):  # a list cannot interrupt a paragraph
+            self.containers.append((indent + 4, bool(item)))
+        return True
+
+    def _leave(self, indent: int, starts_block: bool) -> None:
+        """Close the containers a line indented `indent` is outside of: an admonition at once,
+        a list item only when the line starts a block (else it is a lazy continuation)."""
+        for depth, (content, lazy) in enumerate(self.containers):
+            if indent < content and (starts_block or not lazy):
+                del self.containers[depth:]
+                return
+
+
+def _closes(line: str, fence: str) -> bool:
+    """Whether `line` closes a block opened by `fence`: the same character, at least as many."""
+    marker = line.strip()
+    return len(marker) >= len(fence) and marker == fence[0] * len(marker)
+
+
+def _inline_spans(
+    line: str, comment: Comment, closes_later: Callable[[bool], bool]
+) -> tuple[list[Span], list[Span], Comment]:
+    """HTML comment spans and code spans of `line`, and the comment still open at its end.
+
+    Left to right as in CommonMark: whichever starts first wins, so `<!--` between backticks is
+    code and backticks in a comment are comment. A code span closes at the next backtick run of
+    the same length; an unmatched run is text, and so is a `<!--` that never closes.
+    """
+    comments: list[Span] = []
+    code: list[Span] = []
+    opened = 0 if comment else None  # where the open comment began on this line
+    position = 0
+    while True:
+        if opened is not None:
+            end = line.find("-->", position)
+            if end < 0:
+                comments.append((opened, len(line)))
+                return comments, code, comment
+            comments.append((opened, end + 3))
+            position, opened, comment = end + 3, None, None
+        match = INLINE.search(line, position)
+        if match is None:
+            return comments, code, None
+        position = match.end()
+        if match[0] == "<!--":
+            kind = _kind(line, match.start())
+            if "-->" in line[position:] or closes_later(kind == "block"):
+                opened, comment = match.start(), kind
+        elif match[0][0] == "`":
+            close = re.compile(f"(?<!`){match[0]}(?!`)").search(line, position)
+            if close:
+                code.append((match.start(), close.end()))
+                position = close.end()
+
+
+def _kind(line: str, start: int) -> Comment:
+    """The kind of a comment opening at `start`: a block when it starts the line, indented less
+    than 4 (Python-Markdown's raw HTML blocks); else inline, part of a paragraph."""
+    before = line[:start]
+    return "block" if not before.strip() and len(before.expandtabs(4)) < 4 else "inline"
+
+
+def _closes_later(lines: list[str], after: int, block: bool) -> bool:
+    """Whether a comment left open on line `after` closes. Only a comment block may run over
+    blank lines; one in a paragraph may not (and unclosed, its `<!--` is text)."""
+    for line in islice(lines, after, None):
+        if "-->" in line:
+            return True
+        if not block and not line.strip():
+            return False
+    return False
+
+
+def _outside(line: str, spans: list[Span]) -> str:
+    """The text of `line` outside `spans` (sorted, not overlapping)."""
+    parts, position = [], 0
+    for start, end in spans:
+        parts.append(line[position:start])
+        position = end
+    return "".join(parts) + line[position:]
+
+
+def snippet_for_placeholder(name: str, snippets_dir: Path, location: Location) -> Path:
+    """The snippet file (symlinks resolved) that placeholder `{{ name.value }}` reads."""
+    target = _snippet_file(
+        snippets_dir / f"{name}.py", snippets_dir, f"snippet {name!r} of the placeholder", location
+    )
+    if target.stem != name:  # results are found by the file's own name, not a link's
+        raise AuthoringError(
+            f"snippet {name!r} of the placeholder links to {target.name}; name that file instead",
+            location,
+        )
+    return target
 
 
 def _embed(match: re.Match[str], post: Path, line: int, snippets_dir: Path) -> Embed:
     location = Location(post, line)
-    target = (post.parent / match["target"]).resolve()
-    if not target.is_relative_to(snippets_dir.resolve()):
-        raise AuthoringError(
-            f"embedded file {match['target']!r} is not in the snippets folder {snippets_dir}",
-            location,
-        )
-    if not target.is_file():
-        raise AuthoringError(
-            f"snippet {match['target']!r} does not exist (looked for {target})", location
-        )
+    shown = f"snippet {match['target']!r}"
+    target = _snippet_file(post.parent / match["target"], snippets_dir, shown, location)
     cell = match["cell"]
     if cell == "":
         raise AuthoringError("empty cell name after '#'", location)
     return Embed(post=post, line=line, snippet=target, cell=cell)
+
+
+def _snippet_file(path: Path, snippets_dir: Path, shown: str, location: Location) -> Path:
+    """`path` with symlinks resolved, if that is a file in the snippets folder; else an error.
+
+    Resolving before the test refuses `..` and links (snippets/x.py -> /etc/passwd) alike.
+    """
+    target = path.resolve()
+    if not target.is_relative_to(snippets_dir.resolve()):
+        raise AuthoringError(
+            f"{shown} is not in the snippets folder {snippets_dir} (it is {target})", location
+        )
+    if not target.is_file():
+        raise AuthoringError(f"{shown} does not exist (looked for {target})", location)
+    return target

@@ -12,13 +12,12 @@ import html
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 from .capture import ErrorOutput, HistoryOutput, ImageOutput, Output, TextOutput
 from .errors import EngineError
 from .pipeline import BuildReport, SnippetRun
-from .posts import EMBED, PLACEHOLDER, Placeholder, prose_lines
+from .posts import EMBED, Placeholder, placeholder_matches, prose_lines
 from .results import Result
 from .snippets import Cell
 from .values import format_value
@@ -86,7 +85,14 @@ def resolve_embed(
 
 
 def expand_placeholders(line: str, post: Path, number: int, report: BuildReport) -> str:
-    return PLACEHOLDER.sub(partial(_placeholder, post=post, line=number, report=report), line)
+    """`line` with each placeholder that Markdown shows (none in code spans or HTML comments)
+    replaced by its formatted value."""
+    parts, position = [], 0
+    for match in placeholder_matches(line):
+        value = _placeholder(match, post=post, line=number, report=report)
+        parts += [line[position : match.start()], value]
+        position = match.end()
+    return "".join(parts) + line[position:]
 
 
 def _embed(
@@ -160,7 +166,7 @@ def output_html(output: Output, run: SnippetRun, links: Links) -> str:
 
 def text_html(output: TextOutput) -> str:
     """Printed text; a long log shows its last lines, the earlier ones one click away."""
-    css = f"dlexec-output dlexec-{output.stream}"
+    css = html.escape(f"dlexec-output dlexec-{output.stream}")
     lines = output.text.splitlines(keepends=True)
     if output.stream == "result" or len(lines) < LONG_LOG_LINES:
         return f'<pre class="{css}"><code>{html.escape(output.text)}</code></pre>'

@@ -101,15 +101,18 @@ class Sandbox:
         return [*args, "--"]
 
 
-class SandboxedKernelManager(AsyncKernelManager):
-    """A kernel manager that starts the kernel under a command prefix (the sandbox)."""
+def manager_class(prefix: list[str], options: dict[str, Any]) -> type[AsyncKernelManager]:
+    """A kernel manager class with fixed `options` that starts the kernel under `prefix` (the
+    sandbox command; empty for none)."""
 
-    def __init__(self, prefix: list[str], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._prefix = prefix
+    class SandboxedKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**{**kwargs, **options})
 
-    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
-        return [*self._prefix, *super().format_kernel_cmd(extra_arguments)]
+        def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+            return [*prefix, *super().format_kernel_cmd(extra_arguments)]
+
+    return SandboxedKernelManager
 
 
 def kernel_environment(

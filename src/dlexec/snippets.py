@@ -1,8 +1,13 @@
 """Parse a snippet: a jupytext percent-format `.py` file with named cells and an optional header.
 
 # ---
-# data: [datasets/shakespeare.txt]   # files under KERAS_HOME the snippet reads (cache key)
+# data:                              # files under KERAS_HOME the snippet reads (cache key)
+#   - datasets/airline-passengers.csv          # from the data mirror only
+#   - file: datasets/shakespeare.txt           # or downloaded, and checked against its hash
+#     origin: https://storage.googleapis.com/download.tensorflow.org/data/shakespeare.txt
+#     sha256: 86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed
 # timeout: 120                       # seconds for the whole snippet (default: config)
+# tolerance: 0.05                    # relative tolerance of its values between runs
 # ---
 
 # %% load-data
@@ -14,15 +19,22 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jupytext
 import nbformat
 import yaml
 
+from . import yaml_lines
 from .errors import AuthoringError, Location
 
 CELL_NAME = re.compile(r"[A-Za-z0-9_-]+")
-HEADER_KEYS = {"data", "timeout"}
+SNIPPET_NAME = CELL_NAME  # written into pages and URLs: nothing to escape
+HEADER_KEYS = ("data", "timeout", "tolerance")
+DATA_KEYS = ("file", "origin", "sha256")
+DATA_SEGMENT = re.compile(r"[A-Za-z0-9._-]+")
+SHA256 = re.compile(r"[0-9a-f]{64}")
+HEADER_OPEN = re.compile(r"#\s*---\s*")
 
 
 @dataclass(frozen=True)
@@ -36,11 +48,27 @@ class Cell:
 
 
 @dataclass(frozen=True)
+class DataFile:
+    """A data file the snippet reads: its path under KERAS_HOME, where to download it from
+    and its SHA-256 (both optional), and the header line that declares it."""
+
+    name: str
+    origin: str | None = None
+    sha256: str | None = None
+    line: int = 1
+
+
+@dataclass(frozen=True)
 class SnippetHeader:
     """Settings from the snippet's YAML header."""
 
-    data: tuple[str, ...] = ()
+    data: tuple[DataFile, ...] = ()
     timeout: float | None = None
+    tolerance: float | None = None  # relative, for values that vary from run to run
+
+    @property
+    def data_names(self) -> tuple[str, ...]:
+        return tuple(item.name for item in self.data)
 
 
 @dataclass(frozen=True)
@@ -64,6 +92,11 @@ class Snippet:
 
 def load_snippet(path: Path) -> Snippet:
     """Read and validate a snippet file; raise AuthoringError naming file and line."""
+    if not SNIPPET_NAME.fullmatch(path.stem):
+        raise AuthoringError(
+            f"snippet file name {path.stem!r} may only use letters, digits, '_' and '-'",
+            Location(path),
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -77,37 +110,124 @@ def load_snippet(path: Path) -> Snippet:
         and notebook.cells[0].cell_type == "raw"
         and notebook.cells[0].source.startswith("---")
     ):
-        header = _parse_header(notebook.cells.pop(0).source, path)
+        first = next(
+            (n for n, line in enumerate(text.splitlines(), 1) if HEADER_OPEN.fullmatch(line)), 1
+        )
+        header = _parse_header(notebook.cells.pop(0).source, path, first)
     cells = _code_cells(notebook, text.splitlines(), path)
     return Snippet(path=path, text=text, header=header, cells=cells)
 
 
-def _parse_header(source: str, path: Path) -> SnippetHeader:
-    try:
-        values = yaml.safe_load(source.strip().strip("-")) or {}
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = mark.line + 2 if mark else 1  # +1 for the opening '# ---', +1 for 1-based
-        raise AuthoringError(f"malformed snippet header: {error}", Location(path, line)) from None
-    if not isinstance(values, dict):
-        raise AuthoringError("snippet header must be a YAML mapping", Location(path, 1))
-    unknown = set(values) - HEADER_KEYS
+def _parse_header(source: str, path: Path, first: int) -> SnippetHeader:
+    """The header whose `# ---` is on line `first`; each value is checked at its key's line."""
+    values, nodes = _header_yaml(source, path, first)
+    offset = first + 1  # YAML line 0 is the file line after the opening '# ---'
+    where = {key: Location(path, pair[0].start_mark.line + offset) for key, pair in nodes.items()}
+    unknown = [key for key in [*where, *values] if key not in HEADER_KEYS]  # lined ones first
     if unknown:
         raise AuthoringError(
-            f"unknown snippet header key(s) {sorted(unknown)}; allowed: {sorted(HEADER_KEYS)}",
-            Location(path, 1),
+            f"unknown snippet header key {unknown[0]!r}; allowed: {', '.join(HEADER_KEYS)}",
+            where.get(unknown[0], Location(path, first)),
         )
-    data = values.get("data", [])
-    if isinstance(data, str):
-        data = [data]
-    if not isinstance(data, list) or not all(isinstance(item, str) for item in data):
-        raise AuthoringError("header 'data' must be a list of file names", Location(path, 1))
-    timeout = values.get("timeout")
-    if timeout is not None and (not isinstance(timeout, int | float) or timeout <= 0):
+    data: tuple[DataFile, ...] = ()
+    if "data" in values:
+        lines = [item.start_mark.line + offset for item in yaml_lines.item_nodes(nodes["data"][1])]
+        data = _data_files(values["data"], lines, where["data"])
+    timeout = tolerance = None
+    if "timeout" in values:
+        what = "snippet header 'timeout' (seconds)"
+        timeout = yaml_lines.check_timeout(values["timeout"], what, where["timeout"])
+    if "tolerance" in values:
+        what = "snippet header 'tolerance' (relative)"
+        tolerance = yaml_lines.check_number(
+            values["tolerance"], what, where["tolerance"], low=0, high=0.1, low_open=False
+        )
+    return SnippetHeader(data=data, timeout=timeout, tolerance=tolerance)
+
+
+def _header_yaml(source: str, path: Path, first: int) -> tuple[dict, dict[str, tuple]]:
+    """The header's mapping and its key nodes; jupytext gives one source line per file line."""
+    body = source.splitlines()[1:]
+    if body and body[-1].strip() == "---":
+        body.pop()
+    try:
+        values, node = yaml_lines.load("\n".join(body))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + first + 1 if mark else first
+        raise AuthoringError(f"malformed snippet header: {error}", Location(path, line)) from None
+    values = {} if values is None else values
+    if not isinstance(values, dict):
+        raise AuthoringError("snippet header must be a YAML mapping", Location(path, first))
+    return values, yaml_lines.key_nodes(node)
+
+
+def _data_files(value: object, lines: list[int], where: Location) -> tuple[DataFile, ...]:
+    """The `data:` entries (a name, a list of names and mappings), each checked at its line."""
+    entries = value if isinstance(value, list) else [value]
+    if len(entries) != len(lines):
+        raise AuthoringError("header 'data' must be a file name or a list of them", where)
+    files: dict[str, DataFile] = {}
+    for entry, line in zip(entries, lines, strict=True):
+        item = _data_file(entry, Location(where.path, line))
+        if item.name in files:
+            raise AuthoringError(
+                f"data file {item.name!r} is declared twice (first on line "
+                f"{files[item.name].line})",
+                Location(where.path, line),
+            )
+        files[item.name] = item
+    return tuple(files.values())
+
+
+def _data_file(entry: object, where: Location) -> DataFile:
+    """One `data:` entry: a name, or a mapping with `file:` and optional `origin:`, `sha256:`."""
+    if isinstance(entry, str):
+        entry = {"file": entry}
+    if not isinstance(entry, dict) or "file" not in entry:
         raise AuthoringError(
-            "header 'timeout' must be a positive number of seconds", Location(path, 1)
+            f"a 'data' entry must be a file name or a mapping with 'file:', not {entry!r}", where
         )
-    return SnippetHeader(data=tuple(data), timeout=float(timeout) if timeout else None)
+    unknown = [key for key in entry if key not in DATA_KEYS]
+    if unknown:
+        raise AuthoringError(
+            f"unknown key {unknown[0]!r} in a 'data' entry; allowed: {', '.join(DATA_KEYS)}",
+            where,
+        )
+    name, origin, sha256 = entry["file"], entry.get("origin"), entry.get("sha256")
+    if not _safe_data_name(name):
+        raise AuthoringError(
+            f"data file name {name!r} must be a relative path of at most 200 characters whose "
+            "parts use only letters, digits, '.', '_' and '-' (no '.' or '..' parts)",
+            where,
+        )
+    if origin is not None and not _web_url(origin):
+        raise AuthoringError(f"data 'origin' {origin!r} must be an https:// or http:// URL", where)
+    if sha256 is not None and not (isinstance(sha256, str) and SHA256.fullmatch(sha256)):
+        raise AuthoringError(f"data 'sha256' {sha256!r} must be 64 lowercase hex digits", where)
+    if origin is not None and sha256 is None:
+        # A download is only trusted when it matches the hash the author saw.
+        raise AuthoringError(f"data file {name!r} has an 'origin' but no 'sha256'", where)
+    return DataFile(name=name, origin=origin, sha256=sha256, line=where.line or 1)
+
+
+def _safe_data_name(name: object) -> bool:
+    """A relative POSIX path that stays under KERAS_HOME however it is joined."""
+    if not isinstance(name, str) or not name or len(name) > 200:
+        return False
+    parts = name.split("/")
+    return all(DATA_SEGMENT.fullmatch(part) and part not in (".", "..") for part in parts)
+
+
+def _web_url(origin: object) -> bool:
+    if not isinstance(origin, str) or not origin.startswith(("https://", "http://")):
+        return False
+    if any(char.isspace() or ord(char) < 32 for char in origin):
+        return False
+    try:
+        return bool(urlsplit(origin).hostname)
+    except ValueError:  # e.g. a malformed IPv6 address
+        return False
 
 
 def _code_cells(notebook: nbformat.NotebookNode, lines: list[str], path: Path) -> tuple[Cell, ...]:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
 from .errors import AuthoringError
 from .posts import Placeholder
+
+# Characters Python-Markdown (and Jupyter) read as markup and let a backslash escape.
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!])")
 
 
 def format_value(values: dict[str, Any], placeholder: Placeholder) -> str:
@@ -26,4 +30,5 @@ def format_value(values: dict[str, Any], placeholder: Placeholder) -> str:
         raise AuthoringError(
             f"placeholder {placeholder.text}: {error}", placeholder.location
         ) from None
-    return html.escape(text)
+    # Escape Markdown too: a published string must not become a link, emphasis or code.
+    return html.escape(MARKDOWN_SPECIAL.sub(r"\\\1", text))

@@ -328,7 +328,7 @@ def verify_one(config: EngineConfig, engine: Engine, name: str) -> Verdict:
     try:
         committed = load_result(config.results_dir / name)
         snippet = load_snippet(path)
-        tolerance = tolerance_for(getattr(snippet.header, "tolerance", None))
+        tolerance = tolerance_for(snippet.header.tolerance)
     except (CorruptResult, EngineError, ValueError) as error:
         verdict.problems.append(f"cannot verify: {error}")
         return verdict
