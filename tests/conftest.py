@@ -11,9 +11,27 @@ from pathlib import Path
 
 import pytest
 
+from dlexec.posts import PostReferences, find_references
+
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE_SITE = Path(__file__).parent / "fixtures" / "tiny_blog"
 MKDOCS = [sys.executable, "-m", "mkdocs"]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A folder with posts/ and one snippet, snippets/s.py (cell `train`), for parser tests."""
+    (tmp_path / "snippets").mkdir()
+    (tmp_path / "snippets" / "s.py").write_text("# %% train\nx = 1\n")
+    (tmp_path / "posts").mkdir()
+    return tmp_path
+
+
+def refs(project: Path, text: str) -> PostReferences:
+    """The references of a post posts/p.md in `project` holding `text`."""
+    post = project / "posts" / "p.md"
+    post.write_text(text)
+    return find_references(post, project / "snippets")
 
 
 @pytest.fixture

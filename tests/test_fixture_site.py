@@ -6,6 +6,7 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
 from conftest import mkdocs_build
 
 SUMMARY = re.compile(r"snippets: (\d+) executed, (\d+) reused, (\d+) failed in [\d.]+ s")
@@ -130,3 +131,44 @@ def test_unknown_placeholder_value_fails_with_post_and_line(site_project: Path):
         r"'n_sample' \(its values: .*n_samples",
         failed.stderr,
     )
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "shown"),
+    [
+        (
+            "snippets/tiny.py",
+            "# %% data\n",
+            "# ---\n# timeout: 2\n# ---\n# %% data\nwhile True:\n    pass\n",
+            "snippets/tiny.py:5: snippet failed: did not finish within its time limit of 2 s",
+        ),
+        (
+            "snippets/tiny.py",
+            "# %% data\n",
+            "# %% data\nimport os\nos._exit(7)\n",
+            "the kernel process exited with code 7",
+        ),
+        (
+            "posts/tiny.md",
+            "date: 2026-01-01",
+            "date: [2026",
+            "posts/tiny.md:3: malformed front matter",
+        ),
+        (
+            "snippets/tiny.py",
+            "# %% data\n",
+            "# ---\n# timeout: .inf\n# ---\n# %% data\n",
+            "snippets/tiny.py:2: snippet header 'timeout'",
+        ),
+    ],
+    ids=["timeout", "dies", "front-matter", "infinite-timeout"],
+)
+def test_strict_build_fails_on_every_breakage_serve_survives(
+    site_project: Path, file: str, old: str, new: str, shown: str
+):
+    path = site_project / file
+    path.write_text(path.read_text().replace(old, new, 1))
+    built = mkdocs_build(site_project)
+    assert built.returncode != 0
+    assert shown in built.stderr
+    assert "Traceback (most recent call last)" not in built.stderr  # an error, not a crash

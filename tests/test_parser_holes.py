@@ -7,23 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import refs
 
 from dlexec.errors import AuthoringError, Location
-from dlexec.posts import find_references, placeholder_matches, prose_lines, snippet_for_placeholder
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    (tmp_path / "snippets").mkdir()
-    (tmp_path / "snippets" / "s.py").write_text("# %% a\nx = 1\n")
-    (tmp_path / "posts").mkdir()
-    return tmp_path
-
-
-def refs(project: Path, text: str):
-    post = project / "posts" / "p.md"
-    post.write_text(text)
-    return find_references(post, project / "snippets")
+from dlexec.posts import placeholder_matches, prose_lines, snippet_for_placeholder
 
 
 def found(project: Path, text: str) -> tuple[list[int], list[str]]:

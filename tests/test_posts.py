@@ -1,11 +1,9 @@
 """Finding embeds and placeholders in posts; bad references name the post and line."""
 
-from pathlib import Path
-
 import pytest
+from conftest import refs
 
 from dlexec.errors import AuthoringError
-from dlexec.posts import find_references
 
 POST = """---
 date: 2026-01-01
@@ -22,20 +20,6 @@ Accuracy: {{ s.accuracy:.1% }} and {{ s.count }}.
 
 [Just one cell](../snippets/s.py#train)
 """
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    (tmp_path / "snippets").mkdir()
-    (tmp_path / "snippets" / "s.py").write_text("# %% train\nx = 1\n")
-    (tmp_path / "posts").mkdir()
-    return tmp_path
-
-
-def refs(project: Path, text: str):
-    post = project / "posts" / "p.md"
-    post.write_text(text)
-    return find_references(post, project / "snippets")
 
 
 def test_embeds_and_placeholders_with_lines(project):

@@ -7,14 +7,17 @@ the repository is a git checkout whose status must stay clean outside the snippe
 
 from __future__ import annotations
 
+import html
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import MKDOCS
 
 from dlexec import sandbox
 
@@ -72,16 +75,17 @@ subprocess.Popen(["sh", "-c", "(trap '' TERM HUP; sleep 301; :) &", "MARKER"])
 
 
 @pytest.fixture
-def hostile_project(site_project: Path, tmp_path: Path) -> tuple[Path, int]:
-    """The fixture blog as a git checkout, with a committed victim result and a hostile post."""
+def hostile_project(site_project: Path) -> Iterator[tuple[Path, int]]:
+    """The fixture blog, built once and committed as a git checkout (its results included), plus
+    a hostile post and snippet; a server listens on the build's loopback."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen()
     port = server.getsockname()[1]
-    victim = site_project / "results" / "tiny" / "result.json"
+    assert build(site_project).returncode == 0
     targets = [
         str(site_project / "posts" / "tiny.md"),
-        str(victim),
+        str(site_project / "results" / "tiny" / "result.json"),
         str(site_project / "snippets" / "tiny.py"),
         str(site_project / ".git" / "config"),
     ]
@@ -90,8 +94,6 @@ def hostile_project(site_project: Path, tmp_path: Path) -> tuple[Path, int]:
     (site_project / "posts" / "hostile.md").write_text(
         "---\ndate: 2026-01-02\n---\n# Hostile\n\n[probe](../snippets/hostile.py)\n"
     )
-    victim.parent.mkdir(parents=True)
-    victim.write_text('{"placeholder": "a committed result the snippet must not change"}\n')
     (site_project / ".gitignore").write_text("/.cache/\n/site/\n")  # as the real repository
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
     subprocess.run([*git, "init", "-q"], cwd=site_project, check=True)
@@ -101,12 +103,13 @@ def hostile_project(site_project: Path, tmp_path: Path) -> tuple[Path, int]:
     server.close()
 
 
-def prepare(project: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **SECRETS, "BLOG_EXECUTE": "auto", "BLOG_SANDBOX": "on"}
-    command = [sys.executable, "-m", "dlexec", "--root", str(project), "run"]
+def build(project: Path) -> subprocess.CompletedProcess[str]:
+    """`mkdocs build` of the project with secrets in the build's environment."""
+    env = {**os.environ, **SECRETS, "BLOG_SANDBOX": "on", "NO_MKDOCS_2_WARNING": "1"}
     return subprocess.run(
-        [*command, str(project / "snippets" / "hostile.py")],
-        env=env,
+        [*MKDOCS, "build", "--strict"],
+        cwd=project,
+        env={**env, "BLOG_EXECUTE": "auto"},
         capture_output=True,
         text=True,
         timeout=300,
@@ -127,14 +130,17 @@ def surviving_children() -> list[str]:
 
 def test_hostile_snippet_gets_no_secret_no_network_no_write_and_leaves_nothing(hostile_project):
     project, _ = hostile_project
-    done = prepare(project)
-    printed = done.stdout
-    assert "snippets: 1 executed, 0 reused, 0 failed" in printed, done.stderr + printed
-    assert "ENV {" in printed and "PPID-ENV" in printed  # the probes did run
+    done = build(project)
+    assert done.returncode == 0, done.stderr
+    assert "snippets: 1 executed, 1 reused, 0 failed" in done.stderr
+    [page] = (project / "site").glob("2026/01/02/*/index.html")
+    shown = html.unescape(page.read_text())
+    assert "ENV {" in shown and "PPID-ENV" in shown and "CONNECT" in shown  # the probes ran
+    site_text = "".join(p.read_text(errors="replace") for p in (project / "site").rglob("*.*ml"))
     for name, value in SECRETS.items():
-        assert value not in printed, f"{name} reached the snippet"
-    assert "CONNECT 0" not in printed and "CONNECT " in printed
-    assert "'written'" not in printed
+        assert value not in site_text, f"{name} reached the page"
+    assert "CONNECT 0" not in shown
+    assert "'written'" not in shown
     status = subprocess.run(
         ["git", "status", "--porcelain", "--untracked-files=all"],
         cwd=project,
@@ -142,22 +148,17 @@ def test_hostile_snippet_gets_no_secret_no_network_no_write_and_leaves_nothing(h
         text=True,
         check=True,
     ).stdout.splitlines()
-    changed = [line for line in status if "results/hostile/" not in line]
+    own_outputs = ("results/hostile/", "notebooks/hostile.ipynb")
+    changed = [line for line in status if not any(own in line for own in own_outputs)]
     assert changed == [], changed
     deadline = time.monotonic() + 10
     while surviving_children() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert surviving_children() == []
-
-
-def test_values_show_the_attempts_failed(hostile_project):
-    project, _ = hostile_project
-    assert prepare(project).returncode == 0
     from dlexec.results import load_result
 
     values = load_result(project / "results" / "hostile").values
-    assert values["connect_result"] != 0
-    assert values["wrote_anything"] is False
+    assert values["connect_result"] != 0 and values["wrote_anything"] is False
 
 
 def test_ci_refuses_to_run_unsandboxed_without_the_tool(site_project: Path, tmp_path: Path):

@@ -42,16 +42,22 @@ def wait_for(url: str, text: str, server: subprocess.Popen, timeout: float = 90)
     raise AssertionError(f"{text!r} never appeared at {url}; last page:\n{page[-2000:]}")
 
 
-def test_serve_survives_a_failing_snippet_and_live_reloads(site_project: Path):
+def serve(project: Path) -> tuple[subprocess.Popen, int]:
+    """`mkdocs serve` of `project` on a free port, as `make serve` runs it."""
     port = free_port()
     env = {**os.environ, "BLOG_EXECUTE": "auto", "NO_MKDOCS_2_WARNING": "1"}
     server = subprocess.Popen(
         [*MKDOCS, "serve", "--livereload", "-a", f"127.0.0.1:{port}"],
-        cwd=site_project,
+        cwd=project,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    return server, port
+
+
+def test_serve_survives_a_failing_snippet_and_live_reloads(site_project: Path):
+    server, port = serve(site_project)
     url = f"http://127.0.0.1:{port}/2026/01/01/a-tiny-post/"
     try:
         page = wait_for(url, "The model saw 64 samples.", server)
@@ -114,15 +120,7 @@ def test_serve_with_the_real_config_survives_every_breakage_and_recovers(real_co
     """`strict: true` aborts a failed rebuild and MkDocs then stops answering; with the hook,
     every kind of breakage shows in the page and the next save recovers it."""
     assert "strict: true" in (real_copy / "mkdocs.yml").read_text()
-    port = free_port()
-    env = {**os.environ, "BLOG_EXECUTE": "auto", "NO_MKDOCS_2_WARNING": "1"}
-    server = subprocess.Popen(
-        [*MKDOCS, "serve", "--livereload", "-a", f"127.0.0.1:{port}"],
-        cwd=real_copy,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server, port = serve(real_copy)
     base = f"http://127.0.0.1:{port}/deep-learning-executed/"
     url = f"{base}2026/01/05/serve-probe/"
     snippet = real_copy / "snippets" / "serve_probe.py"

@@ -177,7 +177,8 @@ def test_tolerance(tmp_path, value, number):
 @pytest.mark.parametrize("value", ["-0.1", "0.5", "1.5", ".nan", ".inf", "true", "'0.1'"])
 def test_bad_tolerance_at_its_line(tmp_path, value):
     with pytest.raises(
-        AuthoringError, match=r"s\.py:4: snippet header 'tolerance' \(relative\) is .*>= 0 and <= 0\.1"
+        AuthoringError,
+        match=r"s\.py:4: snippet header 'tolerance' \(relative\) is .*>= 0 and <= 0\.1",
     ):
         header(tmp_path, "timeout: 5", "", f"tolerance: {value}")
 

@@ -20,8 +20,9 @@ import stat
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import DataMissingError, Location
 
@@ -57,14 +58,20 @@ def locate(name: str, keras_home: Path, mirror: Path) -> Path | None:
 def digest(path: Path, limit: int = MAX_DATA_BYTES) -> str:
     """SHA-256 of a regular file's bytes, reading at most `limit` bytes."""
     sha = hashlib.sha256()
-    read = 0
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            read += len(block)
-            if read > limit:
-                raise DataTooLarge(f"{path} is larger than {limit:,} bytes")
+        for block in _blocks(handle, limit, str(path)):
             sha.update(block)
     return sha.hexdigest()
+
+
+def _blocks(stream: BinaryIO, limit: int, what: str) -> Iterator[bytes]:
+    """The stream's bytes in blocks; DataTooLarge past `limit` bytes."""
+    read = 0
+    for block in iter(lambda: stream.read(1 << 20), b""):
+        read += len(block)
+        if read > limit:
+            raise DataTooLarge(f"{what} is larger than {limit:,} bytes")
+        yield block
 
 
 def fetch(files: Iterable, keras_home: Path, mirror: Path, snippet: Path) -> dict[str, Path]:
@@ -145,13 +152,9 @@ def _download(origin: str, target: Path, where: Location) -> None:
         ) from None
 
 
-def _copy_bounded(response, target: Path) -> None:
-    written = 0
+def _copy_bounded(response: BinaryIO, target: Path) -> None:
     with target.open("wb") as out:
-        for block in iter(lambda: response.read(1 << 20), b""):
-            written += len(block)
-            if written > MAX_DATA_BYTES:
-                raise DataTooLarge(f"the download is larger than {MAX_DATA_BYTES:,} bytes")
+        for block in _blocks(response, MAX_DATA_BYTES, "the download"):
             out.write(block)
 
 
