@@ -1,5 +1,8 @@
 # ---
-# data: [datasets/airline-passengers.csv]
+# data:
+#   - file: datasets/airline-passengers.csv
+#     origin: https://raw.githubusercontent.com/jbrownlee/Datasets/master/airline-passengers.csv
+#     sha256: 8cb51be753a718d9be5d76d7e238cc224792754676adc21faa59e954b0201621
 # ---
 
 # %% load-data

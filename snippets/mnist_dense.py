@@ -1,5 +1,11 @@
 # ---
-# data: [datasets/t10k-images-idx3-ubyte.gz, datasets/t10k-labels-idx1-ubyte.gz]
+# data:
+#   - file: datasets/t10k-images-idx3-ubyte.gz
+#     origin: https://storage.googleapis.com/cvdf-datasets/mnist/t10k-images-idx3-ubyte.gz
+#     sha256: 8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6
+#   - file: datasets/t10k-labels-idx1-ubyte.gz
+#     origin: https://storage.googleapis.com/cvdf-datasets/mnist/t10k-labels-idx1-ubyte.gz
+#     sha256: f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6
 # ---
 
 # %% mnist-dense

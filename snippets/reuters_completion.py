@@ -1,5 +1,11 @@
 # ---
-# data: [datasets/reuters.npz, datasets/reuters_word_index.json]
+# data:
+#   - file: datasets/reuters.npz
+#     origin: https://storage.googleapis.com/tensorflow/tf-keras-datasets/reuters.npz
+#     sha256: d6586e694ee56d7a4e65172e12b3e987c03096cb01eab99753921ef915959916
+#   - file: datasets/reuters_word_index.json
+#     origin: https://storage.googleapis.com/tensorflow/tf-keras-datasets/reuters_word_index.json
+#     sha256: 9b56000edc4b34a32e89fd5a23b2605594682c74efcf7d8f4e2a5514b771e633
 # ---
 
 # %% load-text

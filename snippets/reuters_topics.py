@@ -1,5 +1,8 @@
 # ---
-# data: [datasets/reuters.npz]
+# data:
+#   - file: datasets/reuters.npz
+#     origin: https://storage.googleapis.com/tensorflow/tf-keras-datasets/reuters.npz
+#     sha256: d6586e694ee56d7a4e65172e12b3e987c03096cb01eab99753921ef915959916
 # ---
 
 # %% reuters-topics

@@ -1,5 +1,8 @@
 # ---
-# data: [datasets/shakespeare.txt]
+# data:
+#   - file: datasets/shakespeare.txt
+#     origin: https://storage.googleapis.com/download.tensorflow.org/data/shakespeare.txt
+#     sha256: 86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed
 # ---
 
 # %% load-text
