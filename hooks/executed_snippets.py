@@ -217,6 +217,18 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
     source = Path(page.file.abs_src_path or "")
     if not source.is_relative_to(_state.config.posts_dir):
         return markdown
+    try:
+        return _expand(markdown, source, page, config)
+    except Exception as error:  # under serve a bug shows in the page; a build still fails
+        if not _state.serving:
+            raise
+        serve_log.error(f"{source}: cannot be rendered: {error}")
+        detail = traceback.format_exc()
+        return f"{error_html(f'{_state.config.relative(source)} cannot be rendered', detail)}\n"
+
+
+def _expand(markdown: str, source: Path, page: Page, config: MkDocsConfig) -> str:
+    """The post's Markdown with embeds, placeholders and notebook buttons expanded."""
 
     def run_page(run: SnippetRun) -> str | None:
         return get_relative_url(f"{RUNS}/{_run_name(run)}/", page.url)

@@ -14,5 +14,5 @@ The package knows nothing about MkDocs. Stages, one module each:
 - `pipeline`  decide what to run (BLOG_EXECUTE) and report a summary line.
 """
 
-ENGINE_VERSION = "4"
+ENGINE_VERSION = "5"
 """Bump when capture or result format changes: every cache key changes with it."""

@@ -119,6 +119,8 @@ def capture_cell(raw_outputs: list[dict], budget: FileBudget | None = None) -> C
         if output is None:
             continue
         if isinstance(output, TextOutput):
+            if _noise_only(output):
+                continue  # else TensorFlow's log lines would split a progress line in two
             output = _Text(output.stream, [output.text])
         previous = items[-1] if items else None
         if (
@@ -134,6 +136,11 @@ def capture_cell(raw_outputs: list[dict], budget: FileBudget | None = None) -> C
         if not (isinstance(output, TextOutput) and not output.text.strip()):
             capture.outputs.append(output)
     return capture
+
+
+def _noise_only(output: TextOutput) -> bool:
+    """Text that cleaning removes entirely (TensorFlow's C++ logs), as opposed to whitespace."""
+    return bool(output.text.strip()) and not terminal_text(output.text).strip()
 
 
 def _notice(message: str) -> _Text:

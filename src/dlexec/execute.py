@@ -25,7 +25,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
 from .clean import TF_NOISE, human_size
-from .sandbox import Sandbox, kernel_environment, manager_class, readonly_paths
+from .sandbox import HOME_INSIDE, Sandbox, kernel_environment, manager_class, readonly_paths
 from .snippets import Snippet
 
 SETUP_CODE = "import dlexec._kernel as _dlexec_kernel\n_dlexec_kernel.install()"
@@ -143,10 +143,13 @@ def run_snippet(
     notebook = _notebook(snippet)
     with tempfile.TemporaryDirectory(prefix="dlexec-") as temporary:
         run_dir = Path(temporary)
-        for folder in ("work", "home", "keras", "ipc"):
+        for folder in ("ipc", "home"):
             (run_dir / folder).mkdir()
-        binds = _stage_data(run_dir / "keras", data_files, copy=sandbox is None)
-        env = kernel_environment(_run_env(run_dir))
+        # Sandboxed, the run's home is always /home/reader: printed paths are the same on
+        # every run and read like a reader's own machine.
+        home = HOME_INSIDE if sandbox is not None else run_dir / "home"
+        binds = _stage_home(run_dir / "home", home, data_files, copy=sandbox is None)
+        env = kernel_environment(_home_env(home))
         client = BoundedClient(
             notebook,
             kernel_name="python3",
@@ -166,34 +169,36 @@ def run_snippet(
         # outside the kernel's reach, not to the build's terminal; a crash report quotes its end.
         with (
             tempfile.NamedTemporaryFile("w+", prefix="dlexec-kernel-", suffix=".log") as log,
-            client.setup_kernel(env=env, cwd=run_dir / "work", stdout=log, stderr=log),
+            client.setup_kernel(env=env, cwd=run_dir / "home", stdout=log, stderr=log),
         ):
             return _run_cells(client, notebook, timeout, Path(log.name))
 
 
-def _run_env(run_dir: Path) -> dict[str, str]:
-    """Variables that point the kernel at its own run folder."""
-    home = run_dir / "home"
+def _home_env(home: Path) -> dict[str, str]:
+    """Variables that point the kernel at its own home: working directory, Keras and
+    matplotlib caches."""
     return {
         "HOME": str(home),
-        "KERAS_HOME": str(run_dir / "keras"),
+        "KERAS_HOME": str(home / ".keras"),
         "MPLCONFIGDIR": str(home / ".config" / "matplotlib"),
         "TMPDIR": "/tmp",
     }
 
 
-def _stage_data(keras_home: Path, data_files: Mapping[str, Path], copy: bool) -> dict[Path, Path]:
-    """Give the run its declared data: copied (unsandboxed) or bound read-only (sandboxed).
-    Returns sandbox binds, target -> source."""
+def _stage_home(
+    folder: Path, home: Path, data_files: Mapping[str, Path], copy: bool
+) -> dict[Path, Path]:
+    """Make the run's home in `folder` (seen by the kernel at `home`) with its declared data:
+    copied (unsandboxed) or bound read-only (sandboxed). Returns binds, target -> source."""
     binds = {}
     for name, source in data_files.items():
-        target = keras_home / name
+        target = folder / ".keras" / name
         target.parent.mkdir(parents=True, exist_ok=True)
         if copy:
             shutil.copyfile(source, target)
         else:
-            binds[target] = source
-    _seed_font_cache(keras_home.parent / "home" / ".config" / "matplotlib")
+            binds[home / ".keras" / name] = source
+    _seed_font_cache(folder / ".config" / "matplotlib")
     return binds
 
 

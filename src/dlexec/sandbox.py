@@ -54,6 +54,7 @@ FIXED_ENV = {
     "TF_DETERMINISTIC_OPS": "1",
     "CUBLAS_WORKSPACE_CONFIG": ":4096:8",
 }
+HOME_INSIDE = Path("/home/reader")  # the kernel's home, working directory and KERAS_HOME parent
 SYSTEM_DIRS = ("/usr", "/bin", "/lib", "/lib32", "/lib64", "/libx32", "/sbin", "/opt")
 ETC_ENTRIES = (
     "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "passwd", "group",
@@ -85,8 +86,10 @@ class Sandbox:
         readonly: Iterable[Path],
         files: Mapping[Path, Path] | None = None,
     ) -> list[str]:
-        """The `bwrap ...` prefix that confines a kernel to `run_dir` (the only writable path);
-        `files` are bound read-only at their targets (target -> source)."""
+        """The `bwrap ...` prefix that confines a kernel to `run_dir`: its `home` folder is the
+        only writable place, seen at HOME_INSIDE, and its `ipc` folder (the kernel's sockets)
+        keeps its path, which the connection file names; `files` are bound read-only at their
+        targets (target -> source)."""
         args = [self.bwrap, "--unshare-all", "--die-with-parent", "--new-session"]
         args += ["--cap-drop", "ALL", "--hostname", "sandbox", "--clearenv"]
         for name, value in sorted(env.items()):
@@ -95,7 +98,9 @@ class Sandbox:
         args += _system_mounts() + _gpu_mounts()
         for path in _outermost(readonly):
             args += ["--ro-bind", str(path), str(path)]
-        args += ["--bind", str(run_dir), str(run_dir), "--chdir", str(run_dir / "work")]
+        ipc = str(run_dir / "ipc")
+        args += ["--bind", ipc, ipc, "--bind", str(run_dir / "home"), str(HOME_INSIDE)]
+        args += ["--chdir", str(HOME_INSIDE)]
         for target, source in sorted((files or {}).items()):
             args += ["--ro-bind", str(source), str(target)]
         return [*args, "--"]
