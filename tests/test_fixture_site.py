@@ -152,7 +152,7 @@ def test_unknown_placeholder_value_fails_with_post_and_line(site_project: Path):
             "posts/tiny.md",
             "date: 2026-01-01",
             "date: [2026",
-            "posts/tiny.md:3: malformed front matter",
+            "posts/tiny.md:2: malformed front matter",
         ),
         (
             "snippets/tiny.py",

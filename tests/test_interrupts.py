@@ -22,6 +22,18 @@ def prepare(project: Path) -> subprocess.Popen:
     )
 
 
+def processes_with(marker: str) -> list[int]:
+    """PIDs of processes whose command line contains `marker`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if marker.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
 def wait_until(condition, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -33,20 +45,24 @@ def wait_until(condition, timeout: float = 60) -> None:
 def test_signal_mid_run_leaves_nothing_half_done(site_project: Path, signum: int):
     snippet = site_project / "snippets" / "tiny.py"
     original = snippet.read_text()
-    marker = site_project / "training-started"
+    # The sandboxed snippet cannot write a marker file for the test: a process whose command
+    # line carries a marker tells that training has started.
+    marker = f"dlexec-training-started-{signum}"
     snippet.write_text(
         original.replace(
             "history = model.fit(",
-            f"open({str(marker)!r}, 'w').close()\nimport time\ntime.sleep(120)\nhistory = model.fit(",
+            f"import subprocess\nsubprocess.run(['sh', '-c', 'sleep 120', {marker!r}])\n"
+            "history = model.fit(",
         )
     )
     before = kernel_pids()
     build = prepare(site_project)
-    wait_until(marker.exists)
+    wait_until(lambda: processes_with(marker))
     build.send_signal(signum)
     output, _ = build.communicate(timeout=60)
     assert build.returncode != 0, output
     wait_until(lambda: not (kernel_pids() - before), timeout=20)  # no orphan kernel
+    wait_until(lambda: not processes_with(marker), timeout=20)  # nor anything it started
     results = site_project / "results"
     assert not list(results.rglob("result.json")) and not list(results.rglob("*.tmp"))
 

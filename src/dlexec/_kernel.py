@@ -36,8 +36,30 @@ def install() -> None:
     inline.rc = {**inline.rc, "figure.facecolor": "white", "savefig.facecolor": "white"}
     inline.figure_formats = {"retina"}  # applied when the snippet first imports pyplot
     _deterministic()
+    _bound_stream_messages()
     _patch_fit()
     _publish(PROVENANCE_MIME, provenance())
+
+
+def _bound_stream_messages(limit: int = 1 << 20) -> None:
+    """Flush printed output every `limit` characters. ipykernel sends what a stream buffered
+    since its last timed flush as one message; a print loop that starves its I/O thread would
+    otherwise send one message of 100 MB, which the build must then hold and decode at once."""
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        write = stream.write
+        written = [0]
+
+        def bounded(text: str, write: Any = write, stream: Any = stream, written=written) -> Any:
+            count = write(text)
+            written[0] += len(text)
+            if written[0] >= limit:
+                written[0] = 0
+                stream.flush()  # waits until the I/O thread has sent it
+            return count
+
+        stream.write = bounded
 
 
 def _deterministic() -> None:

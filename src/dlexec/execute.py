@@ -30,6 +30,7 @@ from .snippets import Snippet
 
 SETUP_CODE = "import dlexec._kernel as _dlexec_kernel\n_dlexec_kernel.install()"
 TEARDOWN_CODE = "_dlexec_kernel.publish_values(globals())"
+SETUP_LIMIT = 300  # seconds for the setup cell: a loaded machine can take a minute to import TF
 KERNEL_LOG_NOISE = re.compile(r"Kernel is running over TCP without encryption")
 QUIET_LOG = logging.getLogger("dlexec.nbclient")
 QUIET_LOG.setLevel(logging.CRITICAL)
@@ -245,7 +246,9 @@ def _run_cells(
     client: BoundedClient, notebook: nbformat.NotebookNode, timeout: float, log_path: Path
 ) -> Execution:
     cells = notebook.cells
-    failure = _run_cell(client, cells, 0, timeout, time.monotonic() + timeout, log_path, setup=True)
+    # The engine's own setup (importing Keras and its backend) is not the snippet's time.
+    limit = SETUP_LIMIT
+    failure = _run_cell(client, cells, 0, limit, time.monotonic() + limit, log_path, setup=True)
     started = time.monotonic()
     deadline = started + timeout
     for index in range(1, len(cells) - 1):
@@ -281,9 +284,9 @@ def _run_cell(
         client.execute_cell(cells[index], index)
     except CellTimeoutError:
         message = f"did not finish within its time limit of {limit:g} s and was stopped"
-        return Failure("timeout", code_index, message)
+        return Failure("setup" if setup else "timeout", code_index, message)
     except DeadKernelError:
-        return Failure("died", code_index, _death_message(client, log_path))
+        return Failure("setup" if setup else "died", code_index, _death_message(client, log_path))
     except CellExecutionError as error:
         return Failure("setup" if setup else "error", code_index, f"{error.ename}: {error.evalue}")
     finally:
