@@ -8,11 +8,14 @@ from pathlib import Path
 
 from dlexec.results import load_result
 
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a process started by a large
+# parent (pytest, after the image tests) would report the parent's peak as its own.
 MEASURE = """
-import resource, sys
+import re, sys
 from dlexec.cli import main
 code = main(["--root", sys.argv[1], "run", sys.argv[2]])
-print("peak_mb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+status = open("/proc/self/status").read()
+print("peak_mb", int(re.search(r"VmHWM:\\s+(\\d+) kB", status)[1]) // 1024)
 sys.exit(code)
 """
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import zmq
 from jupyter_client.manager import AsyncKernelManager
 
 import dlexec
@@ -54,6 +55,7 @@ FIXED_ENV = {
     "TF_DETERMINISTIC_OPS": "1",
     "CUBLAS_WORKSPACE_CONFIG": ":4096:8",
 }
+RECEIVE_QUEUE = 32  # kernel messages the build buffers per channel (each at most ~1 MB)
 HOME_INSIDE = Path("/home/reader")  # the kernel's home, working directory and KERAS_HOME parent
 SYSTEM_DIRS = ("/usr", "/bin", "/lib", "/lib32", "/lib64", "/libx32", "/sbin", "/opt")
 ETC_ENTRIES = (
@@ -113,6 +115,9 @@ def manager_class(prefix: list[str], options: dict[str, Any]) -> type[AsyncKerne
     class SandboxedKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(**{**kwargs, **options})
+            # Messages the build has not read yet queue in its memory, up to this many per
+            # channel (ZMQ's default is 1,000); past it the kernel's side holds or drops them.
+            self.context.setsockopt(zmq.RCVHWM, RECEIVE_QUEUE)
 
         def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
             return [*prefix, *super().format_kernel_cmd(extra_arguments)]

@@ -27,7 +27,7 @@ from .config import EngineConfig, Mode
 from .errors import AuthoringError, EngineError, Location
 from .pipeline import BuildReport, Engine
 from .plots import curve_files
-from .posts import find_references
+from .posts import find_references, snippet_for_placeholder
 from .results import RESULT_FILE, CellResult, CorruptResult, Result, load_result
 from .snippets import Snippet, load_snippet
 
@@ -324,9 +324,11 @@ def verify_results(config: EngineConfig, ref: str, log: Callable[[str], None] | 
 def verify_one(config: EngineConfig, engine: Engine, name: str) -> Verdict:
     """Check that the committed result in `name` belongs to its snippet, then re-run and compare."""
     verdict = Verdict(name)
-    path = (config.snippets_dir / f"{name}.py").resolve()
+    path = config.snippets_dir / f"{name}.py"
     try:
         committed = load_result(config.results_dir / name)
+        # Contained like every reference: a snippet symlinked out of snippets/ is refused.
+        path = snippet_for_placeholder(name, config.snippets_dir, Location(config.relative(path)))
         snippet = load_snippet(path)
         tolerance = tolerance_for(snippet.header.tolerance)
     except (CorruptResult, EngineError, ValueError) as error:
