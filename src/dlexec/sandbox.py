@@ -57,7 +57,7 @@ FIXED_ENV = {
 }
 RECEIVE_QUEUE = 32  # kernel messages the build buffers per channel (each at most ~1 MB)
 HOME_INSIDE = Path("/home/reader")  # the kernel's home, working directory and KERAS_HOME parent
-SYSTEM_DIRS = ("/usr", "/bin", "/lib", "/lib32", "/lib64", "/libx32", "/sbin", "/opt")
+SYSTEM_DIRS = ("/usr", "/bin", "/lib", "/lib32", "/lib64", "/libx32", "/sbin")
 ETC_ENTRIES = (
     "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "passwd", "group",
     "nsswitch.conf", "fonts", "alternatives", "mime.types", "os-release", "locale.alias",
