@@ -5,13 +5,15 @@ The package knows nothing about MkDocs. Stages, one module each:
 - `snippets`  parse a jupytext percent file into named cells and a header;
 - `posts`     find snippet embeds and value placeholders in a Markdown post;
 - `cache_key` hash what changes a result (source, engine, library versions, data bytes);
-- `datasets`  seed the Keras cache from an offline mirror;
-- `execute`   run one snippet in a fresh Jupyter kernel and return a record;
-- `capture`   turn kernel outputs into clean, typed result data;
+- `datasets`  fetch declared data (cache, mirror, or origin + SHA-256), confined to KERAS_HOME;
+- `sandbox`   the bubblewrap sandbox and allowlisted environment every kernel starts in;
+- `execute`   run one snippet in a fresh, sandboxed Jupyter kernel and return a record;
+- `capture`   turn kernel outputs into clean, typed, size-capped result data (`images`);
 - `results`   store and load results atomically, with checksums;
 - `plots`     draw training curves from captured histories;
 - `render`    turn results into Markdown/HTML for a page;
-- `pipeline`  decide what to run (BLOG_EXECUTE) and report a summary line.
+- `pipeline`  decide what to run (BLOG_EXECUTE) and report a summary line;
+- `verify`    re-execute changed results and compare them with what was committed.
 """
 
 ENGINE_VERSION = "5"
