@@ -167,6 +167,14 @@ def test_serve_with_the_real_config_survives_every_breakage_and_recovers(real_co
         assert "posts/serve-probe.md:3" in page  # where YAML found the problem
         post.write_text(PROBE_POST)
         wait_for(url, "probe ok", server)
+        # Valid YAML the blog plugin still rejects: an author missing from .authors.yml.
+        post.write_text(
+            PROBE_POST.replace("slug: serve-probe", "slug: serve-probe\nauthors: [nobody]")
+        )
+        page = wait_for(stand_in, "unknown author", server)
+        assert "nobody" in page
+        post.write_text(PROBE_POST)
+        wait_for(url, "probe ok", server)
     finally:
         server.terminate()
         server.wait(timeout=30)

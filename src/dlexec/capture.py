@@ -194,7 +194,7 @@ def _convert(raw: object, files: dict[str, bytes], budget: FileBudget) -> Output
     kind = raw.get("output_type")
     if kind == "stream":
         name = raw.get("name")
-        text = _text(raw.get("text"))
+        text = images.as_text(raw.get("text"))
         if text is None:
             raise Rejected("printed output that is not text was left out")
         return TextOutput(name if name in STREAMS else "stdout", text)
@@ -213,9 +213,9 @@ def _error(raw: dict) -> ErrorOutput:
     if isinstance(lines, list):
         traceback = "\n".join(line for line in lines if isinstance(line, str))
     else:
-        traceback = _text(lines) or ""
-    ename = terminal_text(_text(raw.get("ename")) or "")[:MAX_NAME_CHARS]
-    evalue = truncate(terminal_text(_text(raw.get("evalue")) or ""))
+        traceback = images.as_text(lines) or ""
+    ename = terminal_text(images.as_text(raw.get("ename")) or "")[:MAX_NAME_CHARS]
+    evalue = truncate(terminal_text(images.as_text(raw.get("evalue")) or ""))
     return ErrorOutput(ename, evalue, truncate(terminal_text(traceback)))
 
 
@@ -230,7 +230,7 @@ def _rich(data: dict, metadata: dict, files: dict[str, bytes], budget: FileBudge
             return _image(mime, data[mime], meta if isinstance(meta, dict) else {}, files, budget)
     if "text/plain" not in data:
         return None
-    text = _text(data["text/plain"])
+    text = images.as_text(data["text/plain"])
     if text is None:
         raise Rejected("a displayed object whose text/plain is not text was left out")
     return TextOutput("result", _ensure_newline(text)) if text else None
@@ -334,15 +334,6 @@ def _number(value: int | float | None) -> float | None:
         return None
     number = float(value)
     return number if math.isfinite(number) else None
-
-
-def _text(value: object) -> str | None:
-    """A text field as text: a string, or a list of strings (nbformat's multiline form)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list) and all(isinstance(part, str) for part in value):
-        return "".join(value)
-    return None
 
 
 def _ensure_newline(text: str) -> str:

@@ -1,14 +1,13 @@
 """Run one snippet in a fresh Jupyter kernel and return a record of what happened.
 
-Each snippet gets its own kernel process (TensorFlow state and GPU memory die with it), a
-temporary working directory, a scrubbed environment, no stdin, one deadline for all cells, and
-a bound on how much printed output is kept in memory.
+Each snippet gets its own kernel process (TensorFlow state and GPU memory die with it), started
+in the sandbox (`sandbox`) with its own temporary home and an allowlisted environment, no stdin,
+one deadline for all cells, and a bound on how much output is kept in memory.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 import signal
 import tempfile
@@ -31,7 +30,6 @@ from .snippets import Snippet
 SETUP_CODE = "import dlexec._kernel as _dlexec_kernel\n_dlexec_kernel.install()"
 TEARDOWN_CODE = "_dlexec_kernel.publish_values(globals())"
 SETUP_LIMIT = 300  # seconds for the setup cell: a loaded machine can take a minute to import TF
-KERNEL_LOG_NOISE = re.compile(r"Kernel is running over TCP without encryption")
 QUIET_LOG = logging.getLogger("dlexec.nbclient")
 QUIET_LOG.setLevel(logging.CRITICAL)
 
@@ -294,11 +292,11 @@ def _run_cell(
     return None
 
 
-def _death_message(client: NotebookClient, log_path: Path) -> str:
+def _death_message(client: BoundedClient, log_path: Path) -> str:
     """Say how the kernel process ended (exit code or signal) and quote its last log lines."""
     process = getattr(getattr(client.km, "provisioner", None), "process", None)
     code = process.wait(timeout=10) if process is not None else None
-    if code is not None and getattr(client, "sandboxed", False) and code > 128:
+    if code is not None and client.sandboxed and code > 128:
         code = 128 - code
     if code is not None and code < 0:
         how = f"was killed by signal {signal.Signals(-code).name}"
@@ -313,9 +311,5 @@ def _death_message(client: NotebookClient, log_path: Path) -> str:
 
 def _tail(path: Path, lines: int = 8) -> str:
     text = path.read_text(errors="replace") if path.exists() else ""
-    kept = [
-        line
-        for line in text.splitlines()
-        if line.strip() and not TF_NOISE.match(line) and not KERNEL_LOG_NOISE.search(line)
-    ]
+    kept = [line for line in text.splitlines() if line.strip() and not TF_NOISE.match(line)]
     return "\n".join(kept[-lines:])

@@ -61,7 +61,7 @@ class Figure:
 
 def from_base64(payload: object, mime: str) -> Figure:
     """Decode and check a base64 PNG or JPEG as a kernel sends it."""
-    text = _text(payload)
+    text = as_text(payload)
     if text is None:
         raise ImageRejected(f"its {mime} data is not text")
     # Base64 takes 4 characters for 3 bytes (plus line breaks): refuse before decoding what is
@@ -107,7 +107,7 @@ def check_raster(content: bytes, mime: str) -> Figure:
 
 def from_svg(payload: object) -> Figure:
     """Draw an SVG document to a checked PNG, never reading any file or URL it refers to."""
-    text = _text(payload)
+    text = as_text(payload)
     if text is None:
         raise ImageRejected("its image/svg+xml data is not text")
     svg = text.encode("utf-8", errors="replace")
@@ -178,8 +178,9 @@ def _too_large(size: int, limit: int, what: str = "figure") -> str:
     return f"it is {human_size(size)}, over the limit of {human_size(limit)} per {what}"
 
 
-def _text(payload: object) -> str | None:
-    """A MIME bundle value as text: a string, or a list of strings (nbformat's multiline)."""
+def as_text(payload: object) -> str | None:
+    """A notebook text field as text: a string, or a list of strings (nbformat's multiline
+    form); None for anything else."""
     if isinstance(payload, str):
         return payload
     if isinstance(payload, list) and all(isinstance(part, str) for part in payload):

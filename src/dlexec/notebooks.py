@@ -12,7 +12,6 @@ one SVG a notebook holds is the training-curve figure the engine drew itself.
 from __future__ import annotations
 
 import base64
-import html
 import json
 import os
 import re
@@ -30,11 +29,11 @@ from .pipeline import BuildReport, SnippetRun
 from .posts import front_matter
 from .render import expand_placeholders, provenance_text, resolve_embed, scan
 from .snippets import Cell
+from .values import NOTEBOOK_MARKDOWN, literal_markdown
 
 MORE = "<!-- more -->"
 # Characters that could start Markdown syntax (emphasis, code, links, headings, tables, math)
 # anywhere in a line; `<`, `>` and `&` are HTML-escaped instead.
-MARKDOWN_SYNTAX = re.compile(r"([\\`*_{}\[\]()#|~$!])")
 RASTER_TYPES = ("image/png", "image/jpeg")
 RESULT_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # a name in a result folder, no path
 ENGINE_CURVES = re.compile(r"curves-[0-9a-f]{16}-light\.svg")  # named by plots.curve_files
@@ -161,8 +160,7 @@ def _output(output: Output, folder: Path) -> NotebookNode | None:
 
 def markdown_text(text: str) -> str:
     """`text` as literal text on one line of a Markdown cell: HTML and Markdown syntax escaped."""
-    one_line = " ".join(text.split())
-    return html.escape(MARKDOWN_SYNTAX.sub(r"\\\1", one_line), quote=False)
+    return literal_markdown(" ".join(text.split()), NOTEBOOK_MARKDOWN)
 
 
 def markdown_url(url: str) -> str | None:

@@ -9,8 +9,16 @@ from typing import Any
 from .errors import AuthoringError
 from .posts import Placeholder
 
-# Characters Python-Markdown (and Jupyter) read as markup and let a backslash escape.
-MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!])")
+# Characters Python-Markdown reads as markup and lets a backslash escape (a backslash before
+# any other character would show). Jupyter's Markdown also reads |, ~ and $ (tables, strike,
+# math) and escapes all of them.
+PAGE_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#!])")
+NOTEBOOK_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#|~$!])")
+
+
+def literal_markdown(text: str, syntax: re.Pattern[str] = PAGE_MARKDOWN) -> str:
+    """`text` shown as itself in Markdown: markup characters and HTML escaped."""
+    return html.escape(syntax.sub(r"\\\1", text))
 
 
 def format_value(values: dict[str, Any], placeholder: Placeholder) -> str:
@@ -31,4 +39,4 @@ def format_value(values: dict[str, Any], placeholder: Placeholder) -> str:
             f"placeholder {placeholder.text}: {error}", placeholder.location
         ) from None
     # Escape Markdown too: a published string must not become a link, emphasis or code.
-    return html.escape(MARKDOWN_SPECIAL.sub(r"\\\1", text))
+    return literal_markdown(text)
