@@ -133,7 +133,13 @@ def provenance() -> dict[str, str]:
         import torch
 
         device = f"GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else None
-    record["device"] = device or f"CPU ({os.cpu_count()} cores)"
+    # The executor pins a run to its claimed CPUs after this setup; the thread count it set is
+    # what the snippet computes with.
+    cores = int(os.environ.get("OMP_NUM_THREADS") or len(os.sched_getaffinity(0)))
+    record["device"] = device or f"CPU ({cores} core{'s' if cores > 1 else ''})"
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+    if visible:  # the GPUs the executor gave this run (Ray's logical GPUs included)
+        record["gpus"] = visible
     return record
 
 

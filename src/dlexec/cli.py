@@ -1,7 +1,8 @@
 """Command line of the engine (`python -m dlexec ...`).
 
 - `run snippets/x.py`: execute now (whatever BLOG_EXECUTE says), store, print the outputs.
-- `prepare`: what a site build does: execute or reuse what the posts need, per BLOG_EXECUTE.
+- `prepare [--shard I/N]`: what a site build does: execute or reuse what the posts need, per
+  BLOG_EXECUTE; with --shard, only this machine's share of the stale snippets (CI matrices).
 - `check`: hold every post's declared expectations against the committed results.
 - `diff REF`: which snippets' results changed since a git ref, why, and how.
 - `verify-results REF`: re-execute the snippets whose results changed since REF; fail if any
@@ -23,8 +24,10 @@ from .errors import EngineError, Location
 from .expectations import check, read_expectations
 from .outputs_diff import describe, results_at, results_now
 from .pipeline import BuildReport, Engine, SnippetRun
+from .progress import Bar
 from .results import Result, load_result
 from .scaffold import new_post
+from .shards import Shard
 from .snippets import load_snippet
 from .verify import verify_results
 
@@ -39,7 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="execute snippets now and print their outputs")
     run.add_argument("snippets", type=Path, nargs="+")
-    commands.add_parser("prepare", help="execute or reuse what the posts need (BLOG_EXECUTE)")
+    prepare = commands.add_parser(
+        "prepare", help="execute or reuse what the posts need (BLOG_EXECUTE)"
+    )
+    prepare.add_argument(
+        "--shard", type=Shard.parse, help="I/N: execute only share I of N of the stale snippets"
+    )
     commands.add_parser("check", help="check the posts' expectations against committed results")
     diff = commands.add_parser("diff", help="results changed since a git ref")
     diff.add_argument("ref", nargs="?", default="origin/main")
@@ -66,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             post, snippet = new_post(config, args.title)
             print(f"created {config.relative(post)} and {config.relative(snippet)}")
             return 0
-        return _prepare(config)
+        return _prepare(config, args.shard)
     except EngineError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -76,21 +84,24 @@ def _run(config: EngineConfig, paths: list[Path]) -> int:
     engine = Engine(config, log=lambda message: print(message, file=sys.stderr))
     report = BuildReport()
     started = time.monotonic()
-    for path in paths:
-        snippet = load_snippet(path.resolve())
-        run = engine.ensure(snippet, Location(path), report)
-        if run is not None:
-            report.runs[snippet.path] = run
-            print(_as_text(run))
+    try:
+        for path in paths:
+            snippet = load_snippet(path.resolve())
+            run = engine.ensure(snippet, Location(path), report)
+            if run is not None:
+                report.runs[snippet.path] = run
+                print(_as_text(run))
+    finally:
+        engine.close()
     report.seconds = time.monotonic() - started
     _print_errors(report)
     print(report.summary_line())
     return 1 if report.errors else 0
 
 
-def _prepare(config: EngineConfig) -> int:
-    engine = Engine(config, log=lambda message: print(message, file=sys.stderr))
-    report = engine.prepare(sorted(config.posts_dir.glob("*.md")))
+def _prepare(config: EngineConfig, shard: Shard | None) -> int:
+    engine = Engine(config, log=lambda message: print(message, file=sys.stderr), progress=Bar())
+    report = engine.prepare(sorted(config.posts_dir.glob("*.md")), shard)
     _print_errors(report)
     print(report.summary_line())
     return 1 if report.errors else 0

@@ -28,6 +28,17 @@ class EngineError(Exception):
     def __str__(self) -> str:
         return f"{self.location}: {self.message}" if self.location else self.message
 
+    def __reduce__(self) -> tuple:
+        """Pickle with every attribute (a Ray worker sends errors back to the build)."""
+        return _restore, (type(self), dict(self.__dict__))
+
+
+def _restore(cls: type[EngineError], state: dict) -> EngineError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, state.get("message", ""))
+    error.__dict__.update(state)
+    return error
+
 
 class AuthoringError(EngineError):
     """Bad input written by an author: a missing snippet or cell, a bad header or placeholder."""

@@ -8,22 +8,27 @@ one deadline for all cells, and a bound on how much output is kept in memory.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import signal
 import tempfile
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from contextlib import ExitStack, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import nbformat
+import psutil
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
 from .clean import TF_NOISE, human_size
+from .resources import GiB
 from .sandbox import HOME_INSIDE, Sandbox, kernel_environment, manager_class, readonly_paths
 from .snippets import Snippet
 
@@ -36,8 +41,8 @@ QUIET_LOG.setLevel(logging.CRITICAL)
 
 @dataclass(frozen=True)
 class Failure:
-    """Why a run stopped: `kind` is 'error', 'timeout', 'died' or 'setup'; `cell` is the
-    index of the snippet's code cell that was running."""
+    """Why a run stopped: `kind` is 'error', 'timeout', 'died', 'memory' (over its claim) or
+    'setup'; `cell` is the index of the snippet's code cell that was running."""
 
     kind: str
     cell: int
@@ -53,6 +58,7 @@ class Execution:
     teardown_outputs: list[dict]
     wall_time: float
     failure: Failure | None = None
+    peak_memory: int = 0  # bytes: the kernel's largest resident set, all its processes together
 
 
 class BoundedClient(NotebookClient):
@@ -133,27 +139,73 @@ def run_snippet(
     timeout: float,
     on_output: Callable[[str], None] | None = None,
     sandbox: Sandbox | None = None,
+    launch: Launch | None = None,
 ) -> Execution:
-    """Execute all code cells of `snippet` in order, stopping at the first failure.
+    """Execute all code cells of `snippet` in order in a fresh kernel, stopping at the first
+    failure (KernelRun, started and finished at once)."""
+    with KernelRun(snippet, data_files, timeout, sandbox, launch or Launch()) as run:
+        run.start()
+        return run.finish(on_output)
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How a kernel is fitted to its claim: extra environment variables (math threads, GPUs)
+    and the memory it may use (None: no limit), enforced by MemoryWatch."""
+
+    env: Mapping[str, str] = field(default_factory=dict)
+    memory_limit: int | None = None
+
+
+class KernelRun:
+    """One snippet's kernel, in two steps so that a pool can start the next kernel (and import
+    Keras and its backend there) while another snippet runs: `start()` launches the kernel in
+    the sandbox and runs the engine's setup cell; `finish()` runs the snippet's cells.
 
     `data_files` maps each declared data name (relative to KERAS_HOME) to the verified file the
-    engine fetched; the kernel gets its own KERAS_HOME holding only those. `on_output` sees
-    printed text as it arrives (for progress displays)."""
-    notebook = _notebook(snippet)
-    with tempfile.TemporaryDirectory(prefix="dlexec-") as temporary:
-        run_dir = Path(temporary)
+    engine fetched; the kernel gets its own KERAS_HOME holding only those."""
+
+    def __init__(
+        self,
+        snippet: Snippet,
+        data_files: Mapping[str, Path],
+        timeout: float,
+        sandbox: Sandbox | None,
+        launch: Launch,
+    ) -> None:
+        self.snippet = snippet
+        self.data_files = data_files
+        self.timeout = timeout
+        self.sandbox = sandbox
+        self.launch = launch
+        self.notebook = _notebook(snippet)
+        self.setup_failure: Failure | None = None
+        self.watch: MemoryWatch | None = None
+        self._stack = ExitStack()
+        self._client: BoundedClient | None = None
+        self._log_path = Path()
+
+    def __enter__(self) -> KernelRun:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Launch the kernel and run the setup cell (a failure is kept for `finish`)."""
+        run_dir = Path(self._stack.enter_context(tempfile.TemporaryDirectory(prefix="dlexec-")))
         for folder in ("ipc", "home"):
             (run_dir / folder).mkdir()
         # Sandboxed, the run's home is always /home/reader: printed paths are the same on
         # every run and read like a reader's own machine.
-        home = HOME_INSIDE if sandbox is not None else run_dir / "home"
-        binds = _stage_home(run_dir / "home", home, data_files, copy=sandbox is None)
-        env = kernel_environment(_home_env(home))
+        home = HOME_INSIDE if self.sandbox is not None else run_dir / "home"
+        binds = _stage_home(run_dir / "home", home, self.data_files, copy=self.sandbox is None)
+        env = kernel_environment({**self.launch.env, **_home_env(home)})
         client = BoundedClient(
-            notebook,
+            self.notebook,
             kernel_name="python3",
-            kernel_manager_class=_kernel_manager(run_dir, env, binds, sandbox),
-            timeout=timeout,
+            kernel_manager_class=_kernel_manager(run_dir, env, binds, self.sandbox),
+            timeout=self.timeout,
             allow_errors=False,
             # nbclient's merging of streams is quadratic on long lines: capture merges them.
             coalesce_streams=False,
@@ -162,15 +214,74 @@ def run_snippet(
             iopub_timeout=60,
             log=QUIET_LOG,  # failures are reported once, by the engine, with their location
         )
-        client.on_output = on_output
-        client.sandboxed = sandbox is not None
+        client.sandboxed = self.sandbox is not None
+        self._client = client
         # The kernel's own stderr (TensorFlow's C++ logs, crash reports) goes to a log file
         # outside the kernel's reach, not to the build's terminal; a crash report quotes its end.
-        with (
-            tempfile.NamedTemporaryFile("w+", prefix="dlexec-kernel-", suffix=".log") as log,
-            client.setup_kernel(env=env, cwd=run_dir / "home", stdout=log, stderr=log),
-        ):
-            return _run_cells(client, notebook, timeout, Path(log.name))
+        log = self._stack.enter_context(
+            tempfile.NamedTemporaryFile("w+", prefix="dlexec-kernel-", suffix=".log")  # noqa: SIM115
+        )
+        self._log_path = Path(log.name)
+        self._stack.enter_context(
+            client.setup_kernel(env=env, cwd=run_dir / "home", stdout=log, stderr=log)
+        )
+        self.watch = MemoryWatch(_kernel_process(client), self.launch.memory_limit)
+        self._stack.callback(self.watch.stop)
+        # The engine's own setup (importing Keras and its backend) is not the snippet's time.
+        deadline = time.monotonic() + SETUP_LIMIT
+        self.setup_failure = self._cell(0, SETUP_LIMIT, deadline, setup=True)
+
+    def pin(self, cpus: tuple[int, ...]) -> None:
+        """Keep every thread of the kernel (and threads it starts later) on `cpus`."""
+        if self.watch is not None and cpus:
+            self.watch.pin(cpus)
+
+    def finish(self, on_output: Callable[[str], None] | None = None) -> Execution:
+        """Run the snippet's cells (one deadline for all), then the teardown cell."""
+        assert self._client is not None, "start() first"
+        self._client.on_output = on_output
+        cells = self.notebook.cells
+        failure = self.setup_failure
+        started = time.monotonic()
+        deadline = started + self.timeout
+        for index in range(1, len(cells) - 1):
+            if failure:
+                break
+            failure = self._cell(index, self.timeout, deadline)
+        wall_time = time.monotonic() - started
+        if not failure:
+            failure = self._cell(len(cells) - 1, 60, time.monotonic() + 60, setup=True)
+        return Execution(
+            cell_outputs=[list(cell.outputs) for cell in cells[1:-1]],
+            setup_outputs=list(cells[0].outputs),
+            teardown_outputs=list(cells[-1].outputs),
+            wall_time=wall_time,
+            failure=failure,
+            peak_memory=self.watch.peak if self.watch else 0,
+        )
+
+    def kill(self) -> None:
+        """Stop the kernel now (the build is being interrupted); `finish` then returns."""
+        if self.watch is not None:
+            self.watch.kill()
+
+    def close(self) -> None:
+        self._stack.close()
+
+    def _cell(
+        self, index: int, limit: float, deadline: float, setup: bool = False
+    ) -> Failure | None:
+        assert self._client is not None
+        return _run_cell(
+            self._client,
+            self.notebook.cells,
+            index,
+            limit,
+            deadline,
+            self._log_path,
+            self.watch,
+            setup,
+        )
 
 
 def _home_env(home: Path) -> dict[str, str]:
@@ -223,6 +334,9 @@ def _kernel_manager(
         "connection_file": str(ipc / "kernel.json"),
     }
     prefix = [] if sandbox is None else sandbox.command(run_dir, env, readonly_paths(), binds)
+    # Should the machine run out of memory anyway, its killer takes a kernel, not the build.
+    choom = shutil.which("choom")
+    prefix = [choom, "-n", "1000", "--", *prefix] if choom else prefix
     return manager_class(prefix, options)
 
 
@@ -240,32 +354,6 @@ def _notebook(snippet: Snippet) -> nbformat.NotebookNode:
     return notebook
 
 
-def _run_cells(
-    client: BoundedClient, notebook: nbformat.NotebookNode, timeout: float, log_path: Path
-) -> Execution:
-    cells = notebook.cells
-    # The engine's own setup (importing Keras and its backend) is not the snippet's time.
-    limit = SETUP_LIMIT
-    failure = _run_cell(client, cells, 0, limit, time.monotonic() + limit, log_path, setup=True)
-    started = time.monotonic()
-    deadline = started + timeout
-    for index in range(1, len(cells) - 1):
-        if failure:
-            break
-        failure = _run_cell(client, cells, index, timeout, deadline, log_path)
-    wall_time = time.monotonic() - started
-    if not failure:
-        last = len(cells) - 1
-        failure = _run_cell(client, cells, last, 60, time.monotonic() + 60, log_path, setup=True)
-    return Execution(
-        cell_outputs=[list(cell.outputs) for cell in cells[1:-1]],
-        setup_outputs=list(cells[0].outputs),
-        teardown_outputs=list(cells[-1].outputs),
-        wall_time=wall_time,
-        failure=failure,
-    )
-
-
 def _run_cell(
     client: BoundedClient,
     cells: list,
@@ -273,6 +361,7 @@ def _run_cell(
     limit: float,
     deadline: float,
     log_path: Path,
+    watch: MemoryWatch | None,
     setup: bool = False,
 ) -> Failure | None:
     """Run one cell before `deadline` (the snippet's `limit` s); return a Failure, never raise."""
@@ -284,12 +373,89 @@ def _run_cell(
         message = f"did not finish within its time limit of {limit:g} s and was stopped"
         return Failure("setup" if setup else "timeout", code_index, message)
     except DeadKernelError:
+        if watch is not None and watch.exceeded:
+            return Failure("memory", code_index, watch.message())
         return Failure("setup" if setup else "died", code_index, _death_message(client, log_path))
     except CellExecutionError as error:
         return Failure("setup" if setup else "error", code_index, f"{error.ename}: {error.evalue}")
     finally:
         client.finish_cell(cells[index], index)
     return None
+
+
+class MemoryWatch:
+    """Measures a kernel's memory (every process it started, summed) and, past `limit` bytes,
+    kills it: the snippet fails with a message naming its claim, instead of the machine's
+    out-of-memory killer choosing a victim (perhaps the build). Also pins CPUs."""
+
+    interval = 0.2  # seconds between measurements
+
+    def __init__(self, process: psutil.Process | None, limit: int | None) -> None:
+        self.process = process
+        self.limit = limit
+        self.peak = 0
+        self.exceeded = False
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="dlexec-memory", daemon=True)
+        if process is not None:
+            self._thread.start()
+
+    def message(self) -> str:
+        return (
+            f"the kernel used {self.peak / GiB:.2f} GiB, more than the {self.limit / GiB:.2f} GiB "
+            "this snippet claims, and was stopped; raise `resources: {memory: ...}` in the "
+            "snippet's header if it really needs more"
+        )
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def pin(self, cpus: tuple[int, ...]) -> None:
+        for process in self._tree():
+            for task in _tasks(process.pid):
+                with suppress(OSError):  # the thread ended meanwhile
+                    os.sched_setaffinity(task, cpus)
+
+    def _loop(self) -> None:
+        while not self._stopped.wait(self.interval):
+            tree = self._tree()
+            used = 0
+            for process in tree:
+                with suppress(psutil.Error):
+                    used += process.memory_info().rss
+            self.peak = max(self.peak, used)
+            if self.limit is not None and used > self.limit:
+                self.exceeded = True
+                self.kill()
+                return
+
+    def kill(self) -> None:
+        for process in self._tree():
+            with suppress(psutil.Error):
+                process.kill()
+
+    def _tree(self) -> list[psutil.Process]:
+        try:
+            return [self.process, *self.process.children(recursive=True)]
+        except psutil.Error:
+            return []
+
+
+def _tasks(pid: int) -> list[int]:
+    try:
+        return [int(name) for name in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        return []
+
+
+def _kernel_process(client: BoundedClient) -> psutil.Process | None:
+    process = getattr(getattr(client.km, "provisioner", None), "process", None)
+    try:
+        return psutil.Process(process.pid) if process is not None else None
+    except psutil.Error:
+        return None
 
 
 def _death_message(client: BoundedClient, log_path: Path) -> str:

@@ -2,48 +2,39 @@
 
 from __future__ import annotations
 
-import re
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from filelock import FileLock, Timeout
 
-from . import capture
 from .cache_key import KeyInputs, key_inputs
 from .config import EngineConfig, Mode
 from .datasets import fetch
-from .errors import AuthoringError, EngineError, Location, SnippetFailedError, StaleResultError
-from .execute import Execution, run_snippet
-from .plots import curve_files
+from .errors import AuthoringError, EngineError, Location, StaleResultError
 from .posts import PostReferences, find_references, snippet_for_placeholder
 from .progress import Progress, Silent
-from .results import (
-    CellResult,
-    CorruptResult,
-    Result,
-    copy_result,
-    load_result,
-    save_result,
-)
-from .sandbox import Sandbox, choose
+from .results import CorruptResult, Result, copy_result, load_result, save_result
+from .shards import Shard
 from .snippets import Snippet, load_snippet
 from .values import format_value
 
-CELL_FRAME = re.compile(r"Cell In\[(\d+)\], line (\d+)")
-URL_FETCH_FAILURE = re.compile(r"URL fetch failure on (\S+):\s")
-FIRST_SNIPPET_EXECUTION_COUNT = 2  # the hidden setup cell is In[1]
+if TYPE_CHECKING:
+    from .executors import Executor, Outcome
+    from .sandbox import Sandbox
 
 
 @dataclass(frozen=True)
 class SnippetRun:
-    """What this build did for one snippet: 'executed', 'reused' or 'failed'."""
+    """What this build did for one snippet: 'executed', 'reused', 'failed', or 'skipped' (left
+    to another shard)."""
 
     snippet: Snippet
     status: str
@@ -66,9 +57,11 @@ class BuildReport:
         return sum(run.status == status for run in self.runs.values())
 
     def summary_line(self) -> str:
+        skipped = self.count("skipped")
+        others = f", {skipped} left to other shards" if skipped else ""
         return (
             f"snippets: {self.count('executed')} executed, {self.count('reused')} reused, "
-            f"{self.count('failed')} failed in {self.seconds:.1f} s"
+            f"{self.count('failed')} failed{others} in {self.seconds:.1f} s"
         )
 
     def error_texts(self) -> list[str]:
@@ -77,7 +70,7 @@ class BuildReport:
 
     def timing_lines(self) -> list[str]:
         """Snippets that ran in this build, slowest first."""
-        ran = [run for run in self.runs.values() if run.status != "reused"]
+        ran = [run for run in self.runs.values() if run.status in ("executed", "failed")]
         return [
             f"{run.seconds:7.1f} s  {run.snippet.path.name} ({run.status})"
             for run in sorted(ran, key=lambda run: run.seconds, reverse=True)
@@ -85,6 +78,16 @@ class BuildReport:
 
     def snippet_named(self, name: str) -> SnippetRun | None:
         return next((run for run in self.runs.values() if run.snippet.name == name), None)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A snippet that must run: where it is used first, its key inputs, its result folder."""
+
+    snippet: Snippet
+    referrer: Location
+    inputs: KeyInputs
+    folder: Path
 
 
 class Engine:
@@ -95,33 +98,58 @@ class Engine:
         config: EngineConfig,
         log: Callable[[str], None] = print,
         progress: Progress | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.config = config
         self.log = log
         self.progress = progress or Silent()
+        self.environ = environ  # BLOG_EXECUTOR, BLOG_JOBS, RAY_ADDRESS (None: os.environ)
         self.post_timeouts: dict[Path, float] = {}  # snippet -> longest limit its posts allow
 
     @cached_property
     def sandbox(self) -> Sandbox | None:
         """Chosen at the first execution: a build that reuses everything needs no bwrap."""
+        from .sandbox import choose
+
         return choose(log=self.log)
 
-    def prepare(self, posts: Iterable[Path]) -> BuildReport:
-        """Find references in `posts`, make sure every referenced snippet has a fresh result."""
+    @cached_property
+    def executor(self) -> Executor:
+        """Made at the first execution: a build that reuses everything starts no kernel pool."""
+        from .executors import make_executor  # Jupyter, ZMQ: only when something runs
+
+        executor = make_executor(self.environ, lambda: self.sandbox, self.log)
+        self.log(f"executor: {executor.description}")
+        return executor
+
+    def close(self) -> None:
+        """Let the executor go (its threads, or the Ray connection it opened)."""
+        if "executor" in self.__dict__:
+            self.executor.close()
+            del self.__dict__["executor"]
+
+    def prepare(self, posts: Iterable[Path], shard: Shard | None = None) -> BuildReport:
+        """Find references in `posts`, make sure every referenced snippet has a fresh result.
+        With `shard`, execute only that share of the stale snippets (the rest: 'skipped')."""
         started = time.monotonic()
         report = BuildReport()
         snippets = self._collect(sorted(posts), report)
         self.progress.start(len(snippets))
         try:
             with terminate_as_interrupt():
+                pending = []
                 for path, referrer in snippets.items():
-                    self.progress.snippet(self.config.relative(path), referrer)
-                    snippet = self._load(path, report, referrer)
-                    report.runs[path] = self.ensure(snippet, referrer, report)
-                    self.progress.advance()
+                    planned = self._plan(self._load(path, report, referrer), referrer, report)
+                    if isinstance(planned, Pending):
+                        pending.append(planned)
+                    else:
+                        self.progress.advance()
+                if shard is not None:
+                    pending = self._share(pending, shard, snippets, report)
+                self._execute_all(pending, report)
         finally:
             self.progress.close()
-        report.runs = {path: run for path, run in report.runs.items() if run is not None}
+            self.close()
         self._check_placeholders(report)
         report.seconds = time.monotonic() - started
         return report
@@ -130,16 +158,11 @@ class Engine:
         self, snippet: Snippet | None, referrer: Location, report: BuildReport
     ) -> SnippetRun | None:
         """Reuse or execute one snippet; record failures in `report` instead of raising."""
-        if snippet is None:
-            return None
-        try:
-            run = self._ensure(snippet)
-        except EngineError as error:
-            run = SnippetRun(snippet, "failed", self.result_folder(snippet), error=error)
-        if run.error is not None:
-            where = Location(self.config.relative(referrer.path), referrer.line)
-            report.errors.append(_with_referrer(run.error, where))
-        return run
+        planned = self._plan(snippet, referrer, report)
+        if isinstance(planned, Pending):
+            self._execute_all([planned], report)
+            return report.runs.get(planned.snippet.path)
+        return planned
 
     def result_folder(self, snippet: Snippet) -> Path:
         """`results/<snippet path inside snippets/, without .py>/`."""
@@ -147,7 +170,21 @@ class Engine:
             self.config.snippets_dir.resolve()
         ).with_suffix("")
 
-    def _ensure(self, snippet: Snippet) -> SnippetRun:
+    def _plan(
+        self, snippet: Snippet | None, referrer: Location, report: BuildReport
+    ) -> SnippetRun | Pending | None:
+        """Reuse the snippet's result (a SnippetRun), or say it must run (Pending)."""
+        if snippet is None:
+            return None
+        try:
+            planned = self._freshness(snippet, referrer)
+        except EngineError as error:
+            planned = SnippetRun(snippet, "failed", self.result_folder(snippet), error=error)
+        if isinstance(planned, SnippetRun):
+            self._record(planned, referrer, report)
+        return planned
+
+    def _freshness(self, snippet: Snippet, referrer: Location) -> SnippetRun | Pending:
         folder = self.result_folder(snippet)
         stored, problem = self._stored(folder)
         recorded = stored.inputs.get("data") if stored else None
@@ -171,7 +208,7 @@ class Engine:
             restored = copy_result(self.config.local_results / inputs.key, folder)
             if restored is not None:  # e.g. a reverted edit: this exact key ran before
                 return SnippetRun(snippet, "reused", folder, result=restored)
-        return self.execute(snippet, inputs, folder)
+        return Pending(snippet, referrer, inputs, folder)
 
     def _remember(self, folder: Path, key: str) -> None:
         """Keep a copy of a result in the local (git-ignored) cache, indexed by its key."""
@@ -185,51 +222,151 @@ class Engine:
             self.log(f"result is corrupted, treating it as stale: {error}")
             return None, f"is corrupted ({error})"
 
-    def execute(self, snippet: Snippet, inputs: KeyInputs, folder: Path) -> SnippetRun:
-        """Run `snippet` in a fresh kernel and store its result (only when it succeeded)."""
-        relative = self.config.relative(snippet.path)
+    def _share(
+        self, pending: list[Pending], shard: Shard, snippets: Iterable[Path], report: BuildReport
+    ) -> list[Pending]:
+        """This shard's runs; the others are recorded as 'skipped'."""
+        members = shard.members(self.config.relative(path) for path in snippets)
+        mine = [item for item in pending if self.config.relative(item.snippet.path) in members]
+        for item in pending:
+            if item not in mine:
+                self._record(SnippetRun(item.snippet, "skipped", item.folder), None, report)
+                self.progress.advance()
+        return mine
+
+    def _execute_all(self, pending: list[Pending], report: BuildReport) -> None:
+        """Hand every pending snippet to the executor at once, store results as they come.
+        Each snippet's lock is held from before its run until its result is stored; one that
+        another build is executing is waited for afterwards (then reused or run)."""
+        waiting: list[Pending] = []
+        locks: dict[Future[Outcome], FileLock] = {}
+        futures: dict[Future[Outcome], Pending] = {}
+        try:
+            for item in pending:
+                lock = self._try_lock(item)
+                if lock is None:
+                    waiting.append(item)
+                    continue
+                future = self._submit(item, report)
+                if future is None:
+                    lock.release()
+                else:
+                    futures[future], locks[future] = item, lock
+            self._gather(futures, locks, report)
+            for item in waiting:
+                self._wait_for_other_build(item, report)
+        except BaseException:
+            if "executor" in self.__dict__:
+                self.executor.close(cancel=True)
+                del self.__dict__["executor"]
+            raise
+        finally:
+            for lock in locks.values():
+                lock.release()
+
+    def _submit(self, item: Pending, report: BuildReport) -> Future[Outcome] | None:
+        """Start executing `item` (None when it needs no run or cannot start)."""
+        snippet, relative = item.snippet, self.config.relative(item.snippet.path)
+        stored, _ = self._stored(item.folder)
+        if stored is not None and stored.key == item.inputs.key and self.config.mode is Mode.AUTO:
+            run = SnippetRun(snippet, "reused", item.folder, result=stored)  # another build ran it
+            self._done(run, item, report)
+            return None
         timeout = self.timeout(snippet)
-        started = time.monotonic()
-        with self._lock(relative):
-            stored, _ = self._stored(folder)
-            if stored is not None and stored.key == inputs.key and self.config.mode is Mode.AUTO:
-                return SnippetRun(snippet, "reused", folder, result=stored)  # another build ran it
-            self.log(f"executing {relative} (limit {timeout:g} s)")
+        from .executors import Job  # Jupyter, ZMQ: only when something runs
+
+        try:
             data = fetch(
                 snippet.header.data, self.config.keras_home, self.config.data_mirror, relative
             )
-            execution = run_snippet(snippet, data, timeout, self.progress.output, self.sandbox)
-            result, files = build_result(snippet, relative, inputs, execution)
-            if execution.failure is None:
-                result = save_result(folder, result, files)
-                self._remember(folder, result.key)
-        seconds = time.monotonic() - started
-        if execution.failure is not None:
-            error = failure_error(snippet, relative, execution)
+            job = Job(snippet, relative, item.inputs, data, timeout)
+            future = self.executor.submit(job, self.progress.watch(relative, item.referrer))
+        except EngineError as error:
+            self._done(SnippetRun(snippet, "failed", item.folder, error=error), item, report)
+            return None
+        self.log(f"executing {relative} (limit {timeout:g} s)")
+        return future
+
+    def _gather(
+        self,
+        futures: dict[Future[Outcome], Pending],
+        locks: dict[Future[Outcome], FileLock],
+        report: BuildReport,
+    ) -> None:
+        """Store each outcome as it arrives (a failed run stores nothing), then unlock it."""
+        for future in as_completed(futures):
+            item = futures[future]
+            try:
+                outcome = future.result()
+            except EngineError as error:
+                run = SnippetRun(item.snippet, "failed", item.folder, error=error)
+            else:
+                run = self._stored_run(item, outcome)
+            locks.pop(future).release()
+            self._done(run, item, report)
+
+    def _stored_run(self, item: Pending, outcome: Outcome) -> SnippetRun:
+        if outcome.error is not None:
             return SnippetRun(
-                snippet, "failed", folder, result=result, error=error, seconds=seconds
+                item.snippet, "failed", item.folder, outcome.result, outcome.error, outcome.seconds
             )
-        return SnippetRun(snippet, "executed", folder, result=result, seconds=seconds)
+        result = save_result(item.folder, outcome.result, dict(outcome.files))
+        self._remember(item.folder, result.key)
+        return SnippetRun(item.snippet, "executed", item.folder, result, seconds=outcome.seconds)
+
+    def _wait_for_other_build(self, item: Pending, report: BuildReport) -> None:
+        relative = self.config.relative(item.snippet.path)
+        with self._lock(relative) as lock:
+            future = self._submit(item, report)
+            if future is not None:
+                self._gather({future: item}, {future: lock}, report)
+
+    def _done(self, run: SnippetRun, item: Pending, report: BuildReport) -> None:
+        relative = self.config.relative(item.snippet.path)
+        if run.status != "reused":
+            self.log(f"{run.status} {relative} in {run.seconds:.1f} s")
+        self.progress.finished(relative)
+        self.progress.advance()
+        self._record(run, item.referrer, report)
+
+    def _record(self, run: SnippetRun, referrer: Location | None, report: BuildReport) -> None:
+        report.runs[run.snippet.path] = run
+        if run.error is not None and referrer is not None:
+            where = Location(self.config.relative(referrer.path), referrer.line)
+            report.errors.append(_with_referrer(run.error, where))
 
     def timeout(self, snippet: Snippet) -> float:
         """The snippet header's limit, else the longest its posts allow, else the default."""
         return snippet.header.timeout or self.post_timeouts.get(snippet.path) or self.config.timeout
 
-    @contextmanager
-    def _lock(self, relative: Path) -> Iterator[None]:
-        """One build at a time executes a given snippet; others wait, and say so."""
+    def _try_lock(self, item: Pending) -> FileLock | None:
+        lock = self._file_lock(self.config.relative(item.snippet.path))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            return None
+        return lock
+
+    def _file_lock(self, relative: Path) -> FileLock:
         name = relative.as_posix().replace("/", "__")
         lock = FileLock(self.config.root / ".cache" / "locks" / f"{name}.lock")
         Path(lock.lock_file).parent.mkdir(parents=True, exist_ok=True)
+        return lock
+
+    @contextmanager
+    def _lock(self, relative: Path) -> Iterator[FileLock]:
+        """One build at a time executes a given snippet; others wait, and say so."""
+        lock = self._file_lock(relative)
         try:
             lock.acquire(timeout=0)
         except Timeout:
             self.log(f"waiting: another build is executing {relative} (lock {lock.lock_file})")
             lock.acquire()
         try:
-            yield
+            yield lock
         finally:
-            lock.release()
+            if lock.is_locked:
+                lock.release()
 
     def _collect(self, posts: list[Path], report: BuildReport) -> dict[Path, Location]:
         """Snippet path -> first place that references it; authoring errors go to the report."""
@@ -289,70 +426,6 @@ class Engine:
                     report.errors.append(error)
 
 
-def build_result(
-    snippet: Snippet, relative: Path, inputs: KeyInputs, execution: Execution
-) -> tuple[Result, dict[str, bytes]]:
-    """Capture outputs, draw training curves, and assemble the result record."""
-    files: dict[str, bytes] = {}
-    cells = []
-    budget = capture.FileBudget()  # one per snippet: figures are bounded across its cells
-    for cell, raw_outputs in zip(snippet.cells, execution.cell_outputs, strict=True):
-        captured = capture.capture_cell(raw_outputs, budget)
-        files.update(captured.files)
-        outputs = [_with_curves(output, files) for output in captured.outputs]
-        cells.append(CellResult(cell.index, cell.name, outputs))
-    provenance = {
-        **capture.provenance(execution.setup_outputs),
-        "wall_time_s": round(execution.wall_time, 1),
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-    }
-    result = Result(
-        snippet=relative.as_posix(),
-        key=inputs.key,
-        inputs=inputs.__dict__.copy(),
-        provenance=provenance,
-        cells=cells,
-        values=capture.values(execution.teardown_outputs),
-    )
-    return result, files
-
-
-def _with_curves(output: capture.Output, files: dict[str, bytes]) -> capture.Output:
-    if not isinstance(output, capture.HistoryOutput) or not output.epochs:
-        return output
-    plots = {}
-    for palette, (name, content) in curve_files(output).items():
-        files[name] = content
-        plots[palette] = name
-    return capture.HistoryOutput(output.model, output.epochs, output.metrics, plots)
-
-
-def failure_error(snippet: Snippet, relative: Path, execution: Execution) -> SnippetFailedError:
-    """A SnippetFailedError located at the snippet line the traceback points to."""
-    failure = execution.failure
-    assert failure is not None
-    if failure.kind == "setup":
-        return SnippetFailedError(
-            f"the engine's kernel setup failed: {failure.message}", Location(relative)
-        )
-    cell = snippet.cells[failure.cell]
-    traceback = ""
-    outputs = execution.cell_outputs[failure.cell]
-    for output in capture.capture_cell(outputs).outputs:
-        if isinstance(output, capture.ErrorOutput):
-            traceback = output.traceback
-    line = _traceback_line(snippet, traceback) or cell.first_line
-    message = f"snippet failed: {failure.message}"
-    download = URL_FETCH_FAILURE.search(traceback)
-    if download:
-        message += (
-            f". It tried to download {download[1]}, but snippets run offline: declare the file "
-            "in the snippet header (`data: [datasets/<name>]`) and put it in the data mirror "
-            "(BLOG_DATA_MIRROR) so Keras finds it in KERAS_HOME"
-        )
-    return SnippetFailedError(message, Location(relative, line), traceback)
-
-
 @contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
     """Treat SIGTERM like Ctrl-C while snippets run, so kernels are shut down and no result is
@@ -370,18 +443,6 @@ def terminate_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _traceback_line(snippet: Snippet, traceback: str) -> int | None:
-    """Map the innermost `Cell In[n], line k` frame of an IPython traceback to a file line."""
-    frames = CELL_FRAME.findall(traceback)
-    if not frames:
-        return None
-    count, line = (int(part) for part in frames[-1])
-    index = count - FIRST_SNIPPET_EXECUTION_COUNT
-    if not 0 <= index < len(snippet.cells):
-        return None
-    return snippet.cells[index].first_line + line - 1
 
 
 def _with_referrer(error: EngineError, referrer: Location) -> EngineError:

@@ -8,6 +8,8 @@
 #     sha256: 86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed
 # timeout: 120                       # seconds for the whole snippet (default: config)
 # tolerance: 0.05                    # relative tolerance of its values between runs
+# resources: {cpus: 2, gpus: 1, memory: 6GiB}  # what one run needs (defaults: resources.py)
+# serial: true                       # run alone, never beside another snippet
 # ---
 
 # %% load-data
@@ -17,7 +19,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -27,10 +29,11 @@ import yaml
 
 from . import yaml_lines
 from .errors import AuthoringError, Location
+from .resources import Claim, parse_claim
 
 CELL_NAME = re.compile(r"[A-Za-z0-9_-]+")
 SNIPPET_NAME = CELL_NAME  # written into pages and URLs: nothing to escape
-HEADER_KEYS = ("data", "timeout", "tolerance")
+HEADER_KEYS = ("data", "timeout", "tolerance", "resources", "serial")
 DATA_KEYS = ("file", "origin", "sha256")
 DATA_SEGMENT = re.compile(r"[A-Za-z0-9._-]+")
 SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -65,6 +68,7 @@ class SnippetHeader:
     data: tuple[DataFile, ...] = ()
     timeout: float | None = None
     tolerance: float | None = None  # relative, for values that vary from run to run
+    claim: Claim = field(default_factory=Claim)  # `resources:` and `serial:`
 
     @property
     def data_names(self) -> tuple[str, ...]:
@@ -142,7 +146,13 @@ def _parse_header(source: str, path: Path, first: int) -> SnippetHeader:
         tolerance = yaml_lines.check_number(
             values["tolerance"], what, where["tolerance"], low=0, high=0.1, low_open=False
         )
-    return SnippetHeader(data=data, timeout=timeout, tolerance=tolerance)
+    claim = parse_claim(
+        values.get("resources"),
+        values.get("serial", False),
+        where.get("resources", Location(path, first)),
+        where.get("serial", Location(path, first)),
+    )
+    return SnippetHeader(data=data, timeout=timeout, tolerance=tolerance, claim=claim)
 
 
 def _header_yaml(source: str, path: Path, first: int) -> tuple[dict, dict[str, tuple]]:

@@ -311,7 +311,10 @@ def verify_results(config: EngineConfig, ref: str, log: Callable[[str], None] | 
         )
         engine = Engine(scratch, log=log)
         engine.post_timeouts = post_timeouts(config)  # the limits a build would allow
-        verdicts = [verify_one(config, engine, name) for name in names]
+        try:
+            verdicts = [verify_one(config, engine, name) for name in names]
+        finally:
+            engine.close()
     for verdict in verdicts:
         if verdict.problems:
             log(f"error: results/{verdict.folder} is not what its snippet produces:")

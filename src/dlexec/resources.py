@@ -1,0 +1,268 @@
+"""What one snippet run needs (its claim), what the machine has, and the ledger that hands out
+CPUs, GPUs and memory so that the kernels running at once never oversubscribe the machine.
+
+A claim is written in the snippet's header (`resources: {cpus: 2, gpus: 1, memory: 6GiB}`,
+`serial: true`). Its CPU count is also the kernel's number of math threads, whatever the
+machine or BLOG_JOBS: a seeded snippet then computes the same numbers run alone or in a pool.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import AuthoringError, EngineError, Location
+
+GiB = 1 << 30
+DEFAULT_CPUS = 1
+DEFAULT_MEMORY = 4 * GiB  # the largest launch snippet peaks near 2.5 GiB
+BUILD_RESERVE = 1 * GiB  # left for the build process itself (MkDocs, capture, plots)
+RESOURCE_KEYS = ("cpus", "gpus", "memory")
+SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?", re.IGNORECASE)
+UNITS = {"": 1, "b": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
+UNITS |= {"ki": 1 << 10, "mi": 1 << 20, "gi": 1 << 30, "ti": 1 << 40}
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+    "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS",
+)  # fmt: skip
+
+
+class Cancelled(Exception):
+    """The build is stopping (Ctrl-C, SIGTERM): runs still waiting never start."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What one run of a snippet needs. `gpus=None` (the default) means one GPU when the
+    machine has any, else none; `serial` runs it alone."""
+
+    cpus: int = DEFAULT_CPUS
+    gpus: int | None = None
+    memory: int = DEFAULT_MEMORY
+    serial: bool = False
+
+    def gpus_on(self, available: int) -> int:
+        """How many GPUs this claim takes on a machine (or cluster) with `available` of them:
+        a snippet wanting a GPU still runs, on the CPU, where there is none."""
+        wanted = 1 if self.gpus is None else self.gpus
+        return min(wanted, available)
+
+
+@dataclass(frozen=True)
+class Machine:
+    """What this build may hand to kernels: CPU ids, GPU ids (CUDA_VISIBLE_DEVICES entries) and
+    bytes of memory (the machine's or its cgroup's, less the build's own reserve)."""
+
+    cpus: tuple[int, ...]
+    gpus: tuple[str, ...]
+    memory: int
+
+    @classmethod
+    def detect(cls, environ: Mapping[str, str] | None = None) -> Machine:
+        environ = os.environ if environ is None else environ
+        return cls(
+            cpus=tuple(sorted(os.sched_getaffinity(0))),
+            gpus=_gpu_ids(environ),
+            memory=max(_memory_limit() - BUILD_RESERVE, GiB),
+        )
+
+    def default_jobs(self) -> int:
+        """Kernels at once when BLOG_JOBS is unset: as many default claims as fit."""
+        return max(1, min(len(self.cpus) // DEFAULT_CPUS, self.memory // DEFAULT_MEMORY))
+
+    def describe(self) -> str:
+        gpus = f"{len(self.gpus)} GPU(s)" if self.gpus else "no GPU"
+        return f"{len(self.cpus)} CPU(s), {gpus}, {self.memory / GiB:.1f} GiB for kernels"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """What the ledger gave one run: CPU ids to pin it to, GPU ids, bytes of memory."""
+
+    cpus: tuple[int, ...]
+    gpus: tuple[str, ...]
+    memory: int
+    slots: int = 1
+
+
+def jobs_setting(environ: Mapping[str, str], machine: Machine) -> int:
+    """BLOG_JOBS: a positive number, or unset/`auto` for the machine's default."""
+    text = environ.get("BLOG_JOBS", "auto").strip().lower() or "auto"
+    if text == "auto":
+        return machine.default_jobs()
+    if not text.isdigit() or int(text) < 1:
+        raise EngineError(f"BLOG_JOBS={text!r} must be a positive whole number or 'auto'")
+    return int(text)
+
+
+def kernel_env(claim: Claim, gpus: tuple[str, ...]) -> dict[str, str]:
+    """Variables that fit a kernel to its claim: math threads (the claimed CPUs), the GPUs it
+    was given (none: CUDA_VISIBLE_DEVICES is empty) with memory growth instead of
+    TensorFlow's and JAX's grab-everything default."""
+    env = {name: str(claim.cpus) for name in THREAD_VARIABLES}
+    env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
+    env["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"
+    env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
+    return env
+
+
+class Ledger:
+    """Hands out the machine's CPUs, GPUs, memory and job slots. GPUs are taken first (before a
+    kernel starts, since CUDA reads CUDA_VISIBLE_DEVICES once); the rest on admission, in the
+    order runs ask for it. A serial claim takes every slot and CPU."""
+
+    def __init__(self, machine: Machine, slots: int) -> None:
+        self.machine = machine
+        self.slots = slots
+        self._changed = threading.Condition()
+        self._free_cpus = list(machine.cpus)
+        self._free_gpus = list(machine.gpus)
+        self._free_memory = machine.memory
+        self._free_slots = slots
+        self._waiting: deque[object] = deque()
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        """Wake every waiting run with Cancelled."""
+        with self._changed:
+            self._cancelled = True
+            self._changed.notify_all()
+
+    def _wait_for(self, ready: Callable[[], bool]) -> None:
+        self._changed.wait_for(lambda: self._cancelled or ready())
+        if self._cancelled:
+            raise Cancelled
+
+    def check(self, claim: Claim, where: Location) -> None:
+        """Refuse a claim this machine can never satisfy (it would wait for ever)."""
+        if claim.memory > self.machine.memory:
+            raise EngineError(
+                f"`resources: memory` claims {claim.memory / GiB:.1f} GiB; this machine has "
+                f"{self.machine.memory / GiB:.1f} GiB for kernels",
+                where,
+            )
+
+    def take_gpus(self, claim: Claim) -> tuple[str, ...]:
+        wanted = claim.gpus_on(len(self.machine.gpus))
+        with self._changed:
+            self._wait_for(lambda: len(self._free_gpus) >= wanted)
+            taken, self._free_gpus = self._free_gpus[:wanted], self._free_gpus[wanted:]
+        return tuple(taken)
+
+    def admit(self, claim: Claim, gpus: tuple[str, ...]) -> Placement:
+        """Block until the claim fits (first come, first served), then take it."""
+        cpus = len(self.machine.cpus) if claim.serial else min(claim.cpus, len(self.machine.cpus))
+        slots = self.slots if claim.serial else 1
+        ticket = object()
+        with self._changed:
+            self._waiting.append(ticket)
+            try:
+                self._wait_for(
+                    lambda: (
+                        self._waiting[0] is ticket
+                        and len(self._free_cpus) >= cpus
+                        and self._free_memory >= claim.memory
+                        and self._free_slots >= slots
+                    )
+                )
+            finally:
+                self._waiting.remove(ticket)
+            taken, self._free_cpus = self._free_cpus[:cpus], self._free_cpus[cpus:]
+            self._free_memory -= claim.memory
+            self._free_slots -= slots
+            self._changed.notify_all()
+        return Placement(tuple(taken), gpus, claim.memory, slots)
+
+    def release(self, placement: Placement) -> None:
+        with self._changed:
+            self._free_cpus = sorted(self._free_cpus + list(placement.cpus))
+            self._free_memory += placement.memory
+            self._free_slots += placement.slots
+            self._changed.notify_all()
+        self.release_gpus(placement.gpus)
+
+    def release_gpus(self, gpus: tuple[str, ...]) -> None:
+        with self._changed:
+            self._free_gpus += gpus
+            self._changed.notify_all()
+
+
+def parse_claim(
+    resources: object, serial: object, where: Location, serial_where: Location
+) -> Claim:
+    """The header's `resources:` mapping and `serial:` flag, checked at their lines."""
+    if not isinstance(serial, bool):
+        raise AuthoringError(
+            f"snippet header 'serial' is {serial!r}; use true or false", serial_where
+        )
+    if resources is None:
+        return Claim(serial=serial)
+    if not isinstance(resources, dict):
+        raise AuthoringError(
+            "snippet header 'resources' must be a mapping, e.g. {cpus: 2, gpus: 1, memory: 4GiB}",
+            where,
+        )
+    unknown = [key for key in resources if key not in RESOURCE_KEYS]
+    if unknown:
+        raise AuthoringError(
+            f"unknown key {unknown[0]!r} in 'resources'; allowed: {', '.join(RESOURCE_KEYS)}",
+            where,
+        )
+    cpus = _whole(resources.get("cpus", DEFAULT_CPUS), "cpus", 1, 1024, where)
+    gpus = resources.get("gpus")
+    if gpus is not None:
+        gpus = _whole(gpus, "gpus", 0, 64, where)
+    memory = parse_size(resources.get("memory", DEFAULT_MEMORY), where)
+    return Claim(cpus=cpus, gpus=gpus, memory=memory, serial=serial)
+
+
+def parse_size(value: object, where: Location) -> int:
+    """Bytes from `4GiB`, `512MiB`, `2GB`, `2G` or a plain number of bytes."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    match = SIZE.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match:
+        unit = (match.group(2) or "").lower().removesuffix("b")
+        size = int(float(match.group(1)) * UNITS[unit])
+        if size >= 1 << 20:
+            return size
+    raise AuthoringError(
+        f"'resources: memory' is {value!r}; write a size of at least 1MiB such as 4GiB or 512MiB",
+        where,
+    )
+
+
+def _whole(value: object, name: str, low: int, high: int, where: Location) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
+        return value
+    raise AuthoringError(
+        f"'resources: {name}' is {value!r}; it must be a whole number from {low} to {high}", where
+    )
+
+
+def _gpu_ids(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """GPUs to hand out: BLOG_GPUS (ids, e.g. `0,1`; also logical ones for tests), else the
+    build's CUDA_VISIBLE_DEVICES, else one per NVIDIA device file."""
+    for name in ("BLOG_GPUS", "CUDA_VISIBLE_DEVICES"):
+        if name in environ:
+            return tuple(part.strip() for part in environ[name].split(",") if part.strip())
+    devices = [p.name for p in Path("/dev").glob("nvidia[0-9]*") if p.name[6:].isdigit()]
+    return tuple(str(index) for index in range(len(devices)))
+
+
+def _memory_limit() -> int:
+    """The machine's memory, or its cgroup's limit when lower (containers, CI runners)."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            total = min(total, int(text))
+    return total

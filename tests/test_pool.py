@@ -1,0 +1,215 @@
+"""The local executor runs BLOG_JOBS kernels at once, each fitted to its snippet's claim: its
+own CPUs (pinned, as many math threads), its own GPU (logical ones here, via BLOG_GPUS), a
+memory claim that stops the snippet, not the machine, and `serial: true` alone. A parallel
+build computes the same values as a serial one."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from dlexec.config import EngineConfig, Mode
+from dlexec.errors import AuthoringError, EngineError, Location
+from dlexec.pipeline import Engine
+from dlexec.resources import Claim, GiB, Ledger, Machine, parse_claim, parse_size
+
+PROBE = """\
+import os, time
+import keras
+import numpy as np
+started = time.time()
+keras.utils.set_random_seed(1)
+model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+model.compile(optimizer="sgd", loss="mse")
+history = model.fit(np.ones((32, 4)), np.ones(32), epochs=2, verbose=0)
+loss = float(history.history["loss"][-1])
+cpus_pinned = len(os.sched_getaffinity(0))
+threads = os.environ["OMP_NUM_THREADS"] + "/" + os.environ["TF_NUM_INTRAOP_THREADS"]
+gpus_seen = os.environ["CUDA_VISIBLE_DEVICES"]
+growth = os.environ["TF_FORCE_GPU_ALLOW_GROWTH"]
+time.sleep(3)  # long enough that two runs at once overlap
+finished = time.time()
+print("loss", round(loss, 6))
+"""
+HOG = """\
+import numpy as np
+big = np.ones(3 * 2**30 // 8)  # 3 GiB, touched
+import time; time.sleep(10)
+"""
+SCHEDULING = ("started", "finished", "gpus_seen")  # when it ran, and which GPU it was given
+
+
+def snippet(header: str, body: str) -> str:
+    lines = "".join(f"# {line}\n" for line in header.splitlines())
+    return f"# ---\n{lines}# ---\n\n# %% run\n{body}"
+
+
+def make_project(root: Path, snippets: dict[str, str]) -> EngineConfig:
+    (root / "snippets").mkdir(parents=True)
+    (root / "posts").mkdir()
+    (root / "pyproject.toml").write_text("[tool.dlexec]\ntimeout = 120\n")
+    embeds = "\n\n".join(f"[{name}](../snippets/{name}.py)" for name in snippets)
+    (root / "posts" / "p.md").write_text(f"---\ndate: 2026-01-01\n---\n# P\n\n{embeds}\n")
+    for name, text in snippets.items():
+        (root / "snippets" / f"{name}.py").write_text(text)
+    return EngineConfig.load(root, environ={"BLOG_EXECUTE": "always"})
+
+
+def prepare(config: EngineConfig, environ: dict[str, str], results: str):
+    config = replace(
+        config, results_dir=config.root / results, local_results=config.root / f".{results}"
+    )
+    messages: list[str] = []
+    engine = Engine(config, log=messages.append, environ=environ)
+    report = engine.prepare([config.posts_dir / "p.md"])
+    return report, messages
+
+
+def without(values: dict, names: tuple[str, ...]) -> dict:
+    return {name: value for name, value in values.items() if name not in names}
+
+
+def overlap(first: dict, second: dict) -> bool:
+    return first["started"] < second["finished"] and second["started"] < first["finished"]
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory: pytest.TempPathFactory):
+    """One project built with two jobs and logical GPUs, then with one job."""
+    config = make_project(
+        tmp_path_factory.mktemp("pool"),
+        {
+            "gpu_a": snippet("resources: {gpus: 1}\n", PROBE),
+            "gpu_b": snippet("resources: {gpus: 1}\n", PROBE),
+            "hog": snippet("resources: {memory: 1GiB, gpus: 0}\n", HOG),
+            "alone": snippet("serial: true\nresources: {gpus: 0}\n", PROBE),
+        },
+    )
+    parallel = prepare(config, {"BLOG_JOBS": "2", "BLOG_GPUS": "0,1"}, "parallel")
+    serial = prepare(config, {"BLOG_JOBS": "1", "BLOG_GPUS": "0,1"}, "serial")
+    return parallel, serial
+
+
+def values(report, name: str) -> dict:
+    run = report.snippet_named(name)
+    assert run is not None and run.status == "executed", run and run.error
+    return run.result.values
+
+
+def test_two_jobs_run_at_once_each_on_its_own_cpu_and_gpu(builds):
+    (report, messages), _ = builds
+    a, b = values(report, "gpu_a"), values(report, "gpu_b")
+    assert overlap(a, b), "BLOG_JOBS=2 ran the two snippets one after the other"
+    assert {a["gpus_seen"], b["gpus_seen"]} == {"0", "1"}  # one GPU each, never the same
+    assert a["growth"] == b["growth"] == "true"
+    for run in (a, b):
+        assert run["cpus_pinned"] == 1 and run["threads"] == "1/1"  # the default claim: 1 CPU
+    assert report.snippet_named("gpu_a").result.provenance["gpus"] in ("0", "1")
+    assert "executor: local, 2 at once" in messages[0]
+
+
+def test_serial_snippet_runs_alone_and_without_gpu_when_claiming_none(builds):
+    (report, _), _ = builds
+    alone = values(report, "alone")
+    for other in ("gpu_a", "gpu_b"):
+        assert not overlap(alone, values(report, other)), f"serial snippet overlapped {other}"
+    assert (
+        alone["gpus_seen"] == "" and "gpus" not in report.snippet_named("alone").result.provenance
+    )
+
+
+def test_memory_claim_stops_the_snippet_with_a_clear_error_and_others_finish(builds):
+    (report, _), _ = builds
+    hog = report.snippet_named("hog")
+    assert hog.status == "failed"
+    message = str(hog.error)
+    assert message.startswith("snippets/hog.py:")
+    assert "more than the 1.00 GiB this snippet claims" in message
+    assert "resources: {memory: ...}" in message
+    assert report.summary_line().startswith("snippets: 3 executed, 0 reused, 1 failed in ")
+    timings = report.timing_lines()
+    assert len(timings) == 4 and any("hog.py (failed)" in line for line in timings)
+
+
+def test_parallel_and_serial_builds_compute_the_same_values(builds):
+    (parallel, _), (serial, _) = builds
+    for name in ("gpu_a", "gpu_b", "alone"):
+        ours, theirs = values(parallel, name), values(serial, name)
+        assert without(ours, SCHEDULING) == without(theirs, SCHEDULING), name
+        text = [c.outputs for c in parallel.snippet_named(name).result.cells]
+        assert text == [c.outputs for c in serial.snippet_named(name).result.cells]
+    a, b = values(serial, "gpu_a"), values(serial, "gpu_b")
+    assert not overlap(a, b)  # BLOG_JOBS=1: one at a time
+
+
+def test_ledger_hands_out_in_order_and_never_oversubscribes():
+    ledger = Ledger(Machine(cpus=(0, 1, 2), gpus=("0",), memory=8 * GiB), slots=2)
+    first = ledger.admit(Claim(cpus=2), ())
+    assert first.cpus == (0, 1)
+    gpu = ledger.take_gpus(Claim())
+    second = ledger.admit(Claim(), gpu)
+    assert second.cpus == (2,) and second.gpus == ("0",)
+    assert ledger._free_slots == 0 and ledger._free_memory == 0
+    ledger.release(first)
+    ledger.release(second)
+    alone = ledger.admit(Claim(serial=True), ())
+    assert alone.cpus == (0, 1, 2) and alone.slots == 2
+
+
+def test_a_claim_larger_than_the_machine_is_refused_up_front():
+    ledger = Ledger(Machine(cpus=(0,), gpus=(), memory=2 * GiB), slots=1)
+    with pytest.raises(EngineError, match=r"claims 64.0 GiB; this machine has 2.0 GiB"):
+        ledger.check(Claim(memory=64 * GiB), Location(Path("snippets/big.py")))
+
+
+@pytest.mark.parametrize(
+    ("resources", "serial", "message"),
+    [
+        ({"cpu": 2}, False, "unknown key 'cpu' in 'resources'"),
+        ({"cpus": 0}, False, "'resources: cpus' is 0"),
+        ({"gpus": True}, False, "'resources: gpus' is True"),
+        ({"memory": "lots"}, False, "'resources: memory' is 'lots'"),
+        ("4GiB", False, "'resources' must be a mapping"),
+        (None, "yes", "'serial' is 'yes'"),
+    ],
+)
+def test_bad_claims_are_authoring_errors(resources, serial, message):
+    where = Location(Path("snippets/s.py"), 3)
+    with pytest.raises(AuthoringError, match=message) as caught:
+        parse_claim(resources, serial, where, where)
+    assert str(caught.value).startswith("snippets/s.py:3: ")
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [
+        ("4GiB", 4 * GiB),
+        ("512MiB", 512 << 20),
+        ("2GB", 2 * 10**9),
+        ("1.5G", int(1.5e9)),
+        (2**30, GiB),
+    ],
+)
+def test_memory_sizes(text, size):
+    assert parse_size(text, Location(Path("s.py"))) == size
+
+
+def test_header_claim_is_read_with_its_line(project: Path):
+    from dlexec.snippets import load_snippet
+
+    path = project / "snippets" / "s.py"
+    path.write_text(
+        "# ---\n# timeout: 30\n# resources: {cpus: 2, memory: 6GiB}\n# ---\n\n# %% a\nx = 1\n"
+    )
+    assert load_snippet(path).header.claim == Claim(cpus=2, memory=6 * GiB)
+    path.write_text("# ---\n# timeout: 30\n# resources: {cpus: many}\n# ---\n\n# %% a\nx = 1\n")
+    with pytest.raises(AuthoringError, match=r"s.py:3: 'resources: cpus' is 'many'"):
+        load_snippet(path)
+
+
+def test_blog_jobs_must_be_a_positive_number(tmp_path: Path):
+    config = make_project(tmp_path, {"s": snippet("timeout: 30\n", "x = 1\n")})
+    report, _ = prepare(replace(config, mode=Mode.ALWAYS), {"BLOG_JOBS": "zero"}, "r")
+    assert any("BLOG_JOBS='zero' must be a positive whole number" in str(e) for e in report.errors)
