@@ -26,7 +26,7 @@ def load(name: str) -> dict:
 
 def test_workflows_pass_the_schema_check():
     files = sorted(WORKFLOWS.glob("*.yml"))
-    assert {f.name for f in files} == {"pull-request.yml", "deploy.yml"}
+    assert {f.name for f in files} == {"pull-request.yml", "deploy.yml", "execute-sharded.yml"}
     checked = validate(*files)
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
@@ -47,7 +47,7 @@ def test_pull_requests_build_without_secrets():
     runs = " ".join(step.get("run", "") for step in steps)
     assert "bash .ci/run" in runs and "make site" in runs
     assert any(step.get("uses", "").startswith("actions/upload-artifact") for step in steps)
-    for name in ("pull-request.yml", "deploy.yml"):
+    for name in ("pull-request.yml", "deploy.yml", "execute-sharded.yml"):
         assert "pull_request_target" not in load(name)["on"]
 
 
@@ -68,3 +68,18 @@ def test_pull_requests_reexecute_changed_results_against_the_base_branch():
     assert tests < verify
     assert 'REF="origin/$BASE_REF"' in runs[verify]
     assert steps[verify]["env"] == {"BASE_REF": "${{ github.base_ref }}"}
+
+
+def test_sharded_execution_runs_each_shard_then_builds_from_their_results():
+    workflow = load("execute-sharded.yml")
+    assert workflow["permissions"] == {"contents": "read"}
+    execute, gather = workflow["jobs"]["execute"], workflow["jobs"]["gather-and-build"]
+    shards = execute["strategy"]["matrix"]["shard"]
+    runs = " ".join(step.get("run", "") for step in execute["steps"])
+    assert f'prepare --shard "$SHARD/{len(shards)}"' in runs
+    assert shards == list(range(1, len(shards) + 1))
+    assert gather["needs"] == "execute"
+    download = next(s for s in gather["steps"] if "download-artifact" in s.get("uses", ""))
+    assert download["with"]["merge-multiple"] is True
+    check = next(s for s in gather["steps"] if "dlexec prepare" in s.get("run", ""))
+    assert check["env"] == {"BLOG_EXECUTE": "never"}  # every result must now be fresh

@@ -100,7 +100,8 @@ def _run(config: EngineConfig, paths: list[Path]) -> int:
 
 
 def _prepare(config: EngineConfig, shard: Shard | None) -> int:
-    engine = Engine(config, log=lambda message: print(message, file=sys.stderr), progress=Bar())
+    bar = Bar()
+    engine = Engine(config, log=bar.write, progress=bar)
     report = engine.prepare(sorted(config.posts_dir.glob("*.md")), shard)
     _print_errors(report)
     print(report.summary_line())

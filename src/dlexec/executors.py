@@ -93,9 +93,14 @@ def make_executor(
     return LocalExecutor(environ, sandbox(), log)
 
 
-def start_kernel(job: Job, sandbox: Sandbox | None, gpus: tuple[str, ...]) -> KernelRun:
-    """A KernelRun for `job`, fitted to its claim and the GPUs it was given (not started)."""
-    launch = Launch(env=kernel_env(job.claim, gpus), memory_limit=job.claim.memory)
+def start_kernel(
+    job: Job, sandbox: Sandbox | None, gpus: tuple[str, ...], env: Mapping[str, str] | None = None
+) -> KernelRun:
+    """A KernelRun for `job`, fitted to its claim and the GPUs it was given (not started);
+    `env` adds variables (a Ray worker points PYTHONPATH at the engine it was sent)."""
+    launch = Launch(
+        env={**kernel_env(job.claim, gpus), **(env or {})}, memory_limit=job.claim.memory
+    )
     return KernelRun(job.snippet, job.data, job.timeout, sandbox, launch)
 
 

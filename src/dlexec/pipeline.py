@@ -20,7 +20,7 @@ from .config import EngineConfig, Mode
 from .datasets import fetch
 from .errors import AuthoringError, EngineError, Location, StaleResultError
 from .posts import PostReferences, find_references, snippet_for_placeholder
-from .progress import Progress, Silent
+from .progress import Progress, Silent, Watcher
 from .results import CorruptResult, Result, copy_result, load_result, save_result
 from .shards import Shard
 from .snippets import Snippet, load_snippet
@@ -82,12 +82,14 @@ class BuildReport:
 
 @dataclass(frozen=True)
 class Pending:
-    """A snippet that must run: where it is used first, its key inputs, its result folder."""
+    """A snippet that must run: where it is used first, its key inputs, its result folder, and
+    how long its last run took (None: never ran)."""
 
     snippet: Snippet
     referrer: Location
     inputs: KeyInputs
     folder: Path
+    last_seconds: float | None = None
 
 
 class Engine:
@@ -104,6 +106,7 @@ class Engine:
         self.log = log
         self.progress = progress or Silent()
         self.environ = environ  # BLOG_EXECUTOR, BLOG_JOBS, RAY_ADDRESS (None: os.environ)
+        self._executor_error: EngineError | None = None
         self.post_timeouts: dict[Path, float] = {}  # snippet -> longest limit its posts allow
 
     @cached_property
@@ -121,6 +124,17 @@ class Engine:
         executor = make_executor(self.environ, lambda: self.sandbox, self.log)
         self.log(f"executor: {executor.description}")
         return executor
+
+    def _executor(self) -> Executor:
+        """The executor; one that cannot be made (say, an unreachable Ray cluster) fails every
+        snippet with the same error, without trying again for each."""
+        if self._executor_error is None:
+            try:
+                return self.executor
+            except EngineError as error:
+                self._executor_error = error
+        # A copy per snippet: each gets its own "(used at ...)".
+        raise EngineError(self._executor_error.message, self._executor_error.location)
 
     def close(self) -> None:
         """Let the executor go (its threads, or the Ray connection it opened)."""
@@ -208,7 +222,8 @@ class Engine:
             restored = copy_result(self.config.local_results / inputs.key, folder)
             if restored is not None:  # e.g. a reverted edit: this exact key ran before
                 return SnippetRun(snippet, "reused", folder, result=restored)
-        return Pending(snippet, referrer, inputs, folder)
+        last = stored.provenance.get("wall_time_s") if stored is not None else None
+        return Pending(snippet, referrer, inputs, folder, last if _is_number(last) else None)
 
     def _remember(self, folder: Path, key: str) -> None:
         """Keep a copy of a result in the local (git-ignored) cache, indexed by its key."""
@@ -242,7 +257,7 @@ class Engine:
         locks: dict[Future[Outcome], FileLock] = {}
         futures: dict[Future[Outcome], Pending] = {}
         try:
-            for item in pending:
+            for item in sorted(pending, key=self._longest_first):
                 lock = self._try_lock(item)
                 if lock is None:
                     waiting.append(item)
@@ -264,6 +279,12 @@ class Engine:
             for lock in locks.values():
                 lock.release()
 
+    def _longest_first(self, item: Pending) -> tuple[float, str]:
+        """Runs start in this order: the longest last time first (a never-run snippet counts
+        its time limit), so a pool does not end waiting on one long run."""
+        expected = item.last_seconds or self.timeout(item.snippet)
+        return -expected, item.snippet.path.as_posix()
+
     def _submit(self, item: Pending, report: BuildReport) -> Future[Outcome] | None:
         """Start executing `item` (None when it needs no run or cannot start)."""
         snippet, relative = item.snippet, self.config.relative(item.snippet.path)
@@ -280,12 +301,12 @@ class Engine:
                 snippet.header.data, self.config.keras_home, self.config.data_mirror, relative
             )
             job = Job(snippet, relative, item.inputs, data, timeout)
-            future = self.executor.submit(job, self.progress.watch(relative, item.referrer))
+            watcher = self.progress.watch(relative, item.referrer)
+            message = f"executing {relative} (limit {timeout:g} s)"
+            return self._executor().submit(job, Announcing(watcher, lambda: self.log(message)))
         except EngineError as error:
             self._done(SnippetRun(snippet, "failed", item.folder, error=error), item, report)
             return None
-        self.log(f"executing {relative} (limit {timeout:g} s)")
-        return future
 
     def _gather(
         self,
@@ -424,6 +445,25 @@ class Engine:
                     format_value(run.result.values, placeholder)
                 except AuthoringError as error:
                     report.errors.append(error)
+
+
+@dataclass(frozen=True)
+class Announcing:
+    """A progress watcher that also logs when its run starts (it may wait for resources)."""
+
+    watcher: Watcher
+    announce: Callable[[], None]
+
+    def running(self) -> None:
+        self.announce()
+        self.watcher.running()
+
+    def output(self, text: str) -> None:
+        self.watcher.output(text)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 @contextmanager

@@ -77,6 +77,11 @@ class Bar(Silent):
         if self.enabled and total:
             self.bar = tqdm(total=total, unit="snippet", desc="snippets", leave=False)
 
+    @staticmethod
+    def write(message: str) -> None:
+        """Print a log line above the bars (printing past them would break their lines)."""
+        tqdm.write(message, file=sys.stderr)
+
     def watch(self, relative: Path, referrer: Location) -> Watcher:
         if self.bar is None:
             return Quiet()
@@ -123,7 +128,7 @@ class SnippetLine:
                 desc=self.label,
                 position=self.position,
                 leave=False,
-                bar_format="  {desc} {postfix}",
+                bar_format="  {desc}{postfix}",
             )
 
     def output(self, text: str) -> None:
