@@ -28,6 +28,7 @@ from mkdocs.plugins import event_priority, get_plugin_logger
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 from mkdocs.utils import get_relative_url
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from dlexec.config import EngineConfig, Mode
 from dlexec.errors import AuthoringError, EngineError, Location
@@ -90,7 +91,9 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
             _project_file(post, config) if problem is None else _stand_in(post, problem, config)
         )
     try:
-        report = Engine(engine_config, log.info, Bar()).prepare(posts)
+        # Log lines go above the progress lines (tqdm redraws them), not through them.
+        with logging_redirect_tqdm([logging.getLogger("mkdocs")]):
+            report = Engine(engine_config, log.info, Bar()).prepare(posts)
     except Exception as error:  # an engine bug must not stop the server either
         if not _state.serving:
             raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,17 @@ def test_post_code_blocks_have_outputs_plots_and_no_placeholders(built_site: Pat
     assert not body.select(".dlexec-error"), f"{page}: an error is shown"
     for residue in RESIDUE:
         assert residue not in text, f"{page}: generation residue {residue!r}"
+
+
+def test_run_pages_are_published_but_left_out_of_search(built_site: Path):
+    """Each snippet's full run has its page, but search finds the posts: the run pages repeat
+    their code and outputs, and outranked them."""
+    runs = sorted(built_site.glob("runs/*/index.html"))
+    assert runs
+    for run in runs:
+        assert "The full run of" in run.read_text()
+    index = json.loads((built_site / "search" / "search_index.json").read_text())
+    locations = [doc["location"] for doc in index["docs"]]
+    assert not [location for location in locations if location.startswith("runs/")]
+    posts = {location.split("#")[0] for location in locations if location.startswith("20")}
+    assert len(posts) == len(POSTS)  # every post is searchable

@@ -11,7 +11,8 @@ A snippet controls what it displays, so every figure is untrusted input:
   and the PNG is then checked like any other.
 
 Every refusal is an `ImageRejected` whose message says what was wrong; capture turns it into a
-notice in the cell's output.
+notice in the cell's output. Pillow is imported when a figure is checked, so that a build which
+captures nothing (every result reused) does not load it.
 """
 
 from __future__ import annotations
@@ -25,10 +26,12 @@ import subprocess
 import sys
 import warnings
 from dataclasses import dataclass
-
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from .clean import human_size
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 MAX_IMAGE_BYTES = 5 * 1024 * 1024  # one figure, decoded
 MAX_SVG_BYTES = 2 * 1024 * 1024  # one SVG document, before drawing
@@ -77,6 +80,8 @@ def from_base64(payload: object, mime: str) -> Figure:
 
 def check_raster(content: bytes, mime: str) -> Figure:
     """Check that `content` is a decodable image of type `mime`; downscale it if too large."""
+    from PIL import Image
+
     if len(content) > MAX_IMAGE_BYTES:
         raise ImageRejected(_too_large(len(content), MAX_IMAGE_BYTES))
     expected, extension = FORMATS[mime]
@@ -146,6 +151,8 @@ def _check_pixels(width: int, height: int) -> None:
 
 def _downscale(image: Image.Image, mime: str, extension: str) -> Figure:
     """Fit `image` within MAX_SIDE on both sides, keeping its aspect ratio; re-encode it."""
+    from PIL import Image
+
     old_width = image.width
     if mime == "image/jpeg":
         if image.mode not in ("RGB", "L"):

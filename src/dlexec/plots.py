@@ -1,13 +1,14 @@
-"""Training-curve figures drawn from a captured History, one SVG per Material palette."""
+"""Training-curve figures drawn from a captured History, one SVG per Material palette.
+
+Matplotlib is imported when a figure is drawn, not with this module: a build that reuses every
+result draws nothing and should not pay for the import.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import io
 import json
-
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
 from .capture import HistoryOutput
 
@@ -37,6 +38,7 @@ def _lower_is_better(metric: str) -> bool:
 
 def _draw(history: HistoryOutput, palette: str) -> bytes:
     import matplotlib
+    from matplotlib.figure import Figure
 
     colors = PALETTES[palette]
     names = metric_names(history)
@@ -58,6 +60,8 @@ def _draw(history: HistoryOutput, palette: str) -> bytes:
 
 
 def _draw_metric(axes, history: HistoryOutput, name: str, colors: dict[str, str]) -> None:
+    from matplotlib.ticker import MaxNLocator
+
     epochs = history.epochs
     dots = {"marker": "o", "ms": 3} if len(epochs) <= 40 else {}  # no dots on long runs
     axes.plot(epochs, history.metrics[name], color=colors["train"], label="training", **dots)

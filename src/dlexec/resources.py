@@ -20,7 +20,7 @@ from .errors import AuthoringError, EngineError, Location
 
 GiB = 1 << 30
 DEFAULT_CPUS = 1
-DEFAULT_MEMORY = 4 * GiB  # the largest launch snippet peaks near 2.5 GiB
+DEFAULT_MEMORY = 4 * GiB  # launch snippets peak under 1 GiB on a CPU; CUDA libraries add GiBs
 BUILD_RESERVE = 1 * GiB  # left for the build process itself (MkDocs, capture, plots)
 RESOURCE_KEYS = ("cpus", "gpus", "memory")
 SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?", re.IGNORECASE)

@@ -1,0 +1,164 @@
+"""Notebook pages (mkdocs-jupyter) are converted once and then reused from .cache until the
+notebook changes, stay out of the search index, and a warm build's hook path does not import
+the heavy libraries it only needs when something runs or is converted."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import REPO, mkdocs_build
+
+import dlexec.page_cache as page_cache
+from dlexec.page_cache import PageCache, conversion_key
+
+CONFIG = """site_name: Notebook pages
+docs_dir: docs
+site_dir: site
+theme:
+  name: material
+plugins:
+  - search
+  - mkdocs-jupyter:
+      include: ["*.ipynb"]
+      ignore: ["*.md"]
+      cache: false
+      include_source: true
+hooks:
+  - {hook}
+"""
+CONVERTING = "Converting notebook"
+
+
+def write_notebook(path: Path, printed: str) -> None:
+    notebook = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell("# The full run of a tiny snippet\n\nRan on CPU"),
+            nbformat.v4.new_code_cell("print(answer)"),
+        ]
+    )
+    notebook.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text=printed)]
+    for index, cell in enumerate(notebook.cells):
+        cell["id"] = f"cell-{index}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, path)
+
+
+@pytest.fixture
+def notebook_site(tmp_path: Path) -> Path:
+    project = tmp_path / "site-project"
+    (project / "docs").mkdir(parents=True)
+    (project / "docs" / "index.md").write_text("# Home\n\nThe posts live here.\n")
+    hook = (REPO / "hooks" / "notebook_pages.py").as_posix()
+    (project / "mkdocs.yml").write_text(CONFIG.format(hook=hook))
+    write_notebook(project / "docs" / "runs" / "tiny.ipynb", "printed 42\n")
+    return project
+
+
+def entries(project: Path) -> list[Path]:
+    return sorted((project / ".cache" / "notebook-pages").glob("*.json"))
+
+
+def page(project: Path) -> str:
+    return (project / "site" / "runs" / "tiny" / "index.html").read_text()
+
+
+def test_a_notebook_page_is_converted_once_then_reused_until_it_changes(notebook_site: Path):
+    first = mkdocs_build(notebook_site)
+    assert first.returncode == 0, first.stderr
+    assert first.stderr.count(CONVERTING) == 1
+    [entry] = entries(notebook_site)
+    html = page(notebook_site)
+    assert "printed 42" in html
+    assert "<title>The full run of a tiny snippet" in html  # title from the notebook's h1
+    assert "notebook page:" not in html  # the stand-in content was replaced
+
+    second = mkdocs_build(notebook_site)
+    assert second.returncode == 0, second.stderr
+    assert CONVERTING not in second.stderr  # nbconvert did not run
+    assert entries(notebook_site) == [entry]
+    assert page(notebook_site) == html  # the cached conversion gives the same page
+
+    write_notebook(notebook_site / "docs" / "runs" / "tiny.ipynb", "printed 43\n")
+    third = mkdocs_build(notebook_site)
+    assert third.returncode == 0, third.stderr
+    assert third.stderr.count(CONVERTING) == 1
+    assert "printed 43" in page(notebook_site) and "printed 42" not in page(notebook_site)
+    [new_entry] = entries(notebook_site)  # the old entry is evicted
+    assert new_entry != entry
+
+
+def test_a_truncated_cache_entry_is_converted_again(notebook_site: Path):
+    assert mkdocs_build(notebook_site).returncode == 0
+    html = page(notebook_site)
+    [entry] = entries(notebook_site)
+    content = entry.read_bytes()
+    entry.write_bytes(content[: len(content) // 2])  # as if a build had died mid-write
+    rebuilt = mkdocs_build(notebook_site)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert rebuilt.stderr.count(CONVERTING) == 1
+    assert entry.read_bytes() == content and page(notebook_site) == html
+
+
+def test_notebook_pages_are_not_in_the_search_index(notebook_site: Path):
+    built = mkdocs_build(notebook_site)
+    assert built.returncode == 0, built.stderr
+    index = json.loads((notebook_site / "site" / "search" / "search_index.json").read_text())
+    locations = [doc["location"] for doc in index["docs"]]
+    assert "" in locations  # the home page is searchable
+    assert not [location for location in locations if location.startswith("runs/")]
+    assert (notebook_site / "site" / "runs" / "tiny" / "tiny.ipynb").is_file()  # still published
+
+
+# -- the cache itself ---------------------------------------------------------------------------
+
+
+def test_the_key_covers_notebook_settings_and_converter_versions(monkeypatch):
+    key = conversion_key(b"{}", {"theme": ""})
+    assert key == conversion_key(b"{}", {"theme": ""})
+    assert key != conversion_key(b"{ }", {"theme": ""})
+    assert key != conversion_key(b"{}", {"theme": "dark"})
+    monkeypatch.setattr(page_cache, "version", lambda package: "999")
+    page_cache.converter_versions.cache_clear()
+    try:
+        assert key != conversion_key(b"{}", {"theme": ""})
+    finally:
+        page_cache.converter_versions.cache_clear()
+
+
+def test_entries_are_written_atomically_and_unused_ones_evicted(tmp_path: Path):
+    cache = PageCache(tmp_path / "pages")
+    cache.store("a" * 64, {"content": "<p>kept</p>"})
+    assert [p.name for p in (tmp_path / "pages").iterdir()] == ["a" * 64 + ".json"]  # no temp
+    assert cache.load("a" * 64) == {"content": "<p>kept</p>"}
+    (tmp_path / "pages" / ("b" * 64 + ".json")).write_text('{"content": "<p>tru')
+    assert cache.load("b" * 64) is None  # unreadable counts as missing
+    assert cache.load("c" * 64) is None
+    later = PageCache(tmp_path / "pages")  # the next build uses only the first entry
+    assert later.load("a" * 64) is not None
+    assert [p.name for p in later.evict_unused()] == ["b" * 64 + ".json"]
+    assert cache.load("a" * 64) is not None
+
+
+# -- deferred imports ---------------------------------------------------------------------------
+
+HEAVY = ("matplotlib", "PIL", "cairosvg", "nbconvert")
+
+
+def test_the_hooks_do_not_import_heavy_libraries():
+    """Only a build that executes or converts something needs them (drawing curves, checking
+    figures, rasterising SVG, converting notebooks)."""
+    code = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(REPO / 'hooks')!r})\n"
+        "import executed_snippets, notebook_pages\n"
+        f"print([name for name in {HEAVY!r} if name in sys.modules])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "[]", done.stdout
