@@ -266,6 +266,18 @@ def _with_notebook_buttons(markdown: str, post: Path, page: Page, config: MkDocs
     return markdown.replace(MORE, f"{MORE}\n\n{notebook_buttons(download, colab)}\n", 1)
 
 
+@event_priority(-100)  # last: the blog and RSS plugins have read the whole post by now
 def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
     rendered = _state.pages.pop(page.file.src_uri, None)
-    return rendered.insert_fragments(html) if rendered else html
+    if rendered is None:
+        return html
+    # The blog plugin renders a post's whole Markdown again for each list that shows its
+    # excerpt, and keeps only what is above the marker: give it only that (and a stand-in
+    # below, so it still links "Continue reading"), not every code block of the post.
+    page.markdown = _excerpt_only(page.markdown)
+    return rendered.insert_fragments(html)
+
+
+def _excerpt_only(markdown: str) -> str:
+    above, marker, _ = markdown.partition(MORE)
+    return f"{above}{marker}\n\n&hellip;\n" if marker else markdown

@@ -6,6 +6,7 @@
 #   - file: datasets/t10k-labels-idx1-ubyte.gz
 #     origin: https://storage.googleapis.com/cvdf-datasets/mnist/t10k-labels-idx1-ubyte.gz
 #     sha256: f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6
+# resources: {cpus: 2}  # one of the longest trainings: two math threads
 # ---
 
 # %% load-data

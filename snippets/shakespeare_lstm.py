@@ -3,6 +3,8 @@
 #   - file: datasets/shakespeare.txt
 #     origin: https://storage.googleapis.com/download.tensorflow.org/data/shakespeare.txt
 #     sha256: 86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed
+# resources: {cpus: 2}  # one of the longest trainings: two math threads
+# timeout: 300           # about two minutes on 2 CPU cores; room for a slower machine
 # ---
 
 # %% load-text

@@ -5,6 +5,7 @@ the heavy libraries it only needs when something runs or is converted."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -162,3 +163,31 @@ def test_the_hooks_do_not_import_heavy_libraries():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_a_warm_build_of_the_site_does_not_import_the_converter(tmp_path: Path):
+    """mkdocs-jupyter's nbconvert is imported only when a notebook page must be converted."""
+    code = (
+        "import sys, tempfile\n"
+        "from mkdocs.commands.build import build\n"
+        "from mkdocs.config import load_config\n"
+        "config = load_config(config_file='mkdocs.yml', site_dir=tempfile.mkdtemp())\n"
+        "config.plugins.on_startup(command='build', dirty=False)\n"
+        "build(config)\n"
+        "print('nbconvert' in sys.modules)\n"
+    )
+    env = {**os.environ, "BLOG_EXECUTE": "never", "NO_MKDOCS_2_WARNING": "1"}
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        for _ in range(2)  # the first may convert (a fresh checkout); the second must not
+    ]
+    for run in runs:
+        assert run.returncode == 0, run.stderr
+    assert runs[1].stdout.strip() == "False"

@@ -213,3 +213,17 @@ def test_blog_jobs_must_be_a_positive_number(tmp_path: Path):
     config = make_project(tmp_path, {"s": snippet("timeout: 30\n", "x = 1\n")})
     report, _ = prepare(replace(config, mode=Mode.ALWAYS), {"BLOG_JOBS": "zero"}, "r")
     assert any("BLOG_JOBS='zero' must be a positive whole number" in str(e) for e in report.errors)
+
+
+def test_a_wide_claim_waits_until_enough_cpus_are_free():
+    import threading
+
+    ledger = Ledger(Machine(cpus=(0, 1), gpus=(), memory=8 * GiB), slots=2)
+    narrow = ledger.admit(Claim(cpus=1), ())
+    admitted = threading.Event()
+    waiter = threading.Thread(target=lambda: (ledger.admit(Claim(cpus=2), ()), admitted.set()))
+    waiter.start()
+    assert not admitted.wait(0.5), "a 2-CPU claim was admitted with one CPU free"
+    ledger.release(narrow)
+    assert admitted.wait(5)
+    waiter.join()

@@ -91,3 +91,12 @@ def test_long_logs_show_their_last_lines_and_keep_the_rest_one_click_away():
     assert "Epoch 25/30" in visible and "Epoch 30/30" in visible and "Epoch 24/30" not in visible
     table = "".join(f"row {i}\n" for i in range(30))
     assert "<details" not in text_html(TextOutput("result", table))  # model.summary() stays whole
+
+
+def test_provenance_names_the_backend_that_ran():
+    from dlexec.render import provenance_text
+    from dlexec.results import Result
+
+    info = {"backend": "jax", "jax": "0.10.2", "keras": "3.15.1", "device": "GPU NVIDIA H100"}
+    text = provenance_text(Result("s.py", "k", {}, {**info, "wall_time_s": 3.2, "date": "d"}, []))
+    assert text == "Ran on GPU NVIDIA H100 · JAX 0.10.2 · Keras 3.15.1 · 3.2 s · d"

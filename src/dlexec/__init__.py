@@ -7,7 +7,10 @@ The package knows nothing about MkDocs. Stages, one module each:
 - `cache_key` hash what changes a result (source, engine, library versions, data bytes);
 - `datasets`  fetch declared data (cache, mirror, or origin + SHA-256), confined to KERAS_HOME;
 - `sandbox`   the bubblewrap sandbox and allowlisted environment every kernel starts in;
+- `resources` what a run claims (CPUs, GPUs, memory), what the machine has, the ledger;
 - `execute`   run one snippet in a fresh, sandboxed Jupyter kernel and return a record;
+- `executors` one interface for whoever executes (`pool`: local kernels; `ray_executor`);
+- `shards`    split the stale snippets between CI machines;
 - `capture`   turn kernel outputs into clean, typed, size-capped result data (`images`);
 - `results`   store and load results atomically, with checksums;
 - `plots`     draw training curves from captured histories;
@@ -16,5 +19,5 @@ The package knows nothing about MkDocs. Stages, one module each:
 - `verify`    re-execute changed results and compare them with what was committed.
 """
 
-ENGINE_VERSION = "5"
+ENGINE_VERSION = "6"
 """Bump when capture or result format changes: every cache key changes with it."""

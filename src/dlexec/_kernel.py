@@ -127,11 +127,13 @@ def provenance() -> dict[str, str]:
     elif backend == "jax":
         import jax
 
+        record["jax"] = jax.__version__
         gpu = next((d for d in jax.devices() if d.platform == "gpu"), None)
         device = f"GPU {gpu.device_kind}" if gpu else None
     elif backend == "torch":
         import torch
 
+        record["torch"] = torch.__version__
         device = f"GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else None
     # The executor pins a run to its claimed CPUs after this setup; the thread count it set is
     # what the snippet computes with.

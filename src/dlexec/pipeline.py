@@ -257,7 +257,7 @@ class Engine:
         locks: dict[Future[Outcome], FileLock] = {}
         futures: dict[Future[Outcome], Pending] = {}
         try:
-            for item in sorted(pending, key=self._longest_first):
+            for item in sorted(pending, key=self._run_order):
                 lock = self._try_lock(item)
                 if lock is None:
                     waiting.append(item)
@@ -279,11 +279,15 @@ class Engine:
             for lock in locks.values():
                 lock.release()
 
-    def _longest_first(self, item: Pending) -> tuple[float, str]:
-        """Runs start in this order: the longest last time first (a never-run snippet counts
-        its time limit), so a pool does not end waiting on one long run."""
+    def _run_order(self, item: Pending) -> tuple[float, float, str]:
+        """Runs start widest claim first, then longest last time first (a never-run snippet
+        counts its time limit): the pool serves runs in order, so narrow runs fill the
+        machine after the wide ones instead of leaving CPUs idle while a wide one waits, and
+        the pool does not end waiting on one long run."""
+        claim = item.snippet.header.claim
+        width = float("inf") if claim.serial else claim.cpus
         expected = item.last_seconds or self.timeout(item.snippet)
-        return -expected, item.snippet.path.as_posix()
+        return -width, -expected, item.snippet.path.as_posix()
 
     def _submit(self, item: Pending, report: BuildReport) -> Future[Outcome] | None:
         """Start executing `item` (None when it needs no run or cannot start)."""

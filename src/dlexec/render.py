@@ -199,9 +199,14 @@ def error_html(message: str, traceback: str = "") -> str:
     )
 
 
+BACKEND_NAMES = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}
+
+
 def provenance_text(result: Result) -> str:
     info = result.provenance
-    versions = f"TensorFlow {info.get('tensorflow', '?')} · Keras {info.get('keras', '?')}"
+    backend = str(info.get("backend", "tensorflow"))
+    name = BACKEND_NAMES.get(backend, backend)
+    versions = f"{name} {info.get(backend, '?')} · Keras {info.get('keras', '?')}"
     return (
         f"Ran on {info.get('device', '?')} · {versions} · {info.get('wall_time_s', '?')} s · "
         f"{info.get('date', '?')}"
