@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import threading
 
 from .capture import HistoryOutput
 
@@ -36,6 +37,9 @@ def _lower_is_better(metric: str) -> bool:
     return any(word in metric for word in ("loss", "error", "mse", "mae"))
 
 
+_ONE_AT_A_TIME = threading.Lock()
+
+
 def _draw(history: HistoryOutput, palette: str) -> bytes:
     import matplotlib
     from matplotlib.figure import Figure
@@ -44,7 +48,8 @@ def _draw(history: HistoryOutput, palette: str) -> bytes:
     names = metric_names(history)
     columns = min(len(names), 2) or 1  # two plots side by side, more metrics wrap to new rows
     rows = -(-len(names) // columns) or 1
-    with matplotlib.rc_context(STYLE):
+    # rcParams and the SVG writer's id salt are global: a pool stores several results at once.
+    with _ONE_AT_A_TIME, matplotlib.rc_context(STYLE):
         figure = Figure(figsize=(4.2 * columns, 3.0 * rows + 0.3), layout="constrained")
         grid = list(figure.subplots(rows, columns, squeeze=False).flat)
         for axes, name in zip(grid, names, strict=False):

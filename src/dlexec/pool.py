@@ -9,6 +9,7 @@ so a snippet's turn begins with a warm kernel.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -41,10 +42,11 @@ class LocalExecutor:
         self._active: set[KernelRun] = set()
         self._lock = threading.Lock()
         self._cancelled = threading.Event()
+        self._submitted = itertools.count()  # runs are admitted in the order they came
 
     def submit(self, job: Job, watcher: Watcher) -> Future[Outcome]:
         self.ledger.check(job.claim, Location(job.relative))
-        return self._threads.submit(self._run, job, watcher)
+        return self._threads.submit(self._run, job, watcher, next(self._submitted))
 
     def close(self, cancel: bool = False) -> None:
         """Wait for the runs (or, cancelling, stop every kernel and start no other)."""
@@ -56,7 +58,7 @@ class LocalExecutor:
                     run.kill()
         self._threads.shutdown(wait=True, cancel_futures=cancel)
 
-    def _run(self, job: Job, watcher: Watcher) -> Outcome:
+    def _run(self, job: Job, watcher: Watcher, order: int) -> Outcome:
         if self._cancelled.is_set():
             raise Cancelled
         gpus = self.ledger.take_gpus(job.claim)
@@ -66,7 +68,7 @@ class LocalExecutor:
                 self._track(run, True)
                 try:
                     run.start()
-                    placement = self.ledger.admit(job.claim, gpus)
+                    placement = self.ledger.admit(job.claim, gpus, order)
                     run.pin(placement.cpus)
                     watcher.running()
                     started = time.monotonic()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,7 +113,8 @@ def kernel_env(claim: Claim, gpus: tuple[str, ...]) -> dict[str, str]:
 class Ledger:
     """Hands out the machine's CPUs, GPUs, memory and job slots. GPUs are taken first (before a
     kernel starts, since CUDA reads CUDA_VISIBLE_DEVICES once); the rest on admission, in the
-    order runs ask for it. A serial claim takes every slot and CPU."""
+    order the runs were submitted (among those whose kernel is ready; a later run never goes
+    first, even when it would fit). A serial claim takes every slot and CPU."""
 
     def __init__(self, machine: Machine, slots: int) -> None:
         self.machine = machine
@@ -124,7 +124,7 @@ class Ledger:
         self._free_gpus = list(machine.gpus)
         self._free_memory = machine.memory
         self._free_slots = slots
-        self._waiting: deque[object] = deque()
+        self._waiting: list[int] = []  # the order numbers of runs waiting to be admitted
         self._cancelled = False
 
     def cancel(self) -> None:
@@ -154,24 +154,24 @@ class Ledger:
             taken, self._free_gpus = self._free_gpus[:wanted], self._free_gpus[wanted:]
         return tuple(taken)
 
-    def admit(self, claim: Claim, gpus: tuple[str, ...]) -> Placement:
-        """Block until the claim fits (first come, first served), then take it."""
+    def admit(self, claim: Claim, gpus: tuple[str, ...], order: int = 0) -> Placement:
+        """Block until the claim fits and no waiting run comes before it (`order`: lowest
+        first; equal ones in no particular order), then take it."""
         cpus = len(self.machine.cpus) if claim.serial else min(claim.cpus, len(self.machine.cpus))
         slots = self.slots if claim.serial else 1
-        ticket = object()
         with self._changed:
-            self._waiting.append(ticket)
+            self._waiting.append(order)
             try:
                 self._wait_for(
                     lambda: (
-                        self._waiting[0] is ticket
+                        order == min(self._waiting)
                         and len(self._free_cpus) >= cpus
                         and self._free_memory >= claim.memory
                         and self._free_slots >= slots
                     )
                 )
             finally:
-                self._waiting.remove(ticket)
+                self._waiting.remove(order)
             taken, self._free_cpus = self._free_cpus[:cpus], self._free_cpus[cpus:]
             self._free_memory -= claim.memory
             self._free_slots -= slots
