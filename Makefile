@@ -2,6 +2,7 @@
 # make test  - same set-up, then run the test suite
 # make serve - live-reloading preview at http://127.0.0.1:8000
 # make verify-results REF=origin/main - re-execute results changed since REF, fail if not reproduced
+# make bench - build times with and without the engine, side by side (benchmarks/bench.py)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,7 +10,7 @@ STAMP := $(VENV)/.installed
 # Material prints an end-of-life banner on every build; the README covers the migration plan.
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: site test serve lint check outputs-diff verify-results new-post clean
+.PHONY: site test serve lint check outputs-diff verify-results new-post bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,8 +47,14 @@ new-post: $(STAMP)
 	@test -n "$(TITLE)" || { echo 'usage: make new-post TITLE="Title of the post"'; exit 2; }
 	$(BIN)/python -m dlexec new-post "$(TITLE)"
 
+# Cold and warm build times against plain `python snippet.py` and MkDocs without the engine,
+# BLOG_JOBS speed-up and peak memory, measured side by side in one run (several minutes).
+# BENCH_QUICK=1 trains 1 epoch on 1,000 images: checks the script, not the engine.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py
+
 lint: $(STAMP)
-	$(BIN)/ruff check src hooks tests
+	$(BIN)/ruff check src hooks tests benchmarks
 
 clean:
 	rm -rf site .cache/locks

@@ -84,3 +84,35 @@ def real_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert built.returncode == 0, built.stderr
     assert re.search(r"snippets: 0 executed, \d+ reused, 0 failed", built.stderr)
     return site
+
+
+def engine_project(
+    root: Path, snippets: dict[str, str], pyproject: str = "[tool.dlexec]\ntimeout = 120\n"
+):
+    """A project in `root` whose post posts/p.md embeds each snippet (name -> source)."""
+    from dlexec.config import EngineConfig
+
+    for folder in ("snippets", "posts"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    (root / "pyproject.toml").write_text(pyproject)
+    embeds = "\n\n".join(f"[{name}](../snippets/{name}.py)" for name in snippets)
+    (root / "posts" / "p.md").write_text(f"---\ndate: 2026-01-01\n---\n# P\n\n{embeds}\n")
+    for name, text in snippets.items():
+        (root / "snippets" / f"{name}.py").write_text(text)
+    return EngineConfig.load(root, environ={"BLOG_EXECUTE": "always"})
+
+
+def prepare_into(config, environ: dict[str, str], results: str):
+    """Prepare the project's post into its own results folder; the report and log lines."""
+    from dataclasses import replace
+
+    from dlexec.pipeline import Engine
+
+    config = replace(
+        config, results_dir=config.root / results, local_results=config.root / f".{results}"
+    )
+    messages: list[str] = []
+    report = Engine(config, log=messages.append, environ=environ).prepare(
+        [config.posts_dir / "p.md"]
+    )
+    return report, messages

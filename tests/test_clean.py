@@ -192,6 +192,8 @@ def test_cleaning_two_runs_gives_identical_text():
     ],
 )
 def test_cleaning_is_linear_on_hostile_lines(text):
-    start = time.perf_counter()
+    # Linear cleaning takes well under a second here; a quadratic one would take hours on
+    # these megabyte lines. The bound is loose so that a busy machine does not fail it.
+    start = time.process_time()
     terminal_text(text)
-    assert time.perf_counter() - start < 2.0
+    assert time.process_time() - start < 30.0

@@ -351,9 +351,9 @@ def test_a_huge_error_is_truncated():
 
 def test_many_small_stream_outputs_merge_in_linear_time():
     raw = [{"output_type": "stream", "name": "stdout", "text": "x"} for _ in range(300_000)]
-    start = time.perf_counter()
+    start = time.process_time()
     [text] = capture_cell(raw).outputs
-    assert time.perf_counter() - start < 5
+    assert time.process_time() - start < 30  # linear: about a second; quadratic: hours
     assert text.text.startswith("x" * 2000)
 
 

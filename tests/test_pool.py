@@ -9,10 +9,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from conftest import engine_project, prepare_into
 
-from dlexec.config import EngineConfig, Mode
+from dlexec.config import Mode
 from dlexec.errors import AuthoringError, EngineError, Location
-from dlexec.pipeline import Engine
 from dlexec.resources import Claim, GiB, Ledger, Machine, parse_claim, parse_size
 
 PROBE = """\
@@ -53,27 +53,6 @@ def snippet(header: str, body: str) -> str:
     return f"# ---\n{lines}# ---\n\n# %% run\n{body}"
 
 
-def make_project(root: Path, snippets: dict[str, str]) -> EngineConfig:
-    (root / "snippets").mkdir(parents=True)
-    (root / "posts").mkdir()
-    (root / "pyproject.toml").write_text("[tool.dlexec]\ntimeout = 120\n")
-    embeds = "\n\n".join(f"[{name}](../snippets/{name}.py)" for name in snippets)
-    (root / "posts" / "p.md").write_text(f"---\ndate: 2026-01-01\n---\n# P\n\n{embeds}\n")
-    for name, text in snippets.items():
-        (root / "snippets" / f"{name}.py").write_text(text)
-    return EngineConfig.load(root, environ={"BLOG_EXECUTE": "always"})
-
-
-def prepare(config: EngineConfig, environ: dict[str, str], results: str):
-    config = replace(
-        config, results_dir=config.root / results, local_results=config.root / f".{results}"
-    )
-    messages: list[str] = []
-    engine = Engine(config, log=messages.append, environ=environ)
-    report = engine.prepare([config.posts_dir / "p.md"])
-    return report, messages
-
-
 def without(values: dict, names: tuple[str, ...]) -> dict:
     return {name: value for name, value in values.items() if name not in names}
 
@@ -85,17 +64,17 @@ def overlap(first: dict, second: dict) -> bool:
 @pytest.fixture(scope="module")
 def builds(tmp_path_factory: pytest.TempPathFactory):
     """One project built with two jobs and logical GPUs, then with one job."""
-    config = make_project(
+    config = engine_project(
         tmp_path_factory.mktemp("pool"),
         {
-            "gpu_a": snippet("resources: {gpus: 1}\n", PROBE),
-            "gpu_b": snippet("resources: {gpus: 1}\n", PROBE),
-            "hog": snippet("resources: {memory: 1GiB, gpus: 0}\n", HOG),
+            "gpu_a": snippet("resources: {gpus: 1, cpus: 1}\n", PROBE),
+            "gpu_b": snippet("resources: {gpus: 1, cpus: 1}\n", PROBE),
+            "hog": snippet("resources: {memory: 1GiB, gpus: 0, cpus: 1}\n", HOG),
             "alone": snippet("serial: true\nresources: {gpus: 0}\n", PROBE),
         },
     )
-    parallel = prepare(config, {"BLOG_JOBS": "2", "BLOG_GPUS": "0,1"}, "parallel")
-    serial = prepare(config, {"BLOG_JOBS": "1", "BLOG_GPUS": "0,1"}, "serial")
+    parallel = prepare_into(config, {"BLOG_JOBS": "2", "BLOG_GPUS": "0,1"}, "parallel")
+    serial = prepare_into(config, {"BLOG_JOBS": "1", "BLOG_GPUS": "0,1"}, "serial")
     return parallel, serial
 
 
@@ -112,7 +91,7 @@ def test_two_jobs_run_at_once_each_on_its_own_cpu_and_gpu(builds):
     assert {a["gpus_seen"], b["gpus_seen"]} == {"0", "1"}  # one GPU each, never the same
     assert a["growth"] == b["growth"] == "true"
     for run in (a, b):
-        assert run["cpus_pinned"] == 1 and run["threads"] == "1/1"  # the default claim: 1 CPU
+        assert run["cpus_pinned"] == 1 and run["threads"] == "1/1"  # as claimed: 1 CPU
     assert report.snippet_named("gpu_a").result.provenance["gpus"] in ("0", "1")
     assert "executor: local, 2 at once" in messages[0]
 
@@ -166,7 +145,7 @@ def test_ledger_hands_out_in_order_and_never_oversubscribes():
     first = ledger.admit(Claim(cpus=2), ())
     assert first.cpus == (0, 1)
     gpu = ledger.take_gpus(Claim())
-    second = ledger.admit(Claim(), gpu)
+    second = ledger.admit(Claim(cpus=1), gpu)
     assert second.cpus == (2,) and second.gpus == ("0",)
     assert ledger._free_slots == 0 and ledger._free_memory == 0
     ledger.release(first)
@@ -227,8 +206,8 @@ def test_header_claim_is_read_with_its_line(project: Path):
 
 
 def test_blog_jobs_must_be_a_positive_number(tmp_path: Path):
-    config = make_project(tmp_path, {"s": snippet("timeout: 30\n", "x = 1\n")})
-    report, _ = prepare(replace(config, mode=Mode.ALWAYS), {"BLOG_JOBS": "zero"}, "r")
+    config = engine_project(tmp_path, {"s": snippet("timeout: 30\n", "x = 1\n")})
+    report, _ = prepare_into(replace(config, mode=Mode.ALWAYS), {"BLOG_JOBS": "zero"}, "r")
     assert any("BLOG_JOBS='zero' must be a positive whole number" in str(e) for e in report.errors)
 
 

@@ -7,16 +7,16 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from conftest import engine_project, prepare_into
 
 from dlexec.cache_key import KeyInputs, installed_version
 from dlexec.config import EngineConfig
 from dlexec.errors import EngineError, Location
 from dlexec.executors import make_executor
-from dlexec.pipeline import BuildReport, Engine
+from dlexec.pipeline import BuildReport
 from dlexec.ray_executor import _worker_environ, check_versions
 from dlexec.results import load_result
 
@@ -66,27 +66,10 @@ threads = os.environ["OMP_NUM_THREADS"]
 
 def make_project(root: Path, snippets: dict[str, str]) -> EngineConfig:
     """posts/p.md embedding each snippet; the data mirror holds datasets/numbers.csv."""
-    for folder in ("snippets", "posts", "mirror/datasets"):
-        (root / folder).mkdir(parents=True)
-    (root / "pyproject.toml").write_text('[tool.dlexec]\ntimeout = 120\ndata_mirror = "mirror"\n')
+    (root / "mirror" / "datasets").mkdir(parents=True)
     (root / "mirror" / "datasets" / "numbers.csv").write_text(NUMBERS)
-    embeds = "\n\n".join(f"[{name}](../snippets/{name}.py)" for name in snippets)
-    (root / "posts" / "p.md").write_text(f"---\ndate: 2026-01-01\n---\n# P\n\n{embeds}\n")
-    for name, text in snippets.items():
-        (root / "snippets" / f"{name}.py").write_text(text)
-    return EngineConfig.load(root, environ={"BLOG_EXECUTE": "always"})
-
-
-def build(config: EngineConfig, environ: dict[str, str], results: str):
-    """Prepare the project's post into its own results folder; the report and log lines."""
-    config = replace(
-        config, results_dir=config.root / results, local_results=config.root / f".{results}"
-    )
-    messages: list[str] = []
-    report = Engine(config, log=messages.append, environ=environ).prepare(
-        [config.posts_dir / "p.md"]
-    )
-    return report, messages
+    pyproject = '[tool.dlexec]\ntimeout = 120\ndata_mirror = "mirror"\n'
+    return engine_project(root, snippets, pyproject)
 
 
 def test_without_ray_address_the_build_starts_a_local_ray_and_stops_it(tmp_path: Path):
@@ -98,7 +81,7 @@ def test_without_ray_address_the_build_starts_a_local_ray_and_stops_it(tmp_path:
     body = "# %% run\nimport dlexec._kernel\nkernel_engine = dlexec._kernel.__file__\n"
     config = make_project(tmp_path, {"where": body})
     environ, sigterm = dict(os.environ), signal.getsignal(signal.SIGTERM)
-    report, messages = build(config, {"BLOG_EXECUTOR": "ray"}, "results")
+    report, messages = prepare_into(config, {"BLOG_EXECUTOR": "ray"}, "results")
     assert "ray: RAY_ADDRESS is not set; starting a local Ray instance on this machine" in messages
     run = executed(report, "where")
     assert run.result.provenance["executor"] == "ray"
@@ -131,8 +114,10 @@ def ray_cluster():
 def builds(ray_cluster, tmp_path_factory: pytest.TempPathFactory):
     """The same project executed by the local executor and by Ray."""
     config = make_project(tmp_path_factory.mktemp("ray"), {"plain": PLAIN, "gpu": GPU})
-    local = build(config, {"BLOG_EXECUTOR": "local", "BLOG_JOBS": "2", "BLOG_GPUS": "0,1"}, "local")
-    on_ray = build(config, {"BLOG_EXECUTOR": "ray"}, "ray")
+    local = prepare_into(
+        config, {"BLOG_EXECUTOR": "local", "BLOG_JOBS": "2", "BLOG_GPUS": "0,1"}, "local"
+    )
+    on_ray = prepare_into(config, {"BLOG_EXECUTOR": "ray"}, "ray")
     return local, on_ray
 
 
@@ -178,7 +163,7 @@ def test_ray_assigns_the_claimed_gpu(builds):
 def test_a_claim_no_node_can_hold_fails_at_once(ray_cluster, tmp_path: Path):
     body = "# ---\n# resources: {cpus: 3, gpus: 0}\n# ---\n\n# %% run\nx = 1\n"
     config = make_project(tmp_path, {"huge": body})
-    report, _ = build(config, {"BLOG_EXECUTOR": "ray"}, "results")
+    report, _ = prepare_into(config, {"BLOG_EXECUTOR": "ray"}, "results")
     [error] = report.errors
     assert "claims 3 CPU(s), 0 GPU(s)" in str(error) and "no live node" in str(error)
     assert str(error).startswith("snippets/huge.py")

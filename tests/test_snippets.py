@@ -196,3 +196,23 @@ def test_snippet_file_name_must_be_safe(tmp_path, name):
     path.write_text("# %% a\nx = 1\n")
     with pytest.raises(AuthoringError, match=r"snippet file name .* may only use letters"):
         load_snippet(path)
+
+
+def test_a_parsed_snippet_is_cached_by_its_text_and_errors_are_not(tmp_path: Path):
+    from dlexec.snippets import load_snippet
+
+    cache = tmp_path / "cache"
+    path = tmp_path / "s.py"
+    path.write_text("# ---\n# timeout: 30\n# resources: {cpus: 1}\n# ---\n\n# %% a\nx = 1\n")
+    first = load_snippet(path, cache)
+    assert len(list(cache.iterdir())) == 1
+    assert load_snippet(path, cache) == first == load_snippet(path)
+    path.write_text("# %% a\nx = 2\n")  # another text: another entry
+    assert load_snippet(path, cache).cells[0].source == "x = 2"
+    for entry in cache.iterdir():
+        entry.write_text("{not json")  # a damaged entry is parsed again
+    assert load_snippet(path, cache).cells[0].source == "x = 2"
+    path.write_text("# ---\n# timeout: -1\n# ---\n# %% a\nx = 1\n")
+    for _ in range(2):
+        with pytest.raises(AuthoringError, match="timeout"):
+            load_snippet(path, cache)

@@ -33,6 +33,8 @@ def defer(name: str) -> bool:
     spec.loader.exec_module(module)
     parent, _, child = name.rpartition(".")
     # The parent's attribute lets `from . import convert` bind the module without loading it.
+    # (Not for a top-level module: on Python 3.11 an `import` statement of an already lazy
+    # module reads its __spec__, which loads it.)
     setattr(sys.modules[parent], child, module)
     return True
 

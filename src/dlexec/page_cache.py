@@ -18,7 +18,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from .results import _atomic_write
+from .results import atomic_write
 
 FORMAT = 1  # bump when the layout of an entry changes
 # The packages whose code turns a notebook into a page: mkdocs-jupyter drives nbconvert, which
@@ -82,7 +82,7 @@ class PageCache:
     def store(self, key: str, entry: Mapping[str, Any]) -> None:
         self.used.add(key)
         self.folder.mkdir(parents=True, exist_ok=True)
-        _atomic_write(self.path(key), json.dumps(entry, ensure_ascii=False).encode())
+        atomic_write(self.path(key), json.dumps(entry, ensure_ascii=False).encode())
 
     def evict_unused(self) -> list[Path]:
         """Remove the entries this build did not use (after a build that rendered every page)."""

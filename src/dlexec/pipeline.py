@@ -422,7 +422,7 @@ class Engine:
 
     def _load(self, path: Path, report: BuildReport, referrer: Location) -> Snippet | None:
         try:
-            snippet = load_snippet(path)
+            snippet = load_snippet(path, self.config.root / ".cache" / "snippets")
         except AuthoringError as error:
             report.errors.append(error)
             return None

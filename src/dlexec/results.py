@@ -84,11 +84,11 @@ def save_result(folder: Path, result: Result, files: dict[str, bytes]) -> Result
         checksums[name] = _sha256(content)
         target = folder / name
         if not (target.is_file() and _sha256(target.read_bytes()) == checksums[name]):
-            _atomic_write(target, content)
+            atomic_write(target, content)
     result = Result(**{**_fields(result), "files": checksums})
     document = _to_json(result)
     document["checksum"] = _checksum(document)
-    _atomic_write(
+    atomic_write(
         folder / RESULT_FILE, (json.dumps(document, indent=1, ensure_ascii=False) + "\n").encode()
     )
     _remove_unreferenced(folder, set(checksums) | {RESULT_FILE})
@@ -111,7 +111,8 @@ def _fields(result: Result) -> dict[str, Any]:
     return {name: getattr(result, name) for name in result.__dataclass_fields__}
 
 
-def _atomic_write(target: Path, content: bytes) -> None:
+def atomic_write(target: Path, content: bytes) -> None:
+    """Write `content` to `target` through a temporary file renamed into place."""
     handle, temporary = tempfile.mkstemp(
         dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
     )

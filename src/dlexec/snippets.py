@@ -19,18 +19,22 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import jupytext
-import nbformat
 import yaml
 
 from . import yaml_lines
 from .errors import AuthoringError, Location
 from .resources import Claim, parse_claim
+
+if TYPE_CHECKING:
+    import nbformat
 
 CELL_NAME = re.compile(r"[A-Za-z0-9_-]+")
 SNIPPET_NAME = CELL_NAME  # written into pages and URLs: nothing to escape
@@ -39,6 +43,7 @@ DATA_KEYS = ("file", "origin", "sha256")
 DATA_SEGMENT = re.compile(r"[A-Za-z0-9._-]+")
 SHA256 = re.compile(r"[0-9a-f]{64}")
 HEADER_OPEN = re.compile(r"#\s*---\s*")
+PARSE_FORMAT = 1  # bump when Snippet's fields change: cached parses are then ignored
 
 
 @dataclass(frozen=True)
@@ -95,8 +100,10 @@ class Snippet:
         return next((cell for cell in self.cells if cell.name == name), None)
 
 
-def load_snippet(path: Path) -> Snippet:
-    """Read and validate a snippet file; raise AuthoringError naming file and line."""
+def load_snippet(path: Path, cache: Path | None = None) -> Snippet:
+    """Read and validate a snippet file; raise AuthoringError naming file and line. With
+    `cache` (a folder), a snippet parsed before is read from there (a build that executes
+    nothing parses nothing)."""
     if not SNIPPET_NAME.fullmatch(path.stem):
         raise AuthoringError(
             f"snippet file name {path.stem!r} may only use letters, digits, '_' and '-'",
@@ -108,13 +115,54 @@ def load_snippet(path: Path) -> Snippet:
         raise AuthoringError("snippet file does not exist", Location(path)) from None
     except (OSError, UnicodeDecodeError) as error:
         raise AuthoringError(f"cannot read snippet: {error}", Location(path)) from error
-    return _parsed(path, text)
+    if cache is None:
+        return _parsed(path, text)
+    entry = cache / f"{_parse_key(path, text)}.json"
+    snippet = _from_entry(entry, path, text)
+    if snippet is None:
+        snippet = _parsed(path, text)  # a bad snippet raises: errors are never cached
+        from .results import atomic_write
+
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(entry, json.dumps(_entry(snippet)).encode())
+    return snippet
+
+
+def _parse_key(path: Path, text: str) -> str:
+    """What a parse depends on: the file's path and text, this parser, jupytext's version."""
+    from .cache_key import installed_version
+
+    context = [PARSE_FORMAT, str(path), installed_version("jupytext"), text]
+    return hashlib.sha256(json.dumps(context).encode()).hexdigest()
+
+
+def _entry(snippet: Snippet) -> dict:
+    return {"header": asdict(snippet.header), "cells": [asdict(cell) for cell in snippet.cells]}
+
+
+def _from_entry(entry: Path, path: Path, text: str) -> Snippet | None:
+    """The parsed snippet stored in `entry`; None when missing or unreadable."""
+    try:
+        stored = json.loads(entry.read_bytes())
+        header = stored["header"]
+        header = SnippetHeader(
+            data=tuple(DataFile(**item) for item in header["data"]),
+            timeout=header["timeout"],
+            tolerance=header["tolerance"],
+            claim=Claim(**header["claim"]),
+        )
+        cells = tuple(Cell(**cell) for cell in stored["cells"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return Snippet(path=path, text=text, header=header, cells=cells)
 
 
 @functools.lru_cache(maxsize=512)
 def _parsed(path: Path, text: str) -> Snippet:
     """The snippet `text` read from `path`, parsed (jupytext takes ~20 ms a file): each `make
     serve` rebuild re-reads every snippet, and only an edited one is parsed again."""
+    import jupytext  # here: its import pulls in Jupyter's server and client
+
     notebook = jupytext.reads(text, fmt="py:percent")
     header = SnippetHeader()
     if (
