@@ -31,7 +31,7 @@ cpus_pinned = len(os.sched_getaffinity(0))
 threads = os.environ["OMP_NUM_THREADS"] + "/" + os.environ["TF_NUM_INTRAOP_THREADS"]
 gpus_seen = os.environ["CUDA_VISIBLE_DEVICES"]
 growth = os.environ["TF_FORCE_GPU_ALLOW_GROWTH"]
-time.sleep(3)  # long enough that two runs at once overlap
+time.sleep(6)  # long enough that two runs at once overlap, even on a busy machine
 finished = time.time()
 print("loss", round(loss, 6))
 """

@@ -2,9 +2,9 @@
 
 BLOG_JOBS kernels run at once (default: as many default claims as the machine's CPUs and memory
 hold). Each run takes what its snippet claims from the `Ledger` — GPUs before its kernel starts,
-then CPUs, memory and a job slot — so kernels never oversubscribe the machine. One more kernel
-than there are slots is started ahead: it imports Keras and its backend while the others run,
-so a snippet's turn begins with a warm kernel.
+then CPUs, memory and a job slot — so kernels never oversubscribe the machine. Up to two
+kernels more than there are slots are started ahead: they import Keras and its backend while
+the others run, so a snippet's turn begins with a warm kernel.
 """
 
 from __future__ import annotations
@@ -37,8 +37,10 @@ class LocalExecutor:
         self.sandbox = sandbox
         self.ledger = Ledger(self.machine, self.jobs)
         self.description = f"local, {self.jobs} at once ({self.machine.describe()})"
-        # One thread per slot, plus one that starts the next kernel ahead of its turn.
-        self._threads = ThreadPoolExecutor(self.jobs + 1, thread_name_prefix="dlexec-run")
+        # One thread per slot, one that starts the next kernel ahead of its turn, and one more
+        # so that a thread still capturing a finished run's result (figures, curves) does not
+        # hold back that start.
+        self._threads = ThreadPoolExecutor(self.jobs + 2, thread_name_prefix="dlexec-run")
         self._active: set[KernelRun] = set()
         self._lock = threading.Lock()
         self._cancelled = threading.Event()
