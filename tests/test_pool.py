@@ -31,7 +31,9 @@ cpus_pinned = len(os.sched_getaffinity(0))
 threads = os.environ["OMP_NUM_THREADS"] + "/" + os.environ["TF_NUM_INTRAOP_THREADS"]
 gpus_seen = os.environ["CUDA_VISIBLE_DEVICES"]
 growth = os.environ["TF_FORCE_GPU_ALLOW_GROWTH"]
-time.sleep(6)  # long enough that two runs at once overlap, even on a busy machine
+# Runs until 40 s after its kernel started (kernels start together, ahead of their turn):
+# two runs admitted at once then overlap, however unevenly a busy machine warmed them up.
+time.sleep(max(0.5, kernel_started + 40 - time.time()))
 finished = time.time()
 print("loss", round(loss, 6))
 """
