@@ -342,8 +342,12 @@ def tail(text: str, lines: int = 40) -> str:
 
 
 def base_env(**settings: str | None) -> dict[str, str]:
-    """This environment with `settings` applied (None removes a variable)."""
+    """This environment with `settings` applied (None removes a variable). Python caches
+    bytecode as on a user's machine: with PYTHONDONTWRITEBYTECODE (set in some shells and
+    containers) the engine and hooks, which pip did not precompile, would be compiled on every
+    build, while MkDocs without the engine imports only precompiled packages."""
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     for name, value in settings.items():
         if value is None:
             env.pop(name, None)

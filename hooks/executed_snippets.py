@@ -20,23 +20,30 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
-from mkdocs.livereload import LiveReloadServer
 from mkdocs.plugins import event_priority, get_plugin_logger
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 from mkdocs.utils import get_relative_url
-from tqdm.contrib.logging import logging_redirect_tqdm
 
 from dlexec.config import EngineConfig, Mode
 from dlexec.errors import AuthoringError, EngineError, Location
-from dlexec.notebooks import colab_url, snippet_notebook, sync_post_notebooks, write_if_changed
+from dlexec.notebooks import (
+    NotebookStamps,
+    colab_url,
+    sync_post_notebooks,
+    sync_snippet_notebook,
+)
 from dlexec.pipeline import BuildReport, Engine, SnippetRun
 from dlexec.posts import front_matter
 from dlexec.progress import Bar
 from dlexec.render import Links, RenderedPage, error_html, notebook_buttons, render_page
+
+if TYPE_CHECKING:
+    from mkdocs.livereload import LiveReloadServer
 
 log = get_plugin_logger("dlexec")
 # Under serve, errors go to this logger: it is outside the `mkdocs` logger tree, so strict mode
@@ -45,6 +52,7 @@ serve_log = logging.getLogger("dlexec.serve")
 ASSETS = "assets/results"
 RUNS = "runs"  # companion pages: each snippet's executed notebook, rendered by mkdocs-jupyter
 NOTEBOOKS = "notebooks"
+STAMPS = "notebook-stamps"  # under .cache/: which notebooks hold what their inputs make
 MORE = "<!-- more -->"
 
 
@@ -92,8 +100,8 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
         )
     try:
         # Log lines go above the progress lines (tqdm redraws them), not through them.
-        with logging_redirect_tqdm([logging.getLogger("mkdocs")]):
-            report = Engine(engine_config, log.info, Bar()).prepare(posts)
+        bar = Bar(loggers=[logging.getLogger("mkdocs")])
+        report = Engine(engine_config, log.info, bar).prepare(posts)
     except Exception as error:  # an engine bug must not stop the server either
         if not _state.serving:
             raise
@@ -105,7 +113,11 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
         log.info("time per snippet, slowest first:\n" + "\n".join(report.timing_lines()))
     write = engine_config.mode is not Mode.NEVER
     _state.notebooks, stale = sync_post_notebooks(
-        report, engine_config.notebooks_dir, write, lambda post: _source_url(post, config)
+        report,
+        engine_config.notebooks_dir,
+        write,
+        lambda post: _source_url(post, config),
+        _stamps(),
     )
     report.errors += stale
     if report.errors:
@@ -134,9 +146,13 @@ def _publish_run(run: SnippetRun, files: Files, config: MkDocsConfig) -> None:
         )
     cache = _state.config.root / ".cache"
     uri = f"{RUNS}/{_run_name(run)}.ipynb"
-    write_if_changed(cache / uri, snippet_notebook(run))
+    sync_snippet_notebook(run, cache / uri, _stamps())
     # A plain File (not File.generated): mkdocs-jupyter's wrapper needs a real source path.
     files.append(File(uri, str(cache), config.site_dir, config.use_directory_urls))
+
+
+def _stamps() -> NotebookStamps:
+    return NotebookStamps(_state.config.root / ".cache" / STAMPS)
 
 
 def _run_name(run: SnippetRun) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +36,10 @@ hooks:
 CONVERTING = "Converting notebook"
 
 
+# A snippet's HTML output may carry its own styles: they stay in the notebook.
+OWN_STYLE = "<style>.own-style { color: teal }</style><b class='own-style'>table</b>"
+
+
 def write_notebook(path: Path, printed: str) -> None:
     notebook = nbformat.v4.new_notebook(
         cells=[
@@ -42,7 +47,10 @@ def write_notebook(path: Path, printed: str) -> None:
             nbformat.v4.new_code_cell("print(answer)"),
         ]
     )
-    notebook.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text=printed)]
+    notebook.cells[1].outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text=printed),
+        nbformat.v4.new_output("display_data", data={"text/html": OWN_STYLE}),
+    ]
     for index, cell in enumerate(notebook.cells):
         cell["id"] = f"cell-{index}"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,6 +99,33 @@ def test_a_notebook_page_is_converted_once_then_reused_until_it_changes(notebook
     assert "printed 43" in page(notebook_site) and "printed 42" not in page(notebook_site)
     [new_entry] = entries(notebook_site)  # the old entry is evicted
     assert new_entry != entry
+
+
+def test_the_converters_styles_are_one_stylesheet_and_the_notebooks_own_stay(notebook_site: Path):
+    built = mkdocs_build(notebook_site)
+    assert built.returncode == 0, built.stderr
+    html = page(notebook_site)
+    content = html.index('<article class="md-content__inner md-typeset">')
+    wrapper = html.index('<div class="jupyter-wrapper">')
+    notebook_end = html.index("<!-- jupyter-wrapper -->")
+    assert "<style" not in html[content:wrapper] and "<style" not in html[notebook_end:]
+    assert ".own-style { color: teal }" in html[wrapper:notebook_end]
+    [href] = re.findall(r'<link rel="stylesheet" href="([^"]*notebook-[0-9a-f]{16}\.css)">', html)
+    stylesheet = (notebook_site / "site" / "runs" / "tiny" / href).resolve()
+    css = stylesheet.read_text()
+    assert ".jupyter-wrapper{" in css and ".highlight-ipynb" in css  # the converter's CSS
+    assert len(html) < 200_000 < len(css)  # the page no longer carries 0.6 MB of CSS
+    [stored] = (notebook_site / ".cache" / "notebook-pages").glob("*.css")
+    assert stored.read_bytes() == stylesheet.read_bytes()
+
+    again = mkdocs_build(notebook_site)  # from the cache: the same page, the stylesheet published
+    assert again.returncode == 0 and CONVERTING not in again.stderr
+    assert page(notebook_site) == html and stylesheet.read_text() == css
+
+    stored.unlink()  # an entry whose stylesheet is gone is converted again
+    rebuilt = mkdocs_build(notebook_site)
+    assert rebuilt.returncode == 0 and rebuilt.stderr.count(CONVERTING) == 1
+    assert page(notebook_site) == html and stored.is_file()
 
 
 def test_a_truncated_cache_entry_is_converted_again(notebook_site: Path):
@@ -147,12 +182,23 @@ def test_entries_are_written_atomically_and_unused_ones_evicted(tmp_path: Path):
 
 # -- deferred imports ---------------------------------------------------------------------------
 
-HEAVY = ("matplotlib", "PIL", "cairosvg", "nbconvert")
+HEAVY = (
+    "matplotlib",
+    "PIL",
+    "cairosvg",
+    "nbconvert",
+    "nbformat",
+    "jupytext",
+    "tqdm",
+    "filelock",
+    "urllib.request",
+)
 
 
 def test_the_hooks_do_not_import_heavy_libraries():
-    """Only a build that executes or converts something needs them (drawing curves, checking
-    figures, rasterising SVG, converting notebooks)."""
+    """Only a build that executes, converts or makes a notebook needs them (drawing curves,
+    checking figures, rasterising SVG, converting or writing notebooks, showing progress on a
+    terminal, locking snippets, downloading data)."""
     code = (
         "import sys\n"
         f"sys.path.insert(0, {str(REPO / 'hooks')!r})\n"
@@ -166,7 +212,8 @@ def test_the_hooks_do_not_import_heavy_libraries():
 
 
 def test_a_warm_build_of_the_site_does_not_import_the_converter(tmp_path: Path):
-    """mkdocs-jupyter's nbconvert is imported only when a notebook page must be converted."""
+    """mkdocs-jupyter's nbconvert and jupytext are imported only when a notebook page must be
+    converted, nbformat only when a notebook must be made."""
     code = (
         "import sys, tempfile\n"
         "from mkdocs.commands.build import build\n"
@@ -174,7 +221,10 @@ def test_a_warm_build_of_the_site_does_not_import_the_converter(tmp_path: Path):
         "config = load_config(config_file='mkdocs.yml', site_dir=tempfile.mkdtemp())\n"
         "config.plugins.on_startup(command='build', dirty=False)\n"
         "build(config)\n"
-        "print('nbconvert' in sys.modules)\n"
+        "from dlexec.lazy_converter import DeferredModule\n"
+        "loaded = [name for name in ('nbconvert', 'jupytext', 'nbformat')\n"
+        "          if not isinstance(sys.modules.get(name, DeferredModule(name)), DeferredModule)]\n"
+        "print(loaded)\n"
     )
     env = {**os.environ, "BLOG_EXECUTE": "never", "NO_MKDOCS_2_WARNING": "1"}
     runs = [
@@ -190,4 +240,34 @@ def test_a_warm_build_of_the_site_does_not_import_the_converter(tmp_path: Path):
     ]
     for run in runs:
         assert run.returncode == 0, run.stderr
-    assert runs[1].stdout.strip() == "False"
+    assert runs[1].stdout.strip() == "[]"
+
+
+def test_a_deferred_module_runs_at_its_first_attribute_and_only_once(tmp_path: Path):
+    package = tmp_path / "heavy"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "import sys, time\ntime.sleep(0.2)\nsys.heavy_runs = getattr(sys, 'heavy_runs', 0) + 1\n"
+        "VALUE = 7\n"
+    )
+    (package / "part.py").write_text("PART = 3\n")
+    code = (
+        "import sys, threading\n"
+        f"sys.path.insert(0, {str(tmp_path)!r})\n"
+        "from dlexec.lazy_converter import defer\n"
+        "assert defer('heavy') and not defer('heavy') and not defer('no_such_module')\n"
+        "import heavy\n"
+        "assert getattr(sys, 'heavy_runs', 0) == 0, 'an import statement ran it'\n"
+        "seen = []\n"
+        "threads = [threading.Thread(target=lambda: seen.append(heavy.VALUE)) for _ in range(8)]\n"
+        "[thread.start() for thread in threads]\n"
+        "[thread.join() for thread in threads]\n"
+        "assert seen == [7] * 8 and sys.heavy_runs == 1, (seen, sys.heavy_runs)\n"
+        "from heavy import part\n"
+        "import heavy.part\n"
+        "assert part.PART == heavy.part.PART == 3 and sys.modules['heavy'].VALUE == 7\n"
+        "assert sys.heavy_runs == 1\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

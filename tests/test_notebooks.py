@@ -11,10 +11,12 @@ import markdown
 from bs4 import BeautifulSoup
 from conftest import REPO
 
-from dlexec.capture import HistoryOutput, ImageOutput
-from dlexec.notebooks import markdown_url, snippet_notebook
-from dlexec.pipeline import SnippetRun
-from dlexec.results import CellResult, Result
+import dlexec.notebooks as notebooks
+from dlexec.notebooks import NotebookStamps, markdown_url, snippet_notebook, sync_post_notebooks
+from dlexec.outputs import HistoryOutput, ImageOutput, TextOutput
+from dlexec.pipeline import BuildReport, SnippetRun
+from dlexec.posts import find_references
+from dlexec.results import CellResult, Result, save_result
 from dlexec.snippets import load_snippet
 
 COLAB = "https://colab.research.google.com/github/example/deep-learning-executed/blob/main/"
@@ -126,3 +128,59 @@ def test_only_http_links_are_written_and_they_are_percent_encoded():
     assert markdown_url("https://x.org/a b)(<c>.md") == "https://x.org/a%20b%29%28%3Cc%3E.md"
     plain = "https://github.com/example/deep-learning-executed/blob/main/posts/a-post.md"
     assert markdown_url(plain) == plain
+
+
+# -- a notebook is made only when what it is made from changed ----------------------------------
+
+POST = "---\ndate: 2026-01-01\n---\n# P\n\nIt prints {{ s.answer }}.\n\n[s](../snippets/s.py)\n"
+
+
+def stored_report(tmp_path: Path, post_text: str) -> tuple[BuildReport, Path]:
+    """A report of one post embedding one snippet whose result is stored in its folder."""
+    run = hostile_run(tmp_path, [TextOutput("stdout", "42\n")])
+    stored = save_result(run.folder, Result(**{**vars(run.result), "values": {"answer": 42}}), {})
+    run = SnippetRun(run.snippet, "reused", run.folder, stored)
+    post = tmp_path / "posts" / "p.md"
+    post.parent.mkdir(exist_ok=True)
+    post.write_text(post_text)
+    references = find_references(post, tmp_path / "snippets")
+    return BuildReport(runs={run.snippet.path: run}, posts={post: references}), post
+
+
+def test_a_post_notebook_is_made_again_only_when_its_inputs_change(tmp_path: Path, monkeypatch):
+    stamps, folder = NotebookStamps(tmp_path / "stamps"), tmp_path / "notebooks"
+    made: list[Path] = []
+    make = notebooks.post_notebook
+    monkeypatch.setattr(
+        notebooks, "post_notebook", lambda post, *a: made.append(post) or make(post, *a)
+    )
+
+    def sync(report: BuildReport, write: bool) -> list[str]:
+        _, errors = sync_post_notebooks(report, folder, write, lambda post: None, stamps)
+        return [str(error) for error in errors]
+
+    report, post = stored_report(tmp_path, POST)
+    assert sync(report, write=True) == [] and made == [post]
+    path = folder / "p.ipynb"
+    first = path.read_bytes()
+    assert b"It prints 42." in first
+
+    made.clear()
+    assert sync(report, write=False) == [] and made == []  # unchanged: not made again
+    assert path.read_bytes() == first
+
+    path.write_bytes(first.replace(b"It prints 42.", b"It prints 43."))  # edited by hand
+    [error] = sync(report, write=False)
+    assert "does not match the post" in error and made == [post]
+
+    made.clear()
+    report, post = stored_report(tmp_path, POST.replace("It prints", "It now prints"))
+    assert sync(report, write=True) == [] and made == [post]  # the post changed: made again
+    assert b"It now prints 42." in path.read_bytes()
+
+    made.clear()
+    run = next(iter(report.runs.values()))
+    newer = save_result(run.folder, Result(**{**vars(run.result), "values": {"answer": 41}}), {})
+    report.runs[run.snippet.path] = SnippetRun(run.snippet, "reused", run.folder, newer)
+    assert sync(report, write=True) == [] and made == [post]  # a new result: made again
+    assert b"It now prints 41." in path.read_bytes()

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from dlexec.capture import ErrorOutput, HistoryOutput, TextOutput
+from dlexec.outputs import ErrorOutput, HistoryOutput, TextOutput
 from dlexec.pipeline import BuildReport, SnippetRun
 from dlexec.render import Links, render_page, text_html
 from dlexec.results import CellResult, Result

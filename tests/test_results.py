@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from dlexec.capture import ImageOutput, TextOutput
+from dlexec.outputs import ImageOutput, TextOutput
 from dlexec.results import CellResult, CorruptResult, Result, load_result, save_result
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from dlexec.cache_key import key_inputs
-from dlexec.capture import ErrorOutput, HistoryOutput, ImageOutput, TextOutput
 from dlexec.config import EngineConfig
+from dlexec.outputs import ErrorOutput, HistoryOutput, ImageOutput, TextOutput
 from dlexec.pipeline import Engine
 from dlexec.plots import curve_files
 from dlexec.results import CellResult, Result, load_result, save_result

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from . import images
 from ._kernel import HISTORY_MIME, MAX_STRING_VALUE, PROVENANCE_MIME, VALUES_MIME
 from .clean import human_size, terminal_text, truncate
+from .outputs import ErrorOutput, HistoryOutput, ImageOutput, Output, TextOutput
 
 # Preference order when an output offers several image types.
 IMAGE_TYPES = ("image/png", "image/svg+xml", "image/jpeg")
@@ -25,50 +26,6 @@ MAX_METRICS = 64
 MAX_NAME_CHARS = 200  # a model's or a metric's name
 MAX_EPOCH_NUMBER = 2**31 - 1
 STREAMS = ("stdout", "stderr")
-
-
-@dataclass(frozen=True)
-class TextOutput:
-    """Printed text; `stream` is stdout, stderr or result (a cell's value or a displayed object)."""
-
-    stream: str
-    text: str
-    type: str = "text"
-
-
-@dataclass(frozen=True)
-class ImageOutput:
-    """A figure the snippet displayed, stored as `file` (a PNG or a JPEG)."""
-
-    file: str
-    mime: str
-    width: int | None = None
-    height: int | None = None
-    type: str = "image"
-
-
-@dataclass(frozen=True)
-class HistoryOutput:
-    """What one `model.fit` returned; `plots` maps a palette (light/dark) to a curve file."""
-
-    model: str
-    epochs: list[int]
-    metrics: dict[str, list[float | None]]
-    plots: dict[str, str] = field(default_factory=dict)
-    type: str = "history"
-
-
-@dataclass(frozen=True)
-class ErrorOutput:
-    """An exception raised by the cell, with its traceback as plain text."""
-
-    ename: str
-    evalue: str
-    traceback: str
-    type: str = "error"
-
-
-Output = TextOutput | ImageOutput | HistoryOutput | ErrorOutput
 
 
 @dataclass

@@ -18,10 +18,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from .capture import ErrorOutput, HistoryOutput, ImageOutput, TextOutput
 from .config import EngineConfig, Mode
 from .errors import EngineError, Location
 from .expectations import check, read_expectations
+from .outputs import ErrorOutput, HistoryOutput, ImageOutput, TextOutput
 from .outputs_diff import describe, results_at, results_now
 from .pipeline import BuildReport, Engine, SnippetRun
 from .progress import Bar

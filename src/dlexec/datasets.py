@@ -18,8 +18,6 @@ import os
 import shutil
 import stat
 import tempfile
-import urllib.error
-import urllib.request
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -141,6 +139,9 @@ def _store(keras_home: Path, name: str, write) -> Path:
 
 def _download(origin: str, target: Path, where: Location) -> None:
     """Download `origin` into `target`, at most MAX_DATA_BYTES."""
+    import urllib.error  # here: http and ssl cost every build that downloads nothing
+    import urllib.request
+
     try:
         with urllib.request.urlopen(origin, timeout=DOWNLOAD_TIMEOUT) as response:
             _copy_bounded(response, target)

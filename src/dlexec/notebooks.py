@@ -4,6 +4,12 @@ The post notebook is what a reader downloads (or opens in Colab): the post's pro
 cells, its code as code cells, and the outputs of the build's run. Notebooks are written
 deterministically (fixed cell ids, sorted keys), so an unchanged post gives identical bytes.
 
+Making a notebook costs more than the rest of a build that executes nothing (nbformat's import,
+and its validation of every cell), so a notebook is made only when what it is made from changed:
+`NotebookStamps` remembers, per notebook file, the key of its inputs (the engine's code,
+nbformat's version, the post or snippet text, the result files) and the hash of the bytes made
+from them.
+
 Only the post's own prose is Markdown; every path or name the engine writes into a Markdown
 cell is escaped (HTML and Markdown syntax alike). Figures are embedded only as PNG or JPEG; the
 one SVG a notebook holds is the training-curve figure the engine drew itself.
@@ -12,24 +18,29 @@ one SVG a notebook holds is the training-curve figure the engine drew itself.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
-import os
 import re
-import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cache
+from importlib.metadata import version
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
-import nbformat
-from nbformat import NotebookNode
-
-from .capture import ErrorOutput, HistoryOutput, ImageOutput, Output, TextOutput
 from .errors import EngineError, Location, StaleResultError
+from .outputs import ErrorOutput, HistoryOutput, ImageOutput, Output, TextOutput
 from .pipeline import BuildReport, SnippetRun
 from .posts import front_matter
 from .render import expand_placeholders, provenance_text, resolve_embed, scan
+from .results import RESULT_FILE, atomic_write
 from .snippets import Cell
 from .values import NOTEBOOK_MARKDOWN, literal_markdown
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 MORE = "<!-- more -->"
 # Characters that could start Markdown syntax (emphasis, code, links, headings, tables, math)
@@ -39,12 +50,19 @@ RESULT_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # a name in a resu
 ENGINE_CURVES = re.compile(r"curves-[0-9a-f]{16}-light\.svg")  # named by plots.curve_files
 
 
+def _v4() -> ModuleType:
+    """nbformat's v4 API, imported when a notebook is made (not by a build that makes none)."""
+    import nbformat.v4
+
+    return nbformat.v4
+
+
 def snippet_notebook(run: SnippetRun) -> NotebookNode:
     """The snippet's code cells with the outputs of its last run."""
     assert run.result is not None
     cells = [
         # Plain text: mkdocs-jupyter drops code spans from headings when it builds the TOC.
-        nbformat.v4.new_markdown_cell(
+        _v4().new_markdown_cell(
             f"# The full run of {markdown_text(run.result.snippet)}\n\n"
             f"{markdown_text(provenance_text(run.result))}"
         )
@@ -77,21 +95,16 @@ def post_notebook(post: Path, report: BuildReport, source_url: str | None = None
             f"*This notebook was made from [the post]({link}); "
             "the outputs are from the run that built it.*"
         )
-        cells.insert(1 if cells else 0, nbformat.v4.new_markdown_cell(note))
+        cells.insert(1 if cells else 0, _v4().new_markdown_cell(note))
     return _notebook(cells)
 
 
-def write_if_changed(path: Path, notebook: NotebookNode) -> bool:
-    """Write `notebook` atomically unless `path` already holds the same bytes; True if written."""
-    content = dumps(notebook)
-    if path.is_file() and path.read_text(encoding="utf-8") == content:
+def write_if_changed(path: Path, content: bytes) -> bool:
+    """Write `content` atomically unless `path` already holds it; True if written."""
+    if path.is_file() and path.read_bytes() == content:
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.fchmod(handle, 0o644)
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        stream.write(content)
-    os.replace(temporary, path)
+    atomic_write(path, content)
     return True
 
 
@@ -111,7 +124,7 @@ def _all_lines(body: str):
 def _flush(prose: list[str], cells: list[NotebookNode]) -> None:
     text = "\n".join(prose).strip()
     if text:
-        cells.append(nbformat.v4.new_markdown_cell(text))
+        cells.append(_v4().new_markdown_cell(text))
     prose.clear()
 
 
@@ -119,7 +132,7 @@ def _code_cells(run: SnippetRun, cells: list[Cell]) -> list[NotebookNode]:
     stored = {cell.index: cell.outputs for cell in run.result.cells} if run.result else {}
     made = []
     for cell in cells:
-        code = nbformat.v4.new_code_cell(cell.source)
+        code = _v4().new_code_cell(cell.source)
         code.outputs = [
             node for o in stored.get(cell.index, []) if (node := _output(o, run.folder))
         ]
@@ -128,28 +141,27 @@ def _code_cells(run: SnippetRun, cells: list[Cell]) -> list[NotebookNode]:
 
 
 def _output(output: Output, folder: Path) -> NotebookNode | None:
+    v4 = _v4()
     if isinstance(output, TextOutput):
         if output.stream == "result":
-            return nbformat.v4.new_output("display_data", data={"text/plain": output.text})
-        return nbformat.v4.new_output("stream", name=output.stream, text=output.text)
+            return v4.new_output("display_data", data={"text/plain": output.text})
+        return v4.new_output("stream", name=output.stream, text=output.text)
     if isinstance(output, ImageOutput):
         # Only rasters: a snippet's SVG could carry script (capture stores SVG as PNG; older
         # results may still hold one).
         if output.mime not in RASTER_TYPES or not RESULT_FILE_NAME.fullmatch(output.file):
-            return nbformat.v4.new_output("display_data", data={"text/plain": "[figure]"})
+            return v4.new_output("display_data", data={"text/plain": "[figure]"})
         data = base64.b64encode((folder / output.file).read_bytes()).decode()
         meta = {output.mime: {"width": output.width}} if output.width else {}
-        return nbformat.v4.new_output("display_data", data={output.mime: data}, metadata=meta)
+        return v4.new_output("display_data", data={output.mime: data}, metadata=meta)
     if isinstance(output, HistoryOutput):
         # The engine's own curve figure (trusted); any other file name is not embedded.
         name = output.plots.get("light", "")
         svg = (folder / name).read_text() if ENGINE_CURVES.fullmatch(name) else ""
         text = f"Training curves of model '{output.model}'"
-        return nbformat.v4.new_output(
-            "display_data", data={"image/svg+xml": svg, "text/plain": text}
-        )
+        return v4.new_output("display_data", data={"image/svg+xml": svg, "text/plain": text})
     if isinstance(output, ErrorOutput):
-        return nbformat.v4.new_output(
+        return v4.new_output(
             "error",
             ename=output.ename,
             evalue=output.evalue,
@@ -173,7 +185,7 @@ def markdown_url(url: str) -> str | None:
 def _notebook(cells: list[NotebookNode]) -> NotebookNode:
     for index, cell in enumerate(cells):
         cell["id"] = f"cell-{index}"
-    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook = _v4().new_notebook(cells=cells)
     notebook.metadata = {
         "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
         "language_info": {"name": "python"},
@@ -190,8 +202,88 @@ def colab_url(repo_url: str | None, branch: str, path: str) -> str | None:
     return f"https://colab.research.google.com/github/{repository}/blob/{branch}/{path}"
 
 
+@dataclass(frozen=True)
+class NotebookStamps:
+    """Which notebook files hold what their inputs make: per notebook, a small JSON file in
+    `folder` with the inputs' key and the SHA-256 of the bytes made from them. A notebook whose
+    key is unchanged and whose bytes are still those is not made again."""
+
+    folder: Path
+
+    def _stamp(self, notebook: Path) -> Path:
+        where = hashlib.sha256(str(notebook.resolve()).encode()).hexdigest()[:16]
+        return self.folder / f"{notebook.name}-{where}.json"
+
+    def current(self, notebook: Path, key: str) -> bool:
+        """Does `notebook` hold what the inputs of `key` make?"""
+        try:
+            stamp = json.loads(self._stamp(notebook).read_bytes())
+            content = notebook.read_bytes()
+        except (OSError, ValueError):
+            return False
+        return stamp == {"key": key, "sha256": hashlib.sha256(content).hexdigest()}
+
+    def remember(self, notebook: Path, key: str, content: bytes) -> None:
+        stamp = {"key": key, "sha256": hashlib.sha256(content).hexdigest()}
+        self.folder.mkdir(parents=True, exist_ok=True)
+        atomic_write(self._stamp(notebook), json.dumps(stamp).encode())
+
+
+@cache
+def _maker_digest() -> bytes:
+    """What turns inputs into notebooks: this engine's code and nbformat's version."""
+    digest = hashlib.sha256(version("nbformat").encode())
+    for module in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(module.read_bytes())
+    return digest.digest()
+
+
+def inputs_key(parts: Iterable[bytes]) -> str:
+    """The key of a notebook made from `parts` by this engine."""
+    digest = hashlib.sha256(_maker_digest())
+    for part in parts:
+        digest.update(hashlib.sha256(part).digest())  # hashes of parts: no ambiguous joins
+    return digest.hexdigest()
+
+
+def _run_inputs(run: SnippetRun | None) -> list[bytes]:
+    """A run's notebook cells come from its snippet's text and its stored result, which carries
+    the checksum of every file it names. OSError when there is no stored result."""
+    if run is None or run.result is None:
+        raise FileNotFoundError("no stored result")
+    return [run.snippet.text.encode(), (run.folder / RESULT_FILE).read_bytes()]
+
+
+def sync_snippet_notebook(run: SnippetRun, path: Path, stamps: NotebookStamps) -> None:
+    """Make `path` hold the notebook of the run (unless it already does)."""
+    key = inputs_key([b"run", *_run_inputs(run)])
+    if stamps.current(path, key):
+        return
+    content = dumps(snippet_notebook(run)).encode()
+    write_if_changed(path, content)
+    stamps.remember(path, key, content)
+
+
+def _post_key(post: Path, report: BuildReport, source_url: str | None) -> str | None:
+    """The key of the post's notebook; None when a snippet it uses has no stored result."""
+    references = report.posts[post]
+    runs = {embed.snippet.name: report.runs.get(embed.snippet) for embed in references.embeds}
+    runs |= {p.snippet: report.snippet_named(p.snippet) for p in references.placeholders}
+    parts = [b"post", post.read_bytes(), (source_url or "").encode()]
+    try:
+        for name, run in sorted(runs.items()):
+            parts += [name.encode(), *_run_inputs(run)]
+    except OSError:
+        return None
+    return inputs_key(parts)
+
+
 def sync_post_notebooks(
-    report: BuildReport, folder: Path, write: bool, source_url: Callable[[Path], str | None]
+    report: BuildReport,
+    folder: Path,
+    write: bool,
+    source_url: Callable[[Path], str | None],
+    stamps: NotebookStamps,
 ) -> tuple[dict[Path, Path], list[EngineError]]:
     """Make each post's committed notebook match the post and its results.
 
@@ -206,12 +298,17 @@ def sync_post_notebooks(
             if path.is_file():
                 notebooks[post] = path
             continue
-        notebook = post_notebook(post, report, source_url(post))
-        if write:
-            write_if_changed(path, notebook)
-        elif not path.is_file() or path.read_text(encoding="utf-8") != dumps(notebook):
-            errors.append(StaleResultError(_stale_message(path), Location(post)))
-            continue
+        url = source_url(post)
+        key = _post_key(post, report, url)
+        if key is None or not stamps.current(path, key):
+            content = dumps(post_notebook(post, report, url)).encode()
+            if write:
+                write_if_changed(path, content)
+            elif not path.is_file() or path.read_bytes() != content:
+                errors.append(StaleResultError(_stale_message(path), Location(post)))
+                continue
+            if key is not None:
+                stamps.remember(path, key, content)
         notebooks[post] = path
     return notebooks, errors
 

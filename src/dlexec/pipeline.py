@@ -13,8 +13,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from filelock import FileLock, Timeout
-
 from .cache_key import KeyInputs, key_inputs
 from .config import EngineConfig, Mode
 from .datasets import fetch
@@ -27,6 +25,8 @@ from .snippets import Snippet, load_snippet
 from .values import format_value
 
 if TYPE_CHECKING:
+    from filelock import FileLock
+
     from .executors import Executor, Outcome
     from .sandbox import Sandbox
 
@@ -365,6 +365,8 @@ class Engine:
         return snippet.header.timeout or self.post_timeouts.get(snippet.path) or self.config.timeout
 
     def _try_lock(self, item: Pending) -> FileLock | None:
+        from filelock import Timeout
+
         lock = self._file_lock(self.config.relative(item.snippet.path))
         try:
             lock.acquire(timeout=0)
@@ -373,6 +375,8 @@ class Engine:
         return lock
 
     def _file_lock(self, relative: Path) -> FileLock:
+        from filelock import FileLock  # here: only a build that executes takes locks
+
         name = relative.as_posix().replace("/", "__")
         lock = FileLock(self.config.root / ".cache" / "locks" / f"{name}.lock")
         Path(lock.lock_file).parent.mkdir(parents=True, exist_ok=True)
@@ -381,6 +385,8 @@ class Engine:
     @contextmanager
     def _lock(self, relative: Path) -> Iterator[FileLock]:
         """One build at a time executes a given snippet; others wait, and say so."""
+        from filelock import Timeout
+
         lock = self._file_lock(relative)
         try:
             lock.acquire(timeout=0)

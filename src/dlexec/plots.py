@@ -11,7 +11,7 @@ import io
 import json
 import threading
 
-from .capture import HistoryOutput
+from .outputs import HistoryOutput
 
 PALETTES = {
     "light": {"text": "#333333", "grid": "#d0d0d0", "train": "#1f6fb4", "validation": "#d9580d"},

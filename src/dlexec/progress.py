@@ -3,15 +3,19 @@ snippet with its Keras epoch."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING, Protocol
 
 from .errors import Location
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 EPOCH = re.compile(r"Epoch (\d+)/(\d+)")
 
@@ -65,21 +69,31 @@ class Silent:
 class Bar(Silent):
     """A tqdm bar over the build's snippets, and under it one line per running snippet: its
     name, the post that uses it and the Keras epoch it is in. Off when stderr is not a terminal
-    (CI logs get the engine's plain log lines)."""
+    (CI logs get the engine's plain log lines). While the bars show, what `loggers` log is
+    printed above them (through the bars it would break their lines)."""
 
-    def __init__(self, enabled: bool | None = None) -> None:
+    def __init__(self, enabled: bool | None = None, loggers: Sequence[logging.Logger] = ()) -> None:
         self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.loggers = list(loggers)
         self.bar: tqdm | None = None
         self._lines: dict[Path, SnippetLine] = {}
         self._lock = threading.Lock()  # watchers report from the executor's threads
+        self._redirect = contextlib.ExitStack()
 
     def start(self, total: int) -> None:
         if self.enabled and total:
+            # Imported here: a build that shows no bar (not on a terminal) needs no tqdm.
+            from tqdm import tqdm
+            from tqdm.contrib.logging import logging_redirect_tqdm
+
+            self._redirect.enter_context(logging_redirect_tqdm(self.loggers))
             self.bar = tqdm(total=total, unit="snippet", desc="snippets", leave=False)
 
     @staticmethod
     def write(message: str) -> None:
         """Print a log line above the bars (printing past them would break their lines)."""
+        from tqdm import tqdm
+
         tqdm.write(message, file=sys.stderr)
 
     def watch(self, relative: Path, referrer: Location) -> Watcher:
@@ -105,6 +119,7 @@ class Bar(Silent):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+        self._redirect.close()
 
     def free_position(self) -> int:
         """The first terminal line under the bar that no running snippet uses."""
@@ -122,6 +137,8 @@ class SnippetLine:
         self.position = 0
 
     def running(self) -> None:
+        from tqdm import tqdm
+
         with self.owner._lock:
             self.position = self.owner.free_position()
             self.bar = tqdm(

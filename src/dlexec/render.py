@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .capture import ErrorOutput, HistoryOutput, ImageOutput, Output, TextOutput
 from .errors import EngineError
+from .outputs import ErrorOutput, HistoryOutput, ImageOutput, Output, TextOutput
 from .pipeline import BuildReport, SnippetRun
 from .posts import EMBED, Placeholder, placeholder_matches, prose_lines
 from .results import Result

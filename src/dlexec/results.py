@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .capture import ErrorOutput, HistoryOutput, ImageOutput, Output, TextOutput
+from .outputs import ErrorOutput, HistoryOutput, ImageOutput, Output, TextOutput
 
 RESULT_FILE = "result.json"
 OUTPUT_TYPES = {

@@ -22,9 +22,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .cache_key import key_inputs
-from .capture import ErrorOutput, HistoryOutput, ImageOutput, Output, TextOutput
 from .config import EngineConfig, Mode
 from .errors import AuthoringError, EngineError, Location
+from .outputs import ErrorOutput, HistoryOutput, ImageOutput, Output, TextOutput
 from .pipeline import BuildReport, Engine
 from .plots import curve_files
 from .posts import find_references, snippet_for_placeholder
