@@ -3,14 +3,19 @@
 # make serve - live-reloading preview at http://127.0.0.1:8000
 # make verify-results REF=origin/main - re-execute results changed since REF, fail if not reproduced
 # make bench - build times with and without the engine, side by side (benchmarks/bench.py)
+# make verify - every snippet on TensorFlow, JAX and PyTorch and with more seeds; check claims
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BACKENDS_STAMP := $(VENV)/.installed-backends
+# Where pip finds PyTorch's CPU build, e.g. https://download.pytorch.org/whl/cpu (empty: the
+# configured indexes; the registry's Linux wheel then brings several GB of CUDA libraries).
+TORCH_INDEX ?=
 # Material prints an end-of-life banner on every build; the README covers the migration plan.
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: site test serve lint check outputs-diff verify-results new-post bench clean
+.PHONY: site test serve lint check verify outputs-diff verify-results new-post bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,9 +33,20 @@ test: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/mkdocs serve --livereload
 
-# Hold every post's declared expectations (front matter `expect:`) against committed results.
+# Hold every post's claims (front matter `expect:`) against the committed results, on every
+# backend and seed that `make verify` recorded.
 check: $(STAMP)
 	$(BIN)/python -m dlexec check
+
+$(BACKENDS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c requirements.lock \
+		$(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) -e '.[dev,backends]'
+	touch $(BACKENDS_STAMP)
+
+# Bring results up to date, run every snippet on JAX and PyTorch and each claimed one with more
+# seeds (only what changed), store them in results/*/matrix.json, then check every claim.
+verify: $(BACKENDS_STAMP)
+	$(BIN)/python -m dlexec verify
 
 # Which snippets' results changed since REF (default origin/main), why, and how.
 REF ?= origin/main

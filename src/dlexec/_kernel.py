@@ -35,6 +35,7 @@ def install() -> None:
     inline = InlineBackend.instance()
     inline.rc = {**inline.rc, "figure.facecolor": "white", "savefig.facecolor": "white"}
     inline.figure_formats = {"retina"}  # applied when the snippet first imports pyplot
+    _offset_seeds()
     _deterministic()
     _bound_stream_messages()
     _patch_fit()
@@ -60,6 +61,23 @@ def _bound_stream_messages(limit: int = 1 << 20) -> None:
             return count
 
         stream.write = bounded
+
+
+def _offset_seeds() -> None:
+    """A seed variant (`make verify`) adds DLEXEC_SEED_OFFSET to every seed the snippet passes
+    to `keras.utils.set_random_seed`: the same code, other random draws."""
+    offset = int(os.environ.get("DLEXEC_SEED_OFFSET") or 0)
+    if not offset:
+        return
+    import keras
+
+    original = keras.utils.set_random_seed
+
+    @functools.wraps(original)
+    def set_random_seed(seed: int) -> None:
+        original(seed + offset)
+
+    keras.utils.set_random_seed = set_random_seed
 
 
 def _deterministic() -> None:
@@ -115,6 +133,9 @@ def provenance() -> dict[str, str]:
 
     backend = keras.config.backend()
     record = {"backend": backend, "keras": keras.__version__, "python": platform.python_version()}
+    offset = int(os.environ.get("DLEXEC_SEED_OFFSET") or 0)
+    if offset:
+        record["seed_offset"] = str(offset)
     device = None
     if backend == "tensorflow":
         import tensorflow as tf

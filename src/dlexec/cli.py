@@ -3,7 +3,11 @@
 - `run snippets/x.py`: execute now (whatever BLOG_EXECUTE says), store, print the outputs.
 - `prepare [--shard I/N]`: what a site build does: execute or reuse what the posts need, per
   BLOG_EXECUTE; with --shard, only this machine's share of the stale snippets (CI matrices).
-- `check`: hold every post's declared expectations against the committed results.
+- `check`: hold every post's claims against the committed results, on every backend and seed
+  that `verify` recorded.
+- `verify [--backends tensorflow,jax,torch] [--seeds K]`: bring results up to date, then run
+  every snippet on the other backends and claimed ones with K further seeds (what changed
+  only); store each run beside its result (`matrix.json`) and check the claims.
 - `diff REF`: which snippets' results changed since a git ref, why, and how.
 - `verify-results REF`: re-execute the snippets whose results changed since REF; fail if any
   committed result is not what its snippet produces.
@@ -20,18 +24,14 @@ from pathlib import Path
 
 from .config import EngineConfig, Mode
 from .errors import EngineError, Location
-from .expectations import check, read_expectations
 from .outputs import ErrorOutput, HistoryOutput, ImageOutput, TextOutput
 from .outputs_diff import describe, results_at, results_now
 from .pipeline import BuildReport, Engine, SnippetRun
 from .progress import Bar
-from .results import Result, load_result
 from .scaffold import new_post
 from .shards import Shard
 from .snippets import load_snippet
 from .verify import verify_results
-
-_NO_RESULT = Result(snippet="", key="", inputs={}, provenance={}, cells=[])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,7 +48,18 @@ def main(argv: list[str] | None = None) -> int:
     prepare.add_argument(
         "--shard", type=Shard.parse, help="I/N: execute only share I of N of the stale snippets"
     )
-    commands.add_parser("check", help="check the posts' expectations against committed results")
+    commands.add_parser("check", help="check the posts' claims on every recorded backend and seed")
+    matrix = commands.add_parser(
+        "verify", help="run snippets on every backend and with more seeds, then check claims"
+    )
+    matrix.add_argument(
+        "--backends",
+        type=_backend_list,
+        help="comma-separated, e.g. tensorflow,jax (default: pyproject)",
+    )
+    matrix.add_argument(
+        "--seeds", type=int, help="further seeds per claimed snippet (default: pyproject)"
+    )
     diff = commands.add_parser("diff", help="results changed since a git ref")
     diff.add_argument("ref", nargs="?", default="origin/main")
     verify = commands.add_parser(
@@ -64,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(replace(config, mode=Mode.ALWAYS), args.snippets)
         if args.command == "check":
             return _check(config)
+        if args.command == "verify":
+            return _verify(config, args.backends, args.seeds)
         if args.command == "diff":
             before = results_at(config.root, config.results_dir, args.ref)
             print("\n".join(describe(before, results_now(config.results_dir))))
@@ -108,22 +121,48 @@ def _prepare(config: EngineConfig, shard: Shard | None) -> int:
     return 1 if report.errors else 0
 
 
+def _backend_list(text: str) -> tuple[str, ...]:
+    from .variants import BACKENDS
+
+    names = tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+    unknown = [name for name in names if name not in BACKENDS]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(BACKENDS)}")
+    return names
+
+
 def _check(config: EngineConfig) -> int:
-    """Print every expectation that the committed results contradict."""
-    failures = []
-    for post in sorted(config.posts_dir.glob("*.md")):
-        for expectation in read_expectations(post):
-            values = {
-                name: (load_result(config.results_dir / name) or _NO_RESULT).values
-                for name in expectation.snippets()
-            }
-            message = check(expectation, values)
-            if message:
-                failures.append(message)
-    for message in failures:
-        print(f"error: {message}", file=sys.stderr)
-    print(f"expectations: {len(failures)} failed")
-    return 1 if failures else 0
+    """Print every claim with its value on each recorded run; fail if any does not hold."""
+    from .claims import claim_reports
+    from .matrix import MatrixSettings
+
+    settings = MatrixSettings(config.backends, config.seeds)
+    posts = sorted(config.posts_dir.glob("*.md"))
+    reports = claim_reports(posts, config.results_dir, settings)
+    for report in reports:
+        print("\n".join(report.lines()), file=sys.stderr if report.failed else sys.stdout)
+    failed = sum(report.failed for report in reports)
+    print(f"claims: {len(reports) - failed} hold, {failed} failed")
+    return 1 if failed else 0
+
+
+def _verify(config: EngineConfig, backends: tuple[str, ...] | None, seeds: int | None) -> int:
+    """Results, then the backend and seed matrix, then the claims."""
+    from .matrix import MatrixSettings, verify_matrix
+    from .variants import MAIN_BACKEND
+
+    backends = tuple(dict.fromkeys((MAIN_BACKEND, *(backends or config.backends))))
+    settings = MatrixSettings(backends, config.seeds if seeds is None else seeds)
+    bar = Bar()
+    engine = Engine(config, log=bar.write, progress=bar)
+    report, matrix = verify_matrix(engine, sorted(config.posts_dir.glob("*.md")), settings)
+    _print_errors(report)
+    for failure in matrix.failures:
+        print(f"error: {failure}", file=sys.stderr)
+    print(report.summary_line())
+    print(matrix.summary_line())
+    checked = _check(replace(config, backends=backends, seeds=settings.seeds))
+    return 1 if report.errors or matrix.failures or checked else 0
 
 
 def _print_errors(report: BuildReport) -> None:

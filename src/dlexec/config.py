@@ -33,6 +33,8 @@ class EngineConfig:
     notebooks_dir: Path
     timeout: float = 180.0
     mode: Mode = Mode.AUTO
+    backends: tuple[str, ...] = ("tensorflow", "jax", "torch")  # `make verify` runs each
+    seeds: int = 2  # further seeds `make verify` runs a claimed snippet with
 
     @classmethod
     def load(cls, root: Path, environ: dict[str, str] | None = None) -> EngineConfig:
@@ -57,7 +59,12 @@ class EngineConfig:
                 ("notebooks_dir", "notebooks"),
             )
         }
-        config = cls(root=root, timeout=float(table.get("timeout", 180)), **paths)
+        config = cls(
+            root=root,
+            timeout=float(table.get("timeout", 180)),
+            **_matrix_settings(table, pyproject),
+            **paths,
+        )
         return config.with_environment(os.environ if environ is None else environ)
 
     def with_environment(self, environ: dict[str, str] | os._Environ[str]) -> EngineConfig:
@@ -79,3 +86,25 @@ class EngineConfig:
             return path.resolve().relative_to(self.root)
         except ValueError:
             return path
+
+
+def _matrix_settings(table: dict, pyproject: Path) -> dict:
+    """`backends` (some of tensorflow, jax, torch) and `seeds` (0 or more) of [tool.dlexec]."""
+    from .variants import BACKENDS, MAIN_BACKEND
+
+    backends = table.get("backends", list(BACKENDS))
+    seeds = table.get("seeds", 2)
+    if (
+        not isinstance(backends, list)
+        or MAIN_BACKEND not in backends
+        or not set(backends) <= set(BACKENDS)
+    ):
+        raise AuthoringError(
+            f"[tool.dlexec] backends lists {MAIN_BACKEND} and any of {', '.join(BACKENDS[1:])}",
+            Location(pyproject),
+        )
+    if not isinstance(seeds, int) or isinstance(seeds, bool) or not 0 <= seeds <= 20:
+        raise AuthoringError(
+            "[tool.dlexec] seeds is a whole number from 0 to 20", Location(pyproject)
+        )
+    return {"backends": tuple(dict.fromkeys(backends)), "seeds": seeds}

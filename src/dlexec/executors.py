@@ -31,6 +31,7 @@ from .resources import Claim, kernel_env
 from .results import CellResult, Result
 from .sandbox import Sandbox
 from .snippets import Snippet
+from .variants import Variant
 
 EXECUTORS = ("local", "ray")
 CELL_FRAME = re.compile(r"Cell In\[(\d+)\], line (\d+)")
@@ -41,13 +42,15 @@ FIRST_SNIPPET_EXECUTION_COUNT = 2  # the hidden setup cell is In[1]
 @dataclass(frozen=True)
 class Job:
     """One snippet to execute. `data` maps each declared name to its verified file here, on the
-    build machine; `relative` is the snippet's path in the project, as results record it."""
+    build machine; `relative` is the snippet's path in the project, as results record it.
+    `variant` runs it on another backend or seed (`make verify`); None: the main run."""
 
     snippet: Snippet
     relative: Path
     inputs: KeyInputs
     data: Mapping[str, Path]
     timeout: float
+    variant: Variant | None = None
 
     @property
     def claim(self) -> Claim:
@@ -98,8 +101,10 @@ def start_kernel(
 ) -> KernelRun:
     """A KernelRun for `job`, fitted to its claim and the GPUs it was given (not started);
     `env` adds variables (a Ray worker points PYTHONPATH at the engine it was sent)."""
+    variant = job.variant.env() if job.variant else {}
     launch = Launch(
-        env={**kernel_env(job.claim, gpus), **(env or {})}, memory_limit=job.claim.memory
+        env={**kernel_env(job.claim, gpus), **variant, **(env or {})},
+        memory_limit=job.claim.memory,
     )
     return KernelRun(job.snippet, job.data, job.timeout, sandbox, launch)
 

@@ -3,9 +3,15 @@
     expect:
       mnist_cnn.cnn_test_accuracy: ">= 0.97"
       reuters_topics.topics_test_accuracy: "> reuters_topics.majority_accuracy"
+      airline_mlp_rnn.rnn_mae_passengers:
+        claim: "< airline_mlp_rnn.mlp_mae_passengers"
+        backends: [tensorflow]      # only there (the default: every backend `make verify` runs)
+        seeds: false                # only with the snippet's own seed (default: every seed)
+        reason: "why it is narrower, shown to readers"
 
-The right-hand side is a number or another value of a snippet. A claim the committed results
-contradict fails with the post, the claim and the measured value.
+The right-hand side is a number or another value of a snippet (a baseline the snippet computes,
+say). A claim the committed results contradict fails with the post, the claim and the measured
+value; `claims` holds every claim against every backend and seed `make verify` recorded.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import Any
 
 from .errors import AuthoringError, Location
 from .posts import front_matter
+from .variants import BACKENDS, Variant
 
 OPERATORS = {
     ">=": operator.ge,
@@ -30,6 +37,27 @@ CLAIM = re.compile(r"^\s*(>=|<=|>|<|==)\s*(\S+)\s*$")
 NAME = re.compile(r"^([A-Za-z_][\w-]*)\.([A-Za-z_]\w*)$")
 
 
+SCOPE_KEYS = {"claim", "backends", "seeds", "reason"}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where a claim is meant to hold: on `backends` (None: every one), with every seed or only
+    the snippet's own; a narrower scope says why (`reason`, shown on the page)."""
+
+    backends: tuple[str, ...] | None = None
+    seeds: bool = True
+    reason: str | None = None
+
+    def covers(self, variant: Variant) -> bool:
+        in_backends = self.backends is None or variant.backend in self.backends
+        return in_backends and (self.seeds or variant.seed == 0)
+
+    @property
+    def narrowed(self) -> bool:
+        return self.backends is not None or not self.seeds
+
+
 @dataclass(frozen=True)
 class Expectation:
     """`subject` (snippet.value) must compare with `operand` (a number or snippet.value)."""
@@ -39,6 +67,7 @@ class Expectation:
     subject: str
     op: str
     operand: str
+    scope: Scope = Scope()
 
     @property
     def text(self) -> str:
@@ -47,6 +76,18 @@ class Expectation:
     def snippets(self) -> set[str]:
         names = {self.subject, self.operand} if NAME.match(self.operand) else {self.subject}
         return {name.split(".", 1)[0] for name in names}
+
+
+def scope_text(claim: Expectation) -> str:
+    """'on TensorFlow with its own seed': where a narrowed claim is meant to hold."""
+    from .variants import BACKEND_NAMES
+
+    parts = []
+    if claim.scope.backends is not None:
+        parts.append("on " + ", ".join(BACKEND_NAMES[b] for b in claim.scope.backends))
+    if not claim.scope.seeds:
+        parts.append("with its own seed")
+    return " ".join(parts)
 
 
 def read_expectations(post: Path) -> list[Expectation]:
@@ -60,20 +101,50 @@ def read_expectations(post: Path) -> list[Expectation]:
             "front matter 'expect' must map snippet.value to a claim", Location(post, line)
         )
     found = []
-    for subject, claim in declared.items():
+    for subject, entry in declared.items():
+        where = Location(post, _line_of(text, f"{subject}:") or line)
+        claim, scope = _claim_and_scope(subject, entry, where)
         match = CLAIM.match(str(claim))
         if not NAME.match(str(subject)) or match is None:
             raise AuthoringError(
                 f'expectation {subject}: {claim!r} should read snippet.value: "<op> <number or '
                 f'snippet.value>" with <op> one of {", ".join(OPERATORS)}',
-                Location(post, _line_of(text, f"{subject}:") or line),
+                where,
             )
-        found.append(
-            Expectation(
-                post, _line_of(text, f"{subject}:") or line, str(subject), match[1], match[2]
-            )
-        )
+        found.append(Expectation(post, where.line, str(subject), match[1], match[2], scope))
     return found
+
+
+def _claim_and_scope(subject: Any, entry: Any, where: Location) -> tuple[Any, Scope]:
+    """A claim is a string, or a mapping with `claim:` and its scope."""
+    if not isinstance(entry, dict):
+        return entry, Scope()
+    unknown = set(entry) - SCOPE_KEYS
+    if unknown or "claim" not in entry:
+        raise AuthoringError(
+            f"expectation {subject}: a claim with a scope has `claim:` and may have "
+            f"`backends:`, `seeds:` and `reason:` (got {', '.join(sorted(map(str, entry)))})",
+            where,
+        )
+    backends = entry.get("backends")
+    if backends is not None and (
+        not isinstance(backends, list) or not backends or not set(backends) <= set(BACKENDS)
+    ):
+        raise AuthoringError(
+            f"expectation {subject}: `backends:` lists some of {', '.join(BACKENDS)}", where
+        )
+    seeds = entry.get("seeds", True)
+    if not isinstance(seeds, bool):
+        raise AuthoringError(f"expectation {subject}: `seeds:` is true or false", where)
+    reason = entry.get("reason")
+    scope = Scope(tuple(backends) if backends else None, seeds, reason)
+    if scope.narrowed and not (isinstance(reason, str) and reason.strip()):
+        raise AuthoringError(
+            f"expectation {subject}: a claim narrowed to some backends or seeds needs a "
+            "`reason:` (readers see it)",
+            where,
+        )
+    return entry["claim"], scope
 
 
 def check(expectation: Expectation, values: dict[str, dict[str, Any]]) -> str | None:

@@ -27,7 +27,7 @@ from .values import format_value
 if TYPE_CHECKING:
     from filelock import FileLock
 
-    from .executors import Executor, Outcome
+    from .executors import Executor, Job, Outcome
     from .sandbox import Sandbox
 
 
@@ -135,6 +135,14 @@ class Engine:
                 self._executor_error = error
         # A copy per snippet: each gets its own "(used at ...)".
         raise EngineError(self._executor_error.message, self._executor_error.location)
+
+    def submit(self, job: Job, referrer: Location, label: str) -> Future[Outcome]:
+        """Execute one job on this engine's executor, shown as `label` (`make verify` runs a
+        snippet's variants this way; the caller stores what they give)."""
+        watcher = self.progress.watch(job.relative, referrer)
+        return self._executor().submit(
+            job, Announcing(watcher, lambda: self.log(f"executing {label}"))
+        )
 
     def close(self) -> None:
         """Let the executor go (its threads, or the Ray connection it opened)."""

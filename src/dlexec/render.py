@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .errors import EngineError
+from .expectations import NAME, read_expectations, scope_text
+from .matrix import VariantRecord, fresh_matrix
 from .outputs import ErrorOutput, HistoryOutput, ImageOutput, Output, TextOutput
 from .pipeline import BuildReport, SnippetRun
 from .posts import EMBED, Placeholder, placeholder_matches, prose_lines
 from .results import Result
 from .snippets import Cell
 from .values import format_value
+from .variants import BACKEND_NAMES, BACKENDS, MAIN, Variant
 
 LONG_CODE_LINES = 15  # code blocks this long get line numbers (matching the snippet file)
 LONG_LOG_LINES = 16  # printed output this long collapses to its last lines
@@ -49,6 +53,16 @@ class RenderedPage:
         return MARKER_PATTERN.sub(lambda match: self.fragments[int(match[1])], page_html)
 
 
+@dataclass(frozen=True)
+class Headline:
+    """A value of a snippet that the post shows in its prose or states a claim about: shown
+    under the snippet's last output on every backend and across seeds (`make verify`)."""
+
+    value: str
+    spec: str = ""  # the post's placeholder format ('' for a claim's value: `.4g`)
+    note: str = ""  # a claim narrowed to some runs: where it holds, and why
+
+
 def render_page(
     markdown: str, post: Path, report: BuildReport, links: Links, first_line: int = 1
 ) -> RenderedPage:
@@ -56,9 +70,13 @@ def render_page(
     `first_line` of the post's file (errors name file lines)."""
     page = RenderedPage(markdown="")
     lines = markdown.splitlines()
+    embeds = [(number, match) for number, _, match in scan(markdown) if match]
+    last_embeds = {_embedded_path(match, post): number for number, match in embeds}
+    headlines = headline_values(post, report)
     for number, line, match in scan(markdown):
         if match:
-            lines[number - 1] = _embed(match, post, report, links, page)
+            shown = headlines if last_embeds[_embedded_path(match, post)] == number else {}
+            lines[number - 1] = _embed(match, post, report, links, page, shown)
         else:
             lines[number - 1] = expand_placeholders(line, post, number + first_line - 1, report)
     page.markdown = "\n".join(lines) + "\n"
@@ -95,8 +113,17 @@ def expand_placeholders(line: str, post: Path, number: int, report: BuildReport)
     return "".join(parts) + line[position:]
 
 
+def _embedded_path(match: re.Match[str], post: Path) -> Path:
+    return (post.parent / match["target"]).resolve()
+
+
 def _embed(
-    match: re.Match[str], post: Path, report: BuildReport, links: Links, page: RenderedPage
+    match: re.Match[str],
+    post: Path,
+    report: BuildReport,
+    links: Links,
+    page: RenderedPage,
+    headlines: Mapping[str, list[Headline]],
 ) -> str:
     run, cells = resolve_embed(match, post, report)
     if run is None:
@@ -104,7 +131,101 @@ def _embed(
         return _marker(page, error_html(str(problem)))
     relative = run.result.snippet if run.result else match["target"]
     code = code_block(run, cells[0] if match["cell"] else None, relative)
-    return code + "\n\n" + _marker(page, outputs_html(run, cells, links))
+    fragment = outputs_html(run, cells, links)
+    if run.result is not None and run.status != "failed":
+        fragment += matrix_html(run, headlines.get(run.snippet.name, []))
+    return code + "\n\n" + _marker(page, fragment)
+
+
+def headline_values(post: Path, report: BuildReport) -> dict[str, list[Headline]]:
+    """Snippet name -> the values of it that the post shows or makes claims about."""
+    found: dict[str, dict[str, Headline]] = {}
+    references = report.posts.get(post)
+    for placeholder in references.placeholders if references else ():
+        found.setdefault(placeholder.snippet, {}).setdefault(
+            placeholder.value, Headline(placeholder.value, placeholder.spec)
+        )
+    try:
+        claims = read_expectations(post)
+    except (EngineError, OSError):
+        claims = []  # reported by the checks; the page still renders
+    for claim in claims:
+        for name in (claim.subject, claim.operand):
+            if not NAME.match(name):
+                continue
+            snippet, value = name.split(".", 1)
+            shown = found.setdefault(snippet, {}).setdefault(value, Headline(value))
+            if name == claim.subject and claim.scope.narrowed:
+                note = f"claimed {scope_text(claim)} only: {claim.scope.reason}"
+                found[snippet][value] = Headline(value, shown.spec, note)
+    return {snippet: list(values.values()) for snippet, values in found.items()}
+
+
+def matrix_html(run: SnippetRun, headlines: list[Headline]) -> str:
+    """Each headline value on every backend and its spread across seeds, from the committed
+    matrix (`make verify`); nothing when the snippet has no headline values."""
+    if not headlines or run.result is None:
+        return ""
+    records = fresh_matrix(run.folder, run.result)
+    rows = [_matrix_row(headline, run.result, records) for headline in headlines]
+    return (
+        '<div class="dlexec-matrix"><p>The same code on each Keras backend, and with other '
+        "seeds (<code>make verify</code>):</p><ul>" + "".join(rows) + "</ul></div>"
+    )
+
+
+def _matrix_row(headline: Headline, main: Result, records: Mapping[Variant, VariantRecord]) -> str:
+    def shown(value: Any) -> str:
+        return _formatted(value, headline.spec)
+
+    parts = []
+    for backend in BACKENDS:
+        variant = Variant(backend)
+        name = BACKEND_NAMES[backend]
+        if variant == MAIN:
+            value = main.values.get(headline.value)
+            parts.append(f"{shown(value)} on {name}")
+            continue
+        record = records.get(variant)
+        if record is None:
+            parts.append(f"not yet run on {name}")
+        elif not record.ok:
+            first = (record.error or "").strip().splitlines()[:1]
+            reason = f" ({first[0][:120]})" if first else ""
+            parts.append(f"fails on {name}{html.escape(reason)}")
+        else:
+            parts.append(f"{shown(record.values.get(headline.value))} on {name}")
+    seeds = [main.values.get(headline.value)] + [
+        record.values.get(headline.value)
+        for variant, record in sorted(records.items())
+        if variant.backend == MAIN.backend and variant.seed and record.ok
+    ]
+    numbers = [value for value in seeds if isinstance(value, int | float)]
+    spread = ""
+    if len(numbers) > 1:
+        spread = f"; {len(numbers)} seeds: {_range_text(min(numbers), max(numbers), headline.spec)}"
+    note = f" <em>{html.escape(headline.note)}</em>" if headline.note else ""
+    return f"<li><code>{html.escape(headline.value)}</code>: {' · '.join(parts)}{spread}{note}</li>"
+
+
+def _formatted(value: Any, spec: str) -> str:
+    if value is None:
+        return "(no value)"
+    spec = spec or (".4g" if isinstance(value, float) else "")
+    try:
+        return html.escape(format(value, spec))
+    except (TypeError, ValueError):
+        return html.escape(repr(value))
+
+
+def _range_text(low: Any, high: Any, spec: str) -> str:
+    """Low and high with an en dash between, a percent sign written once."""
+    low_text, high_text = _formatted(low, spec), _formatted(high, spec)
+    if low_text == high_text:
+        return low_text
+    if low_text.endswith("%") and high_text.endswith("%"):
+        low_text = low_text[:-1]
+    return f"{low_text}–{high_text}"
 
 
 def _marker(page: RenderedPage, fragment: str) -> str:
@@ -197,9 +318,6 @@ def error_html(message: str, traceback: str = "") -> str:
         '<div class="admonition failure dlexec-error"><p class="admonition-title">'
         f"{html.escape(message)}</p>{body}</div>"
     )
-
-
-BACKEND_NAMES = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}
 
 
 def provenance_text(result: Result) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 from .outputs import ErrorOutput, HistoryOutput, ImageOutput, Output, TextOutput
 
 RESULT_FILE = "result.json"
+MATRIX_FILE = "matrix.json"  # the snippet's other backends and seeds (`matrix`), kept on save
 OUTPUT_TYPES = {
     cls.__dataclass_fields__["type"].default: cls
     for cls in (TextOutput, ImageOutput, HistoryOutput, ErrorOutput)
@@ -91,7 +92,7 @@ def save_result(folder: Path, result: Result, files: dict[str, bytes]) -> Result
     atomic_write(
         folder / RESULT_FILE, (json.dumps(document, indent=1, ensure_ascii=False) + "\n").encode()
     )
-    _remove_unreferenced(folder, set(checksums) | {RESULT_FILE})
+    _remove_unreferenced(folder, set(checksums) | {RESULT_FILE, MATRIX_FILE})
     return result
 
 

@@ -1,0 +1,293 @@
+"""`make verify`: every snippet on every Keras backend, and with further seeds where a claim rests
+on it; the values, histories and provenance of each run stored beside the main result.
+
+`results/<snippet>/matrix.json` maps a variant's name (`jax`, `torch`, `tensorflow+seed1`) to
+what that run gave, or the error it failed with. It is committed with the main result, keyed
+per variant (`variants.variant_key`), and written atomically under a lock. A variant whose key
+is unchanged is not run again, a failure included (the same inputs fail the same way), so a
+second `make verify` with nothing changed executes nothing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, as_completed
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .cache_key import KeyInputs
+from .datasets import fetch
+from .errors import EngineError, Location
+from .expectations import read_expectations
+from .pipeline import BuildReport, Engine, SnippetRun
+from .results import MATRIX_FILE, Result, atomic_write
+from .variants import BACKENDS, Variant, variant_inputs, variant_key, wanted_variants
+
+if TYPE_CHECKING:
+    from .executors import Outcome
+
+FORMAT = 1
+MAIN_FIELDS = tuple(f.name for f in fields(KeyInputs))
+# Other backends may be slower on a CPU than TensorFlow, whose runs set the snippets' limits.
+VARIANT_TIMEOUT_FACTOR = 3
+
+
+@dataclass(frozen=True)
+class VariantRecord:
+    """What one variant's run gave: the values it published, its training histories (model,
+    epochs, metrics) and provenance; or, when it failed, `error` (the message and traceback)."""
+
+    variant: Variant
+    key: str
+    inputs: dict[str, Any]
+    values: dict[str, Any] = field(default_factory=dict)
+    histories: list[dict[str, Any]] = field(default_factory=list)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_json(self) -> dict[str, Any]:
+        document = asdict(self)
+        document["variant"] = self.variant.name
+        return document
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> VariantRecord:
+        return cls(**{**document, "variant": Variant.parse(document["variant"])})
+
+
+def load_matrix(folder: Path) -> dict[Variant, VariantRecord]:
+    """The variant records stored in `folder`; an unreadable file counts as none (they run
+    again)."""
+    try:
+        document = json.loads((folder / MATRIX_FILE).read_text(encoding="utf-8"))
+        records = [VariantRecord.from_json(entry) for entry in document["variants"].values()]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+    return {record.variant: record for record in records}
+
+
+def made_from(record: VariantRecord, main: Result) -> bool:
+    """Was the variant run from the same code, data and engine as the main result? (Not its
+    backend's version: a checkout without that backend can still read what was recorded.)"""
+    return all(record.inputs.get(name) == main.inputs.get(name) for name in MAIN_FIELDS)
+
+
+def fresh_matrix(folder: Path, main: Result) -> dict[Variant, VariantRecord]:
+    """The variant records of `folder` made from its current main result."""
+    return {v: r for v, r in load_matrix(folder).items() if made_from(r, main)}
+
+
+def store_record(folder: Path, record: VariantRecord, locks: Path) -> None:
+    """Add or replace one variant's record in `folder`'s matrix.json (other builds may be
+    storing other variants of the same snippet: read, change and write under a lock)."""
+    from filelock import FileLock
+
+    locks.mkdir(parents=True, exist_ok=True)
+    name = folder.as_posix().strip("/").replace("/", "__")
+    with FileLock(locks / f"{name}.matrix.lock"):
+        records = load_matrix(folder)
+        records[record.variant] = record
+        document = {
+            "format": FORMAT,
+            "variants": {r.variant.name: r.to_json() for r in sorted(records.values(), key=_order)},
+        }
+        folder.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+        atomic_write(folder / MATRIX_FILE, text.encode())
+
+
+def _order(record: VariantRecord) -> tuple[int, str, int]:
+    return (BACKENDS.index(record.variant.backend), record.variant.backend, record.variant.seed)
+
+
+# -- planning and running -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MatrixSettings:
+    """Which backends every snippet runs on, and how many further seeds a claimed one gets."""
+
+    backends: tuple[str, ...] = BACKENDS
+    seeds: int = 2
+
+
+@dataclass(frozen=True)
+class PendingVariant:
+    run: SnippetRun
+    variant: Variant
+    inputs: dict[str, Any]
+    key: str
+
+
+@dataclass
+class MatrixReport:
+    """What `make verify` did with the variants: name -> status, and the failures."""
+
+    statuses: dict[tuple[Path, Variant], str] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def count(self, status: str) -> int:
+        return sum(value == status for value in self.statuses.values())
+
+    def summary_line(self) -> str:
+        return (
+            f"variants: {self.count('executed')} executed, {self.count('reused')} reused, "
+            f"{self.count('failed')} failed in {self.seconds:.1f} s"
+        )
+
+
+def missing_backends(backends: Iterable[str]) -> list[str]:
+    """The backends whose package is not installed here."""
+    return [backend for backend in backends if importlib.util.find_spec(backend) is None]
+
+
+def claimed_snippets(posts: Iterable[Path]) -> set[str]:
+    """Names of the snippets whose values some post's `expect:` claims compare."""
+    return {
+        name for post in posts for claim in read_expectations(post) for name in claim.snippets()
+    }
+
+
+def plan(
+    report: BuildReport, settings: MatrixSettings, claimed: set[str]
+) -> tuple[list[PendingVariant], dict[tuple[Path, Variant], VariantRecord]]:
+    """The variants to run (stale or missing), and the fresh ones already stored."""
+    pending, fresh = [], {}
+    for path, run in sorted(report.runs.items()):
+        if run.result is None or run.status == "failed":
+            continue  # the main run failed: its errors are reported already
+        stored = load_matrix(run.folder)
+        main_inputs = KeyInputs(**run.result.inputs)
+        backs_claim = run.snippet.name in claimed
+        for variant in wanted_variants(settings.backends, settings.seeds, backs_claim):
+            inputs = variant_inputs(main_inputs, variant)
+            key = variant_key(inputs)
+            record = stored.get(variant)
+            if record is not None and record.key == key:
+                fresh[(path, variant)] = record
+            else:
+                pending.append(PendingVariant(run, variant, inputs, key))
+    return pending, fresh
+
+
+def run_variants(
+    engine: Engine,
+    pending: list[PendingVariant],
+    report: MatrixReport,
+    referrers: Mapping[Path, Location],
+) -> None:
+    """Execute `pending` on the engine's executor; store each record as its run ends."""
+    config = engine.config
+    futures: dict[Future[Outcome], PendingVariant] = {}
+    for item in sorted(pending, key=lambda item: _run_order(engine, item)):
+        future = _submit(engine, item, referrers.get(item.run.snippet.path), report)
+        if future is not None:
+            futures[future] = item
+    for future in as_completed(futures):
+        item = futures[future]
+        try:
+            record = _record(item, future.result())
+        except EngineError as error:  # the kernel could not run it at all
+            record = VariantRecord(item.variant, item.key, item.inputs, error=str(error))
+        store_record(item.run.folder, record, config.root / ".cache" / "locks")
+        _note(item, record, report, engine.log, config.relative(item.run.snippet.path))
+
+
+def _run_order(engine: Engine, item: PendingVariant) -> tuple[float, float, str, str]:
+    claim = item.run.snippet.header.claim
+    width = float("inf") if claim.serial else claim.cpus
+    last = item.run.result.provenance.get("wall_time_s") if item.run.result else None
+    expected = last if isinstance(last, int | float) else engine.timeout(item.run.snippet)
+    return -width, -expected, item.run.snippet.path.as_posix(), item.variant.name
+
+
+def _submit(
+    engine: Engine, item: PendingVariant, referrer: Location | None, report: MatrixReport
+) -> Future[Outcome] | None:
+    from .executors import Job
+
+    snippet, config = item.run.snippet, engine.config
+    relative = config.relative(snippet.path)
+    timeout = engine.timeout(snippet) * VARIANT_TIMEOUT_FACTOR
+    try:
+        data = fetch(snippet.header.data, config.keras_home, config.data_mirror, relative)
+        inputs = KeyInputs(**item.run.result.inputs)
+        job = Job(snippet, relative, inputs, data, timeout, item.variant)
+        label = f"{relative} on {item.variant.describe()}"
+        return engine.submit(job, referrer or Location(relative), label)
+    except EngineError as error:
+        record = VariantRecord(item.variant, item.key, item.inputs, error=str(error))
+        _note(item, record, report, engine.log, relative)
+        return None
+
+
+def _record(item: PendingVariant, outcome: Outcome) -> VariantRecord:
+    result = outcome.result
+    histories = [
+        {"model": h.model, "epochs": h.epochs, "metrics": h.metrics} for h in result.histories()
+    ]
+    error = None if outcome.error is None else str(outcome.error)
+    return VariantRecord(
+        item.variant,
+        item.key,
+        item.inputs,
+        values=dict(result.values) if error is None else {},
+        histories=histories if error is None else [],
+        provenance=dict(result.provenance),
+        error=error,
+    )
+
+
+def _note(
+    item: PendingVariant,
+    record: VariantRecord,
+    report: MatrixReport,
+    log: Callable[[str], None],
+    relative: Path,
+) -> None:
+    where = f"{relative} on {item.variant.describe()}"
+    if record.ok:
+        report.statuses[(item.run.snippet.path, item.variant)] = "executed"
+        log(f"executed {where}")
+        return
+    report.statuses[(item.run.snippet.path, item.variant)] = "failed"
+    report.failures.append(f"{where} failed: {record.error}")
+
+
+def verify_matrix(
+    engine: Engine, posts: list[Path], settings: MatrixSettings
+) -> tuple[BuildReport, MatrixReport]:
+    """Bring the main results up to date (as a build would), then every variant they need."""
+    started = time.monotonic()
+    missing = missing_backends(settings.backends)
+    if missing:
+        raise EngineError(
+            f"backend(s) not installed: {', '.join(missing)}. `make verify` installs them "
+            "(pip install -e '.[backends]'); or choose others with --backends"
+        )
+    report = engine.prepare(posts)
+    matrix = MatrixReport()
+    pending, fresh = plan(report, settings, claimed_snippets(report.posts))
+    for entry in fresh:
+        matrix.statuses[entry] = "reused"
+    try:
+        referrers = {path: Location(path) for path in report.runs}
+        run_variants(engine, pending, matrix, referrers)
+    finally:
+        engine.close()
+    for (path, variant), record in fresh.items():
+        if not record.ok:
+            matrix.statuses[(path, variant)] = "failed"
+            relative = engine.config.relative(path)
+            matrix.failures.append(f"{relative} on {variant.describe()} failed: {record.error}")
+    matrix.seconds = time.monotonic() - started
+    return report, matrix

@@ -1,0 +1,123 @@
+"""`python -m dlexec verify`: snippets run on other Keras backends and with further seeds, each
+run stored beside the main result; a snippet that breaks on one backend only fails the check.
+
+The JAX leg runs here (its CPU wheel is in the dev dependencies); PyTorch's runs in `make
+verify` and its workflow (its registry wheels pull several GB of CUDA libraries)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dlexec.matrix import load_matrix
+from dlexec.variants import Variant
+
+pytest.importorskip("jax", reason="the JAX leg needs the dev dependencies (make test installs them)")
+
+# Runs anywhere Keras does.
+PORTABLE = """\
+import keras
+import numpy as np
+
+keras.utils.set_random_seed(3)
+first_draw = float(np.random.rand())
+keras.utils.set_random_seed(4)
+second_draw = float(np.random.rand())
+x = np.random.rand(64, 4).astype("float32")
+y = x.sum(axis=1, keepdims=True)
+model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)], name="line")
+model.compile(optimizer="sgd", loss="mse")
+model.fit(x, y, epochs=2, verbose=0)
+loss = float(model.evaluate(x, y, verbose=0))
+print("backend:", keras.config.backend())
+"""
+# A TensorFlow op inside a Keras layer: fine on TensorFlow, a tracing error on JAX.
+TF_ONLY = """\
+import keras
+import numpy as np
+import tensorflow as tf
+
+keras.utils.set_random_seed(1)
+x = np.random.rand(32, 4).astype("float32")
+model = keras.Sequential(
+    [keras.Input((4,)), keras.layers.Lambda(lambda t: tf.math.square(t)), keras.layers.Dense(1)]
+)
+model.compile(optimizer="sgd", loss="mse")
+model.fit(x, x[:, :1], epochs=1, verbose=0)
+squared_loss = float(model.evaluate(x, x[:, :1], verbose=0))
+"""
+POST = """\
+---
+date: 2026-01-01
+expect:
+  portable.loss: ">= 0"
+  portable.second_draw: "> 0"
+---
+# Two snippets
+
+[portable](../snippets/portable.py)
+
+[tf only](../snippets/tf_only.py)
+"""
+
+
+def project(root: Path) -> Path:
+    for folder in ("snippets", "posts"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    (root / "pyproject.toml").write_text("[tool.dlexec]\ntimeout = 120\nseeds = 1\n")
+    (root / "snippets" / "portable.py").write_text(PORTABLE)
+    (root / "snippets" / "tf_only.py").write_text(TF_ONLY)
+    (root / "posts" / "p.md").write_text(POST)
+    return root
+
+
+def dlexec(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "BLOG_JOBS": "2"}
+    return subprocess.run(
+        [sys.executable, "-m", "dlexec", *args],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_a_snippet_that_breaks_on_one_backend_fails_and_the_rest_is_recorded(tmp_path: Path):
+    root = project(tmp_path)
+    first = dlexec(root, "verify", "--backends", "tensorflow,jax")
+    assert first.returncode == 1, first.stderr
+    output = first.stdout + first.stderr
+    assert "snippets: 2 executed, 0 reused, 0 failed" in output
+    # portable: on JAX and with one more seed; tf_only: on JAX only (no claim rests on it)
+    assert "variants: 2 executed, 0 reused, 1 failed" in output
+    assert "error: snippets/tf_only.py on JAX failed:" in first.stderr
+
+    portable = load_matrix(root / "results" / "portable")
+    main = json.loads((root / "results" / "portable" / "result.json").read_text())["values"]
+    jax, seeded = portable[Variant("jax")], portable[Variant("tensorflow", 1)]
+    assert jax.ok and jax.provenance["backend"] == "jax" and "jax" in jax.provenance
+    assert jax.values["first_draw"] == main["first_draw"]  # NumPy draws: the same seed
+    assert jax.histories[0]["model"] == "line" and jax.histories[0]["epochs"] == [1, 2]
+    # The seed variant adds 1 to every seed the snippet sets: its seed 3 draws what seed 4 did.
+    assert seeded.values["first_draw"] == main["second_draw"] != main["first_draw"]
+    assert seeded.provenance["seed_offset"] == "1"
+    [broken] = load_matrix(root / "results" / "tf_only").values()
+    assert broken.variant == Variant("jax") and not broken.ok and broken.values == {}
+
+    again = dlexec(root, "verify", "--backends", "tensorflow,jax")  # nothing changed
+    output = again.stdout + again.stderr
+    assert "snippets: 0 executed, 2 reused, 0 failed" in output
+    assert "variants: 0 executed, 2 reused, 1 failed" in output  # the failure stays recorded
+    assert "error: snippets/tf_only.py on JAX failed:" in again.stderr
+    assert again.returncode == 1
+
+    check = dlexec(root, "check")  # pyproject asks for torch too: not recorded, so it fails
+    assert check.returncode == 1
+    assert "portable.loss >= 0" in check.stdout + check.stderr
+    assert "PyTorch (not recorded)" in check.stderr
