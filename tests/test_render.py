@@ -100,3 +100,52 @@ def test_provenance_names_the_backend_that_ran():
     info = {"backend": "jax", "jax": "0.10.2", "keras": "3.15.1", "device": "GPU NVIDIA H100"}
     text = provenance_text(Result("s.py", "k", {}, {**info, "wall_time_s": 3.2, "date": "d"}, []))
     assert text == "Ran on GPU NVIDIA H100 · JAX 0.10.2 · Keras 3.15.1 · 3.2 s · d"
+
+
+# -- the backend and seed matrix under a snippet's outputs ---------------------------------------
+
+
+def matrix_report(tmp_path: Path) -> tuple[BuildReport, Path]:
+    """A post whose prose shows s.accuracy as a percentage and claims it, with a recorded
+    matrix: JAX and one more seed ran, PyTorch failed."""
+    from dlexec.matrix import VariantRecord, store_record
+    from dlexec.posts import find_references
+    from dlexec.variants import Variant
+
+    report, post = report_for(tmp_path)
+    post.write_text(
+        "---\ndate: 2026-01-01\nexpect:\n  s.accuracy: \">= 0.9\"\n---\n# P\n\n"
+        "It scores {{ s.accuracy:.1% }} ({{ s.accuracy:.1% | range }} over seeds).\n\n"
+        "[x](../snippets/s.py#a)\n"
+    )
+    [run] = report.runs.values()
+    inputs = {"backend": "x"}
+    for variant, values, error in (
+        (Variant("jax"), {"accuracy": 0.97}, None),
+        (Variant("torch"), {}, "RuntimeError: no kernel for <op>\ntraceback"),
+        (Variant("tensorflow", 1), {"accuracy": 0.99}, None),
+    ):
+        record = VariantRecord(variant, "v", inputs, values=values, error=error)
+        store_record(run.folder, record, tmp_path / "locks")
+    report.posts[post] = find_references(post, tmp_path / "snippets")
+    return report, post
+
+
+def test_each_headline_value_is_shown_on_every_backend_with_its_seed_spread(tmp_path: Path):
+    report, post = matrix_report(tmp_path)
+    body = post.read_text().split("---\n", 2)[2]
+    page = render_page(body, post, report, Links(lambda folder, name: name), first_line=6)
+    html_out = page.insert_fragments(page.markdown)
+    assert "It scores 98.8% (98.8\N{EN DASH}99.0% over seeds)." in page.markdown
+    [row] = [line for line in html_out.split("<li>")[1:]]
+    assert "<code>accuracy</code>: 98.8% on TensorFlow · 97.0% on JAX · fails on PyTorch" in row
+    assert "(RuntimeError: no kernel for &lt;op&gt;)" in row  # the first line, escaped
+    assert "2 seeds: 98.8\N{EN DASH}99.0%" in row
+
+
+def test_a_range_without_recorded_seeds_says_to_run_make_verify(tmp_path: Path):
+    report, post = report_for(tmp_path)
+    page = render_page(
+        "It scores {{ s.accuracy:.1% | range }}.\n", post, report, Links(lambda f, n: n)
+    )
+    assert "no other seeds are recorded for s; run `make verify`" in page.markdown

@@ -26,7 +26,12 @@ def load(name: str) -> dict:
 
 def test_workflows_pass_the_schema_check():
     files = sorted(WORKFLOWS.glob("*.yml"))
-    assert {f.name for f in files} == {"pull-request.yml", "deploy.yml", "execute-sharded.yml"}
+    assert {f.name for f in files} == {
+        "pull-request.yml",
+        "deploy.yml",
+        "execute-sharded.yml",
+        "verify-backends.yml",
+    }
     checked = validate(*files)
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
@@ -47,7 +52,7 @@ def test_pull_requests_build_without_secrets():
     runs = " ".join(step.get("run", "") for step in steps)
     assert "bash .ci/run" in runs and "make site" in runs
     assert any(step.get("uses", "").startswith("actions/upload-artifact") for step in steps)
-    for name in ("pull-request.yml", "deploy.yml", "execute-sharded.yml"):
+    for name in ("pull-request.yml", "deploy.yml", "execute-sharded.yml", "verify-backends.yml"):
         assert "pull_request_target" not in load(name)["on"]
 
 
@@ -83,3 +88,16 @@ def test_sharded_execution_runs_each_shard_then_builds_from_their_results():
     assert download["with"]["merge-multiple"] is True
     check = next(s for s in gather["steps"] if "dlexec prepare" in s.get("run", ""))
     assert check["env"] == {"BLOG_EXECUTE": "never"}  # every result must now be fresh
+
+
+def test_the_backend_matrix_runs_on_snippet_changes_and_weekly_without_secrets():
+    text = (WORKFLOWS / "verify-backends.yml").read_text()
+    workflow = load("verify-backends.yml")
+    assert "secrets." not in text and workflow["permissions"] == {"contents": "read"}
+    assert "snippets/**" in workflow["on"]["pull_request"]["paths"]
+    assert workflow["on"]["schedule"]
+    steps = workflow["jobs"]["verify"]["steps"]
+    runs = [step.get("run", "") for step in steps]
+    verify = next(i for i, run in enumerate(runs) if "make verify" in run)
+    assert "TORCH_INDEX=https://download.pytorch.org/whl/cpu" in runs[verify]  # no CUDA wheels
+    assert "git diff --exit-code" in runs[verify + 1]  # the committed matrix must be current

@@ -34,7 +34,7 @@ from .errors import EngineError, Location, StaleResultError
 from .outputs import ErrorOutput, HistoryOutput, ImageOutput, Output, TextOutput
 from .pipeline import BuildReport, SnippetRun
 from .posts import front_matter
-from .render import expand_placeholders, provenance_text, resolve_embed, scan
+from .render import backend_text, expand_placeholders, provenance_text, resolve_embed, scan
 from .results import RESULT_FILE, atomic_write
 from .snippets import Cell
 from .values import NOTEBOOK_MARKDOWN, literal_markdown
@@ -89,14 +89,25 @@ def post_notebook(post: Path, report: BuildReport, source_url: str | None = None
         if run is not None and run.result is not None:
             cells += _code_cells(run, embedded)
     _flush(prose, cells)
+    backends = _backends(post, report)
+    made_by = f" ({markdown_text(' and '.join(backends))})" if backends else ""
     link = markdown_url(source_url) if source_url else None
     if link:
         note = (
             f"*This notebook was made from [the post]({link}); "
-            "the outputs are from the run that built it.*"
+            f"the outputs are from the run that built it{made_by}.*"
         )
         cells.insert(1 if cells else 0, _v4().new_markdown_cell(note))
-    return _notebook(cells)
+    notebook = _notebook(cells)
+    notebook.metadata["dlexec"] = {"outputs_computed_with": backends}
+    return notebook
+
+
+def _backends(post: Path, report: BuildReport) -> list[str]:
+    """What computed the outputs of the post's snippets ('TensorFlow 2.21.0 · Keras 3.15.1')."""
+    runs = [report.runs.get(embed.snippet) for embed in report.posts[post].embeds]
+    found = {backend_text(run.result.provenance) for run in runs if run and run.result}
+    return sorted(found)
 
 
 def write_if_changed(path: Path, content: bytes) -> bool:

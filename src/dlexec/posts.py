@@ -32,9 +32,12 @@ from .errors import AuthoringError, Location
 EMBED = re.compile(
     r"^\[(?P<label>[^\]\n]*)\]\((?P<target>[^)\s#]+\.py)(?:#(?P<cell>[^)\s]*))?\)\s*$"
 )
+# {{ snippet.value }}, {{ snippet.value:.1% }}, {{ snippet.value:.1% | range }}
 PLACEHOLDER = re.compile(
-    r"\{\{\s*(?P<snippet>[A-Za-z_][\w-]*)\.(?P<value>[A-Za-z_]\w*)\s*(?::(?P<spec>[^}]*?))?\s*\}\}"
+    r"\{\{\s*(?P<snippet>[A-Za-z_][\w-]*)\.(?P<value>[A-Za-z_]\w*)\s*(?::(?P<spec>[^}|]*?))?\s*"
+    r"(?:\|\s*(?P<filter>[A-Za-z_]\w*)\s*)?\}\}"
 )
+FILTERS = ("range",)  # range: the value's spread across the seeds `make verify` recorded
 FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 # Lines whose indented continuation is their content (Python-Markdown: 4 columns further in).
 LIST_ITEM = re.compile(r"(?:[*+-]|\d+\.) +\S")  # Python-Markdown has no "1)" items
@@ -64,7 +67,8 @@ class Embed:
 
 @dataclass(frozen=True)
 class Placeholder:
-    """`post` line `line` shows value `value` of snippet `snippet` formatted with `spec`."""
+    """`post` line `line` shows value `value` of snippet `snippet` formatted with `spec`, or its
+    spread across seeds with the `range` filter."""
 
     post: Path
     line: int
@@ -72,10 +76,18 @@ class Placeholder:
     value: str
     spec: str
     text: str
+    filter: str = ""
 
     @property
     def location(self) -> Location:
         return Location(self.post, self.line)
+
+    @classmethod
+    def from_match(cls, post: Path, line: int, match: re.Match[str]) -> Placeholder:
+        spec = (match["spec"] or "").strip()
+        return cls(
+            post, line, match["snippet"], match["value"], spec, match[0], match["filter"] or ""
+        )
 
 
 @dataclass(frozen=True)
@@ -136,8 +148,7 @@ def find_references(post: Path, snippets_dir: Path, text: str | None = None) -> 
             embeds.append(_embed(match, post, number, snippets_dir))
             continue
         placeholders.extend(
-            Placeholder(post, number, m["snippet"], m["value"], (m["spec"] or "").strip(), m[0])
-            for m in placeholder_matches(line)
+            Placeholder.from_match(post, number, m) for m in placeholder_matches(line)
         )
     return PostReferences(post, tuple(embeds), tuple(placeholders), timeout)
 

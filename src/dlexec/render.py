@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import EngineError
+from .errors import AuthoringError, EngineError
 from .expectations import NAME, read_expectations, scope_text
 from .matrix import VariantRecord, fresh_matrix
 from .outputs import ErrorOutput, HistoryOutput, ImageOutput, Output, TextOutput
@@ -23,7 +23,7 @@ from .pipeline import BuildReport, SnippetRun
 from .posts import EMBED, Placeholder, placeholder_matches, prose_lines
 from .results import Result
 from .snippets import Cell
-from .values import format_value
+from .values import format_value, join_range, value_range
 from .variants import BACKEND_NAMES, BACKENDS, MAIN, Variant
 
 LONG_CODE_LINES = 15  # code blocks this long get line numbers (matching the snippet file)
@@ -195,12 +195,12 @@ def _matrix_row(headline: Headline, main: Result, records: Mapping[Variant, Vari
             parts.append(f"fails on {name}{html.escape(reason)}")
         else:
             parts.append(f"{shown(record.values.get(headline.value))} on {name}")
-    seeds = [main.values.get(headline.value)] + [
+    numbers = [main.values.get(headline.value)] + [
         record.values.get(headline.value)
         for variant, record in sorted(records.items())
         if variant.backend == MAIN.backend and variant.seed and record.ok
     ]
-    numbers = [value for value in seeds if isinstance(value, int | float)]
+    numbers = [v for v in numbers if isinstance(v, int | float) and not isinstance(v, bool)]
     spread = ""
     if len(numbers) > 1:
         spread = f"; {len(numbers)} seeds: {_range_text(min(numbers), max(numbers), headline.spec)}"
@@ -219,13 +219,7 @@ def _formatted(value: Any, spec: str) -> str:
 
 
 def _range_text(low: Any, high: Any, spec: str) -> str:
-    """Low and high with an en dash between, a percent sign written once."""
-    low_text, high_text = _formatted(low, spec), _formatted(high, spec)
-    if low_text == high_text:
-        return low_text
-    if low_text.endswith("%") and high_text.endswith("%"):
-        low_text = low_text[:-1]
-    return f"{low_text}–{high_text}"
+    return join_range(_formatted(low, spec), _formatted(high, spec))
 
 
 def _marker(page: RenderedPage, fragment: str) -> str:
@@ -320,11 +314,16 @@ def error_html(message: str, traceback: str = "") -> str:
     )
 
 
-def provenance_text(result: Result) -> str:
-    info = result.provenance
+def backend_text(info: Mapping[str, Any]) -> str:
+    """'TensorFlow 2.21.0 · Keras 3.15.1': what a run's provenance says computed it."""
     backend = str(info.get("backend", "tensorflow"))
     name = BACKEND_NAMES.get(backend, backend)
-    versions = f"{name} {info.get(backend, '?')} · Keras {info.get('keras', '?')}"
+    return f"{name} {info.get(backend, '?')} · Keras {info.get('keras', '?')}"
+
+
+def provenance_text(result: Result) -> str:
+    info = result.provenance
+    versions = backend_text(info)
     return (
         f"Ran on {info.get('device', '?')} · {versions} · {info.get('wall_time_s', '?')} s · "
         f"{info.get('date', '?')}"
@@ -346,13 +345,39 @@ def notebook_buttons(download_url: str, colab_url: str | None) -> str:
 
 
 def _placeholder(match: re.Match[str], *, post: Path, line: int, report: BuildReport) -> str:
-    placeholder = Placeholder(
-        post, line, match["snippet"], match["value"], (match["spec"] or "").strip(), match[0]
-    )
+    placeholder = Placeholder.from_match(post, line, match)
     run = report.snippet_named(placeholder.snippet)
     if run is None or run.result is None:
         return f'<span class="dlexec-error">{html.escape(placeholder.text)}: no result</span>'
     try:
-        return format_value(run.result.values, placeholder)
+        shown = format_value(run.result.values, placeholder)
+        if placeholder.filter == "range":
+            shown = _seed_range(run, placeholder)
     except EngineError as error:
         return f'<span class="dlexec-error">{html.escape(str(error))}</span>'
+    return shown
+
+
+def _seed_range(run: SnippetRun, placeholder: Placeholder) -> str:
+    """The value's spread over the main run and the seeds `make verify` recorded."""
+    spread = seed_values(run, placeholder.value)
+    if len(spread) < 2:
+        raise AuthoringError(
+            f"placeholder {placeholder.text}: no other seeds are recorded for "
+            f"{placeholder.snippet}; run `make verify`",
+            placeholder.location,
+        )
+    return value_range(spread, placeholder)
+
+
+def seed_values(run: SnippetRun, value: str) -> list[float]:
+    """`value` on the main run and on each seed variant recorded for it (numbers only)."""
+    if run.result is None:
+        return []
+    records = fresh_matrix(run.folder, run.result)
+    found = [run.result.values.get(value)] + [
+        record.values.get(value)
+        for variant, record in sorted(records.items())
+        if variant.backend == MAIN.backend and variant.seed and record.ok
+    ]
+    return [v for v in found if isinstance(v, int | float) and not isinstance(v, bool)]

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from .errors import AuthoringError
-from .posts import Placeholder
+from .posts import FILTERS, Placeholder
 
 # Characters Python-Markdown reads as markup and lets a backslash escape (a backslash before
 # any other character would show). Jupyter's Markdown also reads |, ~ and $ (tables, strike,
@@ -30,13 +30,39 @@ def format_value(values: dict[str, Any], placeholder: Placeholder) -> str:
             f"{placeholder.value!r} (its values: {known})",
             placeholder.location,
         )
-    value = values[placeholder.value]
+    if placeholder.filter and placeholder.filter not in FILTERS:
+        raise AuthoringError(
+            f"placeholder {placeholder.text}: unknown filter {placeholder.filter!r} "
+            f"(known: {', '.join(FILTERS)})",
+            placeholder.location,
+        )
+    # Escape Markdown too: a published string must not become a link, emphasis or code.
+    return literal_markdown(formatted(values[placeholder.value], placeholder))
+
+
+def formatted(value: Any, placeholder: Placeholder) -> str:
+    """`value` with the placeholder's spec (`.4g` for a float without one); AuthoringError if
+    the spec does not fit the value."""
     spec = placeholder.spec or (".4g" if isinstance(value, float) else "")
     try:
-        text = format(value, spec)
+        return format(value, spec)
     except (ValueError, TypeError) as error:
         raise AuthoringError(
             f"placeholder {placeholder.text}: {error}", placeholder.location
         ) from None
-    # Escape Markdown too: a published string must not become a link, emphasis or code.
-    return literal_markdown(text)
+
+
+def value_range(spread: list[Any], placeholder: Placeholder) -> str:
+    """The lowest and highest of `spread` (numbers), formatted, as a range."""
+    low, high = formatted(min(spread), placeholder), formatted(max(spread), placeholder)
+    return literal_markdown(join_range(low, high))
+
+
+def join_range(low: str, high: str) -> str:
+    """Two formatted bounds with an en dash between and a percent sign written once; one of
+    them when they look the same."""
+    if low == high:
+        return low
+    if low.endswith("%") and high.endswith("%"):
+        low = low[:-1]
+    return f"{low}\N{EN DASH}{high}"
