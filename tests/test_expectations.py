@@ -7,8 +7,11 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
+from dlexec.claims import claim_reports
+from dlexec.config import EngineConfig
 from dlexec.errors import AuthoringError
 from dlexec.expectations import check, read_expectations
+from dlexec.matrix import MatrixSettings
 from dlexec.results import load_result
 
 POSTS = sorted((REPO / "posts").glob("*.md"))
@@ -24,6 +27,17 @@ def test_declared_expectations_hold(post: Path):
     expectations = read_expectations(post)
     failures = [check(e, committed_values(e.snippets())) for e in expectations]
     assert [f for f in failures if f] == []
+
+
+@pytest.mark.parametrize("post", POSTS, ids=[post.stem for post in POSTS])
+def test_every_claim_holds_on_every_recorded_backend_and_seed(post: Path):
+    """The committed matrix (make verify) covers every claim's runs, and each one holds."""
+    config = EngineConfig.load(REPO)
+    settings = MatrixSettings(config.backends, config.seeds)
+    reports = claim_reports([post], config.results_dir, settings)
+    assert reports
+    failed = ["\n".join(report.lines()) for report in reports if report.failed]
+    assert failed == []
 
 
 def test_launch_posts_declare_their_headline_numbers():

@@ -17,7 +17,9 @@ import pytest
 from dlexec.matrix import load_matrix
 from dlexec.variants import Variant
 
-pytest.importorskip("jax", reason="the JAX leg needs the dev dependencies (make test installs them)")
+pytest.importorskip(
+    "jax", reason="the JAX leg needs the dev dependencies (make test installs them)"
+)
 
 # Runs anywhere Keras does.
 PORTABLE = """\
@@ -121,3 +123,34 @@ def test_a_snippet_that_breaks_on_one_backend_fails_and_the_rest_is_recorded(tmp
     assert check.returncode == 1
     assert "portable.loss >= 0" in check.stdout + check.stderr
     assert "PyTorch (not recorded)" in check.stderr
+
+
+SLOW_ON_JAX = """\
+# ---
+# timeout: 4
+# ---
+import time
+
+import keras
+
+if keras.config.backend() == "jax":
+    time.sleep(60)  # past the variant's limit (3 x 4 s)
+answer = 42
+"""
+
+
+def test_a_variant_stopped_by_its_time_limit_is_reported_not_recorded(tmp_path: Path):
+    """A time limit says as much about the machine as about the code: the next run retries."""
+    root = tmp_path
+    for folder in ("snippets", "posts"):
+        (root / folder).mkdir()
+    (root / "pyproject.toml").write_text("[tool.dlexec]\ntimeout = 120\nseeds = 0\n")
+    (root / "snippets" / "slow.py").write_text(SLOW_ON_JAX)
+    (root / "posts" / "p.md").write_text(
+        "---\ndate: 2026-01-01\n---\n# P\n\n[s](../snippets/slow.py)\n"
+    )
+    done = dlexec(root, "verify", "--backends", "tensorflow,jax")
+    assert done.returncode == 1
+    assert "error: snippets/slow.py on JAX failed:" in done.stderr
+    assert "variants: 0 executed, 0 reused, 1 failed" in done.stdout
+    assert load_matrix(root / "results" / "slow") == {}  # nothing recorded: it runs again

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from pathlib import Path
 
 import markdown
@@ -35,7 +36,12 @@ def test_each_post_links_its_notebook_and_colab(real_site: Path):
         committed = REPO / "notebooks" / notebook_file.name
         assert colab["href"] == COLAB + "notebooks/" + notebook_file.name
         assert committed.read_bytes() == notebook_file.read_bytes()
-        check_outputs_match_page(json.loads(committed.read_text()), page.read_text())
+        notebook = json.loads(committed.read_text())
+        check_outputs_match_page(notebook, page.read_text())
+        [computed_with] = notebook["metadata"]["dlexec"]["outputs_computed_with"]
+        assert re.fullmatch(r"TensorFlow [\d.]+ · Keras [\d.]+", computed_with)
+        note = "".join(notebook["cells"][1]["source"])
+        assert f"the outputs are from the run that built it ({computed_with})" in note
 
 
 def check_outputs_match_page(notebook: dict, page_html: str) -> None:

@@ -1,5 +1,6 @@
 """Rendering: code that ran, outputs escaped, markers replaced after Markdown."""
 
+from dataclasses import replace
 from pathlib import Path
 
 from dlexec.outputs import ErrorOutput, HistoryOutput, TextOutput
@@ -114,16 +115,19 @@ def matrix_report(tmp_path: Path) -> tuple[BuildReport, Path]:
 
     report, post = report_for(tmp_path)
     post.write_text(
-        "---\ndate: 2026-01-01\nexpect:\n  s.accuracy: \">= 0.9\"\n---\n# P\n\n"
-        "It scores {{ s.accuracy:.1% }} ({{ s.accuracy:.1% | range }} over seeds).\n\n"
-        "[x](../snippets/s.py#a)\n"
+        '---\ndate: 2026-01-01\nexpect:\n  s.accuracy: ">= 0.9"\n---\n# P\n\n'
+        "It scores {{ s.accuracy:.1% }} ({{ s.accuracy:.1% | range }} over seeds) "
+        "in {{ s.epochs }} epochs.\n\n[x](../snippets/s.py#a)\n"
     )
-    [run] = report.runs.values()
+    [(path, run)] = report.runs.items()
+    values = {**run.result.values, "epochs": 5}
+    run = SnippetRun(run.snippet, "reused", run.folder, replace(run.result, values=values))
+    report.runs[path] = run
     inputs = {"backend": "x"}
     for variant, values, error in (
-        (Variant("jax"), {"accuracy": 0.97}, None),
+        (Variant("jax"), {"accuracy": 0.97, "epochs": 5}, None),
         (Variant("torch"), {}, "RuntimeError: no kernel for <op>\ntraceback"),
-        (Variant("tensorflow", 1), {"accuracy": 0.99}, None),
+        (Variant("tensorflow", 1), {"accuracy": 0.99, "epochs": 5}, None),
     ):
         record = VariantRecord(variant, "v", inputs, values=values, error=error)
         store_record(run.folder, record, tmp_path / "locks")
@@ -136,8 +140,8 @@ def test_each_headline_value_is_shown_on_every_backend_with_its_seed_spread(tmp_
     body = post.read_text().split("---\n", 2)[2]
     page = render_page(body, post, report, Links(lambda folder, name: name), first_line=6)
     html_out = page.insert_fragments(page.markdown)
-    assert "It scores 98.8% (98.8\N{EN DASH}99.0% over seeds)." in page.markdown
-    [row] = [line for line in html_out.split("<li>")[1:]]
+    assert "It scores 98.8% (98.8\N{EN DASH}99.0% over seeds) in 5 epochs." in page.markdown
+    [row] = html_out.split("<li>")[1:]  # epochs is the same on every run: not listed
     assert "<code>accuracy</code>: 98.8% on TensorFlow · 97.0% on JAX · fails on PyTorch" in row
     assert "(RuntimeError: no kernel for &lt;op&gt;)" in row  # the first line, escaped
     assert "2 seeds: 98.8\N{EN DASH}99.0%" in row

@@ -53,8 +53,12 @@ class StaleResultError(EngineError):
 
 
 class SnippetFailedError(EngineError):
-    """A snippet raised, timed out or killed its kernel."""
+    """A snippet raised, timed out or killed its kernel. `kind` says which (`error`: the
+    snippet's code raised, the only failure that the same inputs repeat for certain)."""
 
-    def __init__(self, message: str, location: Location | None, traceback: str = "") -> None:
+    def __init__(
+        self, message: str, location: Location | None, traceback: str = "", kind: str = "error"
+    ) -> None:
         super().__init__(message, location)
         self.traceback = traceback
+        self.kind = kind

@@ -163,7 +163,7 @@ def failure_error(job: Job, execution: Execution) -> SnippetFailedError:
     snippet, relative = job.snippet, job.relative
     if failure.kind == "setup":
         return SnippetFailedError(
-            f"the engine's kernel setup failed: {failure.message}", Location(relative)
+            f"the engine's kernel setup failed: {failure.message}", Location(relative), kind="setup"
         )
     cell = snippet.cells[failure.cell]
     traceback = ""
@@ -180,7 +180,7 @@ def failure_error(job: Job, execution: Execution) -> SnippetFailedError:
             "in the snippet header (`data: [datasets/<name>]`) and put it in the data mirror "
             "(BLOG_DATA_MIRROR) so Keras finds it in KERAS_HOME"
         )
-    return SnippetFailedError(message, Location(relative, line), traceback)
+    return SnippetFailedError(message, Location(relative, line), traceback, failure.kind)
 
 
 def _traceback_line(snippet: Snippet, traceback: str) -> int | None:

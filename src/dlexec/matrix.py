@@ -4,8 +4,10 @@ on it; the values, histories and provenance of each run stored beside the main r
 `results/<snippet>/matrix.json` maps a variant's name (`jax`, `torch`, `tensorflow+seed1`) to
 what that run gave, or the error it failed with. It is committed with the main result, keyed
 per variant (`variants.variant_key`), and written atomically under a lock. A variant whose key
-is unchanged is not run again, a failure included (the same inputs fail the same way), so a
-second `make verify` with nothing changed executes nothing.
+is unchanged is not run again, a failure included (the snippet's code raised: the same inputs
+fail the same way), so a second `make verify` with nothing changed executes nothing. A run
+stopped by its time limit, its memory claim or a dead kernel says as much about the machine as
+about the code: it is reported, not recorded, and runs again next time.
 """
 
 from __future__ import annotations
@@ -194,12 +196,17 @@ def run_variants(
             futures[future] = item
     for future in as_completed(futures):
         item = futures[future]
+        relative = config.relative(item.run.snippet.path)
         try:
-            record = _record(item, future.result())
-        except EngineError as error:  # the kernel could not run it at all
+            outcome = future.result()
+        except EngineError as error:  # the kernel could not run it at all: not recorded
+            outcome = None
             record = VariantRecord(item.variant, item.key, item.inputs, error=str(error))
-        store_record(item.run.folder, record, config.root / ".cache" / "locks")
-        _note(item, record, report, engine.log, config.relative(item.run.snippet.path))
+        else:
+            record = _record(item, outcome)
+        if outcome is not None and (outcome.error is None or outcome.error.kind == "error"):
+            store_record(item.run.folder, record, config.root / ".cache" / "locks")
+        _note(item, record, report, engine.log, relative)
 
 
 def _run_order(engine: Engine, item: PendingVariant) -> tuple[float, float, str, str]:

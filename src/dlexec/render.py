@@ -61,6 +61,7 @@ class Headline:
     value: str
     spec: str = ""  # the post's placeholder format ('' for a claim's value: `.4g`)
     note: str = ""  # a claim narrowed to some runs: where it holds, and why
+    claimed: bool = False  # a claim compares it (else only the prose shows it)
 
 
 def render_page(
@@ -154,10 +155,11 @@ def headline_values(post: Path, report: BuildReport) -> dict[str, list[Headline]
             if not NAME.match(name):
                 continue
             snippet, value = name.split(".", 1)
-            shown = found.setdefault(snippet, {}).setdefault(value, Headline(value))
+            shown = found.setdefault(snippet, {}).get(value, Headline(value))
+            note = shown.note
             if name == claim.subject and claim.scope.narrowed:
                 note = f"claimed {scope_text(claim)} only: {claim.scope.reason}"
-                found[snippet][value] = Headline(value, shown.spec, note)
+            found[snippet][value] = Headline(value, shown.spec, note, claimed=True)
     return {snippet: list(values.values()) for snippet, values in found.items()}
 
 
@@ -167,11 +169,21 @@ def matrix_html(run: SnippetRun, headlines: list[Headline]) -> str:
     if not headlines or run.result is None:
         return ""
     records = fresh_matrix(run.folder, run.result)
-    rows = [_matrix_row(headline, run.result, records) for headline in headlines]
+    varying = [h for h in headlines if h.claimed or _varies(h.value, run.result, records)]
+    if not varying:
+        return ""
+    rows = [_matrix_row(headline, run.result, records) for headline in varying]
     return (
         '<div class="dlexec-matrix"><p>The same code on each Keras backend, and with other '
         "seeds (<code>make verify</code>):</p><ul>" + "".join(rows) + "</ul></div>"
     )
+
+
+def _varies(value: str, main: Result, records: Mapping[Variant, VariantRecord]) -> bool:
+    """Does `value` differ between runs? (A setting or a dataset size does not: not shown.)"""
+    seen = {repr(main.values.get(value))}
+    seen |= {repr(r.values.get(value)) for r in records.values() if r.ok}
+    return len(seen) > 1
 
 
 def _matrix_row(headline: Headline, main: Result, records: Mapping[Variant, VariantRecord]) -> str:
