@@ -61,6 +61,17 @@ model = keras.Sequential(
 model.compile(
     optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]
 )
-model.fit(X_train, y_train, epochs=10, batch_size=64, validation_split=0.1)
+# Stop once the validation loss has not improved for 3 epochs; keep the best epoch's weights.
+early_stopping = keras.callbacks.EarlyStopping(
+    monitor="val_loss", patience=3, restore_best_weights=True
+)
+model.fit(
+    X_train,
+    y_train,
+    epochs=20,
+    batch_size=64,
+    validation_split=0.1,
+    callbacks=[early_stopping],
+)
 dense_test_loss, dense_test_accuracy = model.evaluate(X_test, y_test, verbose=0)
 print(f"Test accuracy: {dense_test_accuracy:.4f}")

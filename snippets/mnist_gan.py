@@ -58,10 +58,25 @@ def make_discriminator(name):
 
 
 discriminator = make_discriminator("discriminator")
-# The generator is scored by a frozen copy of the discriminator, refreshed before every
-# batch: its gradients reach the generator, but never change the discriminator.
-frozen_critic = make_discriminator("frozen_critic")
-frozen_critic.trainable = False
+
+
+class FrozenView(layers.Layer):
+    """The discriminator's forward pass with its weights held constant: the generator's loss
+    flows through it back to the generator, and never changes the discriminator."""
+
+    def __init__(self, critic, **kwargs):
+        super().__init__(**kwargs)
+        self.critic = critic
+
+    def call(self, x, training=None):
+        for layer in self.critic.layers:
+            if isinstance(layer, layers.Dense):
+                kernel = keras.ops.stop_gradient(layer.kernel)
+                bias = keras.ops.stop_gradient(layer.bias)
+                x = layer.activation(keras.ops.matmul(x, kernel) + bias)
+            else:  # LeakyReLU and Dropout hold no weights
+                x = layer(x, training=training)
+        return x
 
 
 class StopGradient(layers.Layer):
@@ -79,19 +94,13 @@ outputs = {
     "d_fake": layers.Identity(name="d_fake")(
         discriminator(StopGradient()(fake))
     ),  # should say 0
-    "g_fool": layers.Identity(name="g_fool")(frozen_critic(fake)),  # generator wants 1
+    "g_fool": layers.Identity(name="g_fool")(FrozenView(discriminator)(fake)),  # G wants 1
 }
 gan = keras.Model([real, noise], outputs, name="gan")
 gan.compile(
     optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
     loss={name: "binary_crossentropy" for name in outputs},
 )
-
-
-class SyncCritic(keras.callbacks.Callback):
-    def on_train_batch_begin(self, batch, logs=None):
-        frozen_critic.set_weights(discriminator.get_weights())
-
 
 # %% train
 EPOCHS = 40
@@ -102,7 +111,6 @@ history = gan.fit(
     {"d_real": ones, "d_fake": zeros, "g_fool": ones},
     epochs=EPOCHS,
     batch_size=64,
-    callbacks=[SyncCritic()],
     verbose=0,
 )
 final_losses = {name: round(values[-1], 3) for name, values in history.history.items()}

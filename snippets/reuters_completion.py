@@ -42,6 +42,13 @@ X_test, y_test = windows(test_articles)
 n_articles = len(train_articles) + len(test_articles)
 n_train, n_test = len(X_train), len(X_test)
 print(f"{n_articles:,} newswires -> {n_train:,} training and {n_test:,} test windows")
+# The trivial baseline: always predict the word most frequent in the training targets.
+most_frequent = int(np.bincount(y_train.ravel()).argmax())
+majority_accuracy = float((y_test == most_frequent).mean())
+print(
+    f"Always predicting {id_to_word[most_frequent]!r}: "
+    f"{majority_accuracy:.4f} of the test words"
+)
 print("input :", " ".join(id_to_word[i] for i in X_train[0][:10]), "...")
 print("target:", " ".join(id_to_word[i] for i in y_train[0][:10]), "...")
 

@@ -80,3 +80,10 @@ def test_malformed_claim_names_post_and_line(tmp_path: Path):
         AuthoringError, match=r"p\.md:4: expectation m\.acc: 'about 0\.9' should read"
     ):
         read_expectations(post)
+
+
+def test_a_decimal_threshold_is_compared_at_float32_precision(tmp_path: Path):
+    """1,900 of 2,000 correct is 0.949999988 in float32 (as Keras reports it): it is 95%."""
+    [at_least] = read_expectations(write_post(tmp_path, '  m.accuracy: ">= 0.95"\n'))
+    assert check(at_least, {"m": {"accuracy": 0.949999988079071}}) is None
+    assert check(at_least, {"m": {"accuracy": 0.9494999647140503}}) is not None

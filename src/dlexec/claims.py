@@ -64,7 +64,9 @@ class ClaimReport:
 def _shown(measurement: Measurement) -> str:
     if measurement.verdict in (HOLDS, FAILS):
         mark = "" if measurement.verdict == HOLDS else " ✗"
-        return f"{measurement.value!r}{mark}"
+        value = measurement.value
+        shown = f"{value:.4g}" if isinstance(value, float) else repr(value)
+        return f"{shown}{mark}"
     return f"({measurement.verdict})"
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import operator
 import re
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -159,12 +160,23 @@ def check(expectation: Expectation, values: dict[str, dict[str, Any]]) -> str | 
     if measured is None or reference is None:
         missing = expectation.subject if measured is None else expectation.operand
         return f"{where}: expectation {expectation.text}: no committed value {missing}"
-    if OPERATORS[expectation.op](measured, reference):
+    if OPERATORS[expectation.op](_float32(measured), _float32(reference)):
         return None
     measured_text = f"measured {expectation.subject} = {measured!r}"
     if NAME.match(expectation.operand):
         measured_text += f", {expectation.operand} = {reference!r}"
     return f"{where}: expectation {expectation.text} does not hold: {measured_text}"
+
+
+def _float32(value: Any) -> Any:
+    """Keras computes metrics in float32: a decimal threshold is compared at that precision
+    (1,900 of 2,000 is 0.949999988 in float32, and holds `>= 0.95`)."""
+    if not isinstance(value, float):
+        return value
+    try:
+        return struct.unpack("f", struct.pack("f", value))[0]
+    except OverflowError:  # beyond float32's range: as it is
+        return value
 
 
 def _value(name: str, values: dict[str, dict[str, Any]]) -> Any:
