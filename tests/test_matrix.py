@@ -154,3 +154,21 @@ def test_a_variant_stopped_by_its_time_limit_is_reported_not_recorded(tmp_path: 
     assert "error: snippets/slow.py on JAX failed:" in done.stderr
     assert "variants: 0 executed, 0 reused, 1 failed" in done.stdout
     assert load_matrix(root / "results" / "slow") == {}  # nothing recorded: it runs again
+
+
+def test_a_tensorflow_kernel_starts_without_importing_jax(tmp_path: Path):
+    """TensorFlow imports JAX for its TFLite converter when JAX is installed (1.2 s per
+    kernel); the kernel hides it while TensorFlow loads, and a snippet can still import it."""
+    from conftest import engine_project, prepare_into
+
+    code = (
+        "import sys\nimport keras\n"
+        "jax_loaded_with_keras = 'jax' in sys.modules\n"
+        "import jax\njax_version = jax.__version__\n"
+    )
+    config = engine_project(tmp_path, {"probe": code})
+    report, _ = prepare_into(config, {"BLOG_JOBS": "1"}, "results")
+    [run] = report.runs.values()
+    assert report.errors == [], report.error_texts()
+    assert run.result.values["jax_loaded_with_keras"] is False
+    assert run.result.values["jax_version"]

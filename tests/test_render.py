@@ -153,3 +153,15 @@ def test_a_range_without_recorded_seeds_says_to_run_make_verify(tmp_path: Path):
         "It scores {{ s.accuracy:.1% | range }}.\n", post, report, Links(lambda f, n: n)
     )
     assert "no other seeds are recorded for s; run `make verify`" in page.markdown
+
+
+def test_a_claim_narrowed_to_some_runs_shows_its_reason(tmp_path: Path):
+    report, post = matrix_report(tmp_path)
+    post.write_text(
+        "---\ndate: 2026-01-01\nexpect:\n  s.accuracy:\n    claim: \">= 0.98\"\n"
+        "    backends: [tensorflow]\n    reason: \"JAX's kernels <differ>\"\n---\n# P\n\n"
+        "[x](../snippets/s.py#a)\n"
+    )
+    page = render_page("[x](../snippets/s.py#a)\n", post, report, Links(lambda f, n: n))
+    html_out = page.insert_fragments(page.markdown)
+    assert "<em>claimed on TensorFlow only: JAX&#x27;s kernels &lt;differ&gt;</em>" in html_out

@@ -35,6 +35,7 @@ def install() -> None:
     inline = InlineBackend.instance()
     inline.rc = {**inline.rc, "figure.facecolor": "white", "savefig.facecolor": "white"}
     inline.figure_formats = {"retina"}  # applied when the snippet first imports pyplot
+    _import_tensorflow_without_jax()
     _offset_seeds()
     _deterministic()
     _bound_stream_messages()
@@ -61,6 +62,22 @@ def _bound_stream_messages(limit: int = 1 << 20) -> None:
             return count
 
         stream.write = bounded
+
+
+def _import_tensorflow_without_jax() -> None:
+    """TensorFlow's TFLite converter imports JAX when it is installed (it is, for `make verify`):
+    1.2 s of every TensorFlow kernel's start, for a converter no snippet uses here. A TensorFlow
+    kernel imports TensorFlow with JAX hidden; a snippet that imports JAX itself still can."""
+    import sys
+
+    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow" or "jax" in sys.modules:
+        return
+    sys.modules["jax"] = None  # type: ignore[assignment]  # `import jax` raises ImportError
+    try:
+        import tensorflow  # noqa: F401
+    finally:
+        if sys.modules.get("jax", 0) is None:
+            del sys.modules["jax"]
 
 
 def _offset_seeds() -> None:
