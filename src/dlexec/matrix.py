@@ -210,11 +210,10 @@ def run_variants(
 
 
 def _run_order(engine: Engine, item: PendingVariant) -> tuple[float, float, str, str]:
-    claim = item.run.snippet.header.claim
-    width = float("inf") if claim.serial else claim.cpus
+    """The engine's order for main runs (widest claim, then longest), then the variant."""
     last = item.run.result.provenance.get("wall_time_s") if item.run.result else None
-    expected = last if isinstance(last, int | float) else engine.timeout(item.run.snippet)
-    return -width, -expected, item.run.snippet.path.as_posix(), item.variant.name
+    seconds = last if isinstance(last, int | float) else None
+    return (*engine.run_order(item.run.snippet, seconds), item.variant.name)
 
 
 def _submit(

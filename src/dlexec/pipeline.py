@@ -288,14 +288,17 @@ class Engine:
                 lock.release()
 
     def _run_order(self, item: Pending) -> tuple[float, float, str]:
+        return self.run_order(item.snippet, item.last_seconds)
+
+    def run_order(self, snippet: Snippet, last_seconds: float | None) -> tuple[float, float, str]:
         """Runs start widest claim first, then longest last time first (a never-run snippet
         counts its time limit): the pool serves runs in order, so narrow runs fill the
         machine after the wide ones instead of leaving CPUs idle while a wide one waits, and
         the pool does not end waiting on one long run."""
-        claim = item.snippet.header.claim
+        claim = snippet.header.claim
         width = float("inf") if claim.serial else claim.cpus
-        expected = item.last_seconds or self.timeout(item.snippet)
-        return -width, -expected, item.snippet.path.as_posix()
+        expected = last_seconds or self.timeout(snippet)
+        return -width, -expected, snippet.path.as_posix()
 
     def _submit(self, item: Pending, report: BuildReport) -> Future[Outcome] | None:
         """Start executing `item` (None when it needs no run or cannot start)."""

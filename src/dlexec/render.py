@@ -207,12 +207,7 @@ def _matrix_row(headline: Headline, main: Result, records: Mapping[Variant, Vari
             parts.append(f"fails on {name}{html.escape(reason)}")
         else:
             parts.append(f"{shown(record.values.get(headline.value))} on {name}")
-    numbers = [main.values.get(headline.value)] + [
-        record.values.get(headline.value)
-        for variant, record in sorted(records.items())
-        if variant.backend == MAIN.backend and variant.seed and record.ok
-    ]
-    numbers = [v for v in numbers if isinstance(v, int | float) and not isinstance(v, bool)]
+    numbers = _seed_numbers(main, records, headline.value)
     spread = ""
     if len(numbers) > 1:
         spread = f"; {len(numbers)} seeds: {_range_text(min(numbers), max(numbers), headline.spec)}"
@@ -386,8 +381,13 @@ def seed_values(run: SnippetRun, value: str) -> list[float]:
     """`value` on the main run and on each seed variant recorded for it (numbers only)."""
     if run.result is None:
         return []
-    records = fresh_matrix(run.folder, run.result)
-    found = [run.result.values.get(value)] + [
+    return _seed_numbers(run.result, fresh_matrix(run.folder, run.result), value)
+
+
+def _seed_numbers(
+    main: Result, records: Mapping[Variant, VariantRecord], value: str
+) -> list[float]:
+    found = [main.values.get(value)] + [
         record.values.get(value)
         for variant, record in sorted(records.items())
         if variant.backend == MAIN.backend and variant.seed and record.ok
