@@ -8,6 +8,7 @@
   succeeds), so there errors are logged outside MkDocs' strict-mode counter, and a post whose
   front matter the blog plugin would reject is replaced by a stand-in page showing the error.
 - on_page_markdown / on_page_content: expand embeds and placeholders, then insert outputs.
+- on_page_context: a run page (a snippet's full run) links back to the posts that show it.
 - on_serve: watch posts/ and snippets/, which live outside docs/.
 """
 
@@ -65,6 +66,8 @@ class _State:
     report: BuildReport = field(default_factory=BuildReport)
     notebooks: dict[Path, Path] = field(default_factory=dict)
     pages: dict[str, RenderedPage] = field(default_factory=dict)
+    files: Files | None = None
+    run_pages: dict[str, Path] = field(default_factory=dict)  # run page src_uri -> snippet
 
 
 _state = _State()
@@ -124,9 +127,11 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
         _report_errors(report)
     for post, notebook in _state.notebooks.items():
         files.append(File.generated(config, _notebook_uri(post), abs_src_path=str(notebook)))
+    _state.run_pages = {}
     for run in report.runs.values():
         if run.result is not None and run.status != "failed":
             _publish_run(run, files, config)
+    _state.files = files
     return files
 
 
@@ -147,6 +152,7 @@ def _publish_run(run: SnippetRun, files: Files, config: MkDocsConfig) -> None:
     cache = _state.config.root / ".cache"
     uri = f"{RUNS}/{_run_name(run)}.ipynb"
     sync_snippet_notebook(run, cache / uri, _stamps())
+    _state.run_pages[uri] = run.snippet.path
     # A plain File (not File.generated): mkdocs-jupyter's wrapper needs a real source path.
     files.append(File(uri, str(cache), config.site_dir, config.use_directory_urls))
 
@@ -297,3 +303,28 @@ def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -
 def _excerpt_only(markdown: str) -> str:
     above, marker, _ = markdown.partition(MORE)
     return f"{above}{marker}\n\n&hellip;\n" if marker else markdown
+
+
+@event_priority(-110)  # after hooks/notebook_pages.py has put the run page's content in
+def on_page_context(context: dict, page: Page, config: MkDocsConfig, nav) -> dict:
+    snippet = _state.run_pages.get(page.file.src_uri)
+    if snippet is not None and page.content:
+        page.content = _back_links(snippet, page) + page.content
+    return context
+
+
+def _back_links(snippet: Path, page: Page) -> str:
+    """'Shown in <post>': links from a snippet's run page to each post that embeds it."""
+    links = []
+    for post, references in sorted(_state.report.posts.items()):
+        if not any(embed.snippet.resolve() == snippet.resolve() for embed in references.embeds):
+            continue
+        file = _state.files.get_file_from_path(post.relative_to(_state.config.root).as_posix())
+        target = file.page if file is not None else None
+        if target is None:
+            continue
+        title = html.escape(target.title or post.stem)
+        links.append(f'<a href="{html.escape(get_relative_url(target.url, page.url))}">{title}</a>')
+    if not links:
+        return ""
+    return f'<p class="dlexec-back">Shown in {", ".join(links)}.</p>\n'

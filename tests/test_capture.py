@@ -67,7 +67,12 @@ def test_images_become_content_addressed_files():
     captured = capture_cell(raw)
     [image] = captured.outputs
     assert isinstance(image, ImageOutput) and image.width == 300 and image.mime == "image/png"
-    assert captured.files == {image.file: png}  # a valid figure within the limits is kept as is
+    [stored] = captured.files.values()  # stored as fewer colours when that is smaller
+    assert len(stored) <= len(png)
+    assert (
+        Image.open(io.BytesIO(stored)).convert("RGB").tobytes()
+        == Image.open(io.BytesIO(png)).convert("RGB").tobytes()
+    )
     assert image.file.startswith("figure-") and image.file.endswith(".png")
 
 
@@ -84,8 +89,13 @@ def test_curves_have_light_and_dark_variants_and_validation():
     )
     assert metric_names(history) == ["accuracy", "loss"]
     files = curve_files(history)
-    assert set(files) == {"light", "dark"}
-    light = files["light"][1].decode()
-    assert "validation" in light and "best: epoch 2" in light
-    assert files["light"][0] != files["dark"][0]
+    # One panel per metric and palette for pages, one white card of all metrics for notebooks.
+    assert set(files) == {"0/light", "0/dark", "1/light", "1/dark", "card"}
+    accuracy, loss = files["0/light"][1].decode(), files["1/light"][1].decode()
+    assert "validation" in loss and "best: epoch 2" in loss  # lowest val_loss at epoch 2
+    assert "best: epoch 2" in accuracy  # highest val_accuracy, first reached at epoch 2
+    assert files["0/light"][0] != files["0/dark"][0]
+    card = files["card"][1].decode()
+    assert "Training curves: model &#x27;m&#x27;" in card or "model 'm'" in card
+    assert 'style="fill: #ffffff' in card  # an opaque white card, legible in a dark viewer
     assert curve_files(history) == files  # deterministic bytes: stable diffs of committed results

@@ -12,7 +12,10 @@ from dlexec.errors import Location
 from dlexec.pipeline import BuildReport, Engine
 from dlexec.snippets import load_snippet
 
-PROVENANCE_ONLY = re.compile(r'^ *"(date|wall_time_s|peak_memory_mib|checksum)": .*$', re.M)
+PROVENANCE_ONLY = re.compile(
+    r'^ *"(date|wall_time_s|peak_memory_mib|checksum)": .*$|^ *"cell_wall_time_s": \[[^\]]*\],?$',
+    re.M,
+)
 
 
 def run_once(project: Path) -> dict[str, bytes]:

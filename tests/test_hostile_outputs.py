@@ -32,9 +32,11 @@ def encode(image: Image.Image, format: str = "PNG") -> bytes:
     return buffer.getvalue()
 
 
-def noise_png(side: int) -> bytes:
-    """Random pixels do not compress: about 3 bytes per pixel."""
-    return encode(Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)))
+def noise_png(side: int, mode: str = "RGB") -> bytes:
+    """Random pixels do not compress: about 3 bytes per pixel (1 in grey, which the engine
+    stores as it is; colour noise it stores as 256 colours, about 1 byte per pixel)."""
+    channels = len(mode)
+    return encode(Image.frombytes(mode, (side, side), os.urandom(side * side * channels)))
 
 
 def display(mime: str, payload, metadata: dict | None = None) -> dict:
@@ -111,7 +113,7 @@ def test_huge_base64_is_refused_before_decoding():
 
 
 def test_figures_over_the_cell_budget_are_left_out_with_a_notice():
-    pngs = [noise_png(1250) for _ in range(5)]  # about 4.5 MB each: four fit in 20 MB
+    pngs = [noise_png(2150, "L") for _ in range(5)]  # about 4.4 MB each: four fit in 20 MB
     captured = capture_cell([display("image/png", png) for png in pngs])
     kept = [o for o in captured.outputs if isinstance(o, ImageOutput)]
     assert len(kept) == 4 and sum(map(len, captured.files.values())) <= 20 * 1024 * 1024

@@ -81,6 +81,10 @@ def hostile_run(tmp_path: Path, outputs: list) -> SnippetRun:
     return SnippetRun(load_snippet(path), "reused", folder, result)
 
 
+def code_cells(notebook) -> list:
+    return [cell for cell in notebook.cells if cell.cell_type == "code"]
+
+
 def test_the_run_notebook_escapes_the_snippet_path_and_provenance(tmp_path: Path):
     notebook = snippet_notebook(hostile_run(tmp_path, []))
     heading = "".join(notebook.cells[0].source)
@@ -94,6 +98,18 @@ def test_the_run_notebook_escapes_the_snippet_path_and_provenance(tmp_path: Path
     assert "GPU &lt;script&gt;" in converted
 
 
+def test_the_run_notebook_numbers_its_cells_and_says_how_long_each_ran(tmp_path: Path):
+    from dataclasses import replace
+
+    run = hostile_run(tmp_path, [TextOutput("stdout", "1\n")])
+    timed = replace(run.result, provenance={**run.result.provenance, "cell_wall_time_s": [12.5]})
+    notebook = snippet_notebook(replace(run, result=timed))
+    [code] = code_cells(notebook)
+    assert code.execution_count == 1  # the run page shows "In [1]", not an unexecuted "In [ ]"
+    label = notebook.cells[notebook.cells.index(code) - 1]
+    assert label.cell_type == "markdown" and label.source == "*a · ran 12.5 s*"
+
+
 def test_no_snippet_svg_reaches_a_notebook(tmp_path: Path):
     run = hostile_run(
         tmp_path,
@@ -101,14 +117,12 @@ def test_no_snippet_svg_reaches_a_notebook(tmp_path: Path):
             ImageOutput("figure-0123456789abcdef.svg", "image/svg+xml"),
             ImageOutput("../../../etc/passwd", "image/png"),
             HistoryOutput("m", [1], {"loss": [1.0]}, {"light": "figure-0123456789abcdef.svg"}),
-            HistoryOutput(
-                "m", [1], {"loss": [1.0]}, {"light": "curves-0123456789abcdef-light.svg"}
-            ),
+            HistoryOutput("m", [1], {"loss": [1.0]}, {"card": "curves-0123456789abcdef-card.svg"}),
         ],
     )
     (run.folder / "figure-0123456789abcdef.svg").write_text(f"<svg>{HOSTILE}</svg>")
-    (run.folder / "curves-0123456789abcdef-light.svg").write_text("<svg>engine</svg>")
-    outputs = snippet_notebook(run).cells[1].outputs
+    (run.folder / "curves-0123456789abcdef-card.svg").write_text("<svg>engine</svg>")
+    outputs = code_cells(snippet_notebook(run))[0].outputs
     assert [o.data.get("text/plain") for o in outputs[:2]] == ["[figure]", "[figure]"]
     assert [o.data["image/svg+xml"] for o in outputs[2:]] == ["", "<svg>engine</svg>"]
     assert HOSTILE not in json.dumps(outputs)
@@ -124,7 +138,7 @@ def test_figures_are_embedded_as_png_or_jpeg(tmp_path: Path):
     )
     (run.folder / "figure-0000000000000000.png").write_bytes(b"png")
     (run.folder / "figure-1111111111111111.jpg").write_bytes(b"jpg")
-    png, jpeg = snippet_notebook(run).cells[1].outputs
+    png, jpeg = code_cells(snippet_notebook(run))[0].outputs
     assert png.data == {"image/png": "cG5n"} and png.metadata == {"image/png": {"width": 300}}
     assert jpeg.data == {"image/jpeg": "anBn"} and jpeg.metadata == {}
 

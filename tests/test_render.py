@@ -40,7 +40,7 @@ def report_for(tmp_path: Path) -> tuple[BuildReport, Path]:
                         HOSTILE,
                         [1],
                         {"loss": [1.0]},
-                        {"light": "c-light.svg", "dark": "c-dark.svg"},
+                        {"0/light": "c-0-light.svg", "0/dark": "c-0-dark.svg", "card": "c.svg"},
                     ),
                 ],
             )
@@ -73,7 +73,7 @@ def test_code_fence_is_longer_than_backticks_in_code_and_provenance_shown(tmp_pa
         "Ran on CPU (2 cores) · TensorFlow 2.21.0 · Keras 3.15.1 · 1.5 s · 2026-11-21 10:00 UTC"
         in html
     )
-    assert 'src="c-light.svg#only-light"' in html and 'src="c-dark.svg#only-dark"' in html
+    assert 'src="c-0-light.svg#only-light"' in html and 'src="c-0-dark.svg#only-dark"' in html
 
 
 def test_placeholders_are_formatted_and_escaped(tmp_path):
@@ -84,13 +84,62 @@ def test_placeholders_are_formatted_and_escaped(tmp_path):
     assert page.markdown.startswith("A 98.8% B &lt;script&gt;")
 
 
-def test_long_logs_show_their_last_lines_and_keep_the_rest_one_click_away():
-    log = "".join(f"Epoch {i}/30\n" for i in range(1, 31))
-    html = text_html(TextOutput("stdout", log))
+def keras_log(epochs: int, between: str = "") -> str:
+    """What model.fit prints (cleaned of timings), with `between` printed after epoch 3."""
+    lines = []
+    for i in range(1, epochs + 1):
+        lines.append(f"Epoch {i}/{epochs}\n")
+        lines.append(
+            f"225/225 ━━━━━━━━━━━━━━━━━━━━ - accuracy: 0.{9000 + i} - loss: 0.{100 + i:04d}"
+            f" - val_accuracy: 0.{8000 + i} - val_loss: 0.{200 + i:04d}\n"
+        )
+        if i == 3 and between:
+            lines.append(between)
+    return "".join(lines)
+
+
+def test_epochs_become_a_table_of_their_numbers_with_the_raw_log_one_click_away():
+    from bs4 import BeautifulSoup
+
+    html = text_html(TextOutput("stdout", "train: (8000, 28, 28)\n" + keras_log(4)))
+    soup = BeautifulSoup(html, "html.parser")
+    assert soup.select("pre")[0].get_text() == "train: (8000, 28, 28)\n"  # printed lines stay
+    [table] = soup.select("table.dlexec-epochs")
+    heads = [th.get_text() for th in table.select("th")]
+    assert heads == ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"]
+    rows = [[td.get_text() for td in tr.select("td")] for tr in table.select("tbody tr")]
+    assert rows[-1] == ["4", "0.9004", "0.0104", "0.8004", "0.0204"] and len(rows) == 4
+    raw = soup.select_one("details.dlexec-fold pre").get_text()
+    assert raw == keras_log(4)  # exactly as printed
+
+
+def test_many_epochs_fold_by_epoch_and_never_hide_other_printed_lines():
+    from bs4 import BeautifulSoup
+
+    html = text_html(TextOutput("stdout", keras_log(20, between="checkpoint saved\n")))
+    soup = BeautifulSoup(html, "html.parser")
+    # The print after epoch 3 splits the run: epochs 1-3, the line (visible), epochs 4-20.
+    visible = [pre.get_text() for pre in soup.find_all("pre") if not pre.find_parent("details")]
+    assert visible == ["checkpoint saved\n"]
+    tables = soup.find_all("table", class_="dlexec-epochs")
+    shown = [t for t in tables if not t.find_parent("details")]
+    folded = [t for t in tables if t.find_parent("details")]
+    first = [tr.td.get_text() for tr in shown[0].select("tbody tr")]
+    last = [tr.td.get_text() for tr in shown[1].select("tbody tr")]
+    assert first == ["1", "2", "3"] and last == ["16", "17", "18", "19", "20"]
+    assert [tr.td.get_text() for tr in folded[0].select("tbody tr")] == [
+        str(i) for i in range(4, 16)
+    ]
+    assert "epochs 4–15 of 20" in folded[0].find_parent("details").summary.get_text()
+
+
+def test_long_text_folds_but_a_displayed_value_stays_whole():
+    text = "".join(f"line {i}\n" for i in range(100))
+    html = text_html(TextOutput("stdout", text))
     earlier, visible = html.split("</details>")
-    assert "Show the 24 earlier lines" in earlier and "Epoch 24/30" in earlier
-    assert "Epoch 25/30" in visible and "Epoch 30/30" in visible and "Epoch 24/30" not in visible
-    table = "".join(f"row {i}\n" for i in range(30))
+    assert "80 earlier lines" in earlier and "line 79\n" in earlier
+    assert "line 80\n" in visible and "line 99" in visible and "line 79\n" not in visible
+    table = "".join(f"row {i}\n" for i in range(100))
     assert "<details" not in text_html(TextOutput("result", table))  # model.summary() stays whole
 
 
@@ -158,10 +207,87 @@ def test_a_range_without_recorded_seeds_says_to_run_make_verify(tmp_path: Path):
 def test_a_claim_narrowed_to_some_runs_shows_its_reason(tmp_path: Path):
     report, post = matrix_report(tmp_path)
     post.write_text(
-        "---\ndate: 2026-01-01\nexpect:\n  s.accuracy:\n    claim: \">= 0.98\"\n"
-        "    backends: [tensorflow]\n    reason: \"JAX's kernels <differ>\"\n---\n# P\n\n"
+        '---\ndate: 2026-01-01\nexpect:\n  s.accuracy:\n    claim: ">= 0.98"\n'
+        '    backends: [tensorflow]\n    reason: "JAX\'s kernels <differ>"\n---\n# P\n\n'
         "[x](../snippets/s.py#a)\n"
     )
     page = render_page("[x](../snippets/s.py#a)\n", post, report, Links(lambda f, n: n))
     html_out = page.insert_fragments(page.markdown)
     assert "<em>claimed on TensorFlow only: JAX&#x27;s kernels &lt;differ&gt;</em>" in html_out
+
+
+# -- embeds: the program a reader copies, provenance once, long cells timed ----------------------
+
+
+def two_cell_report(tmp_path: Path) -> tuple[BuildReport, Path]:
+    """s.py with a header and two named cells; 'train' ran 42.5 s."""
+    snippets = tmp_path / "snippets"
+    snippets.mkdir()
+    path = snippets / "s.py"
+    path.write_text(
+        "# ---\n# data: []\n# ---\n\n# %% load\nx = 1\n\n# %% train\nprint(x)\n",
+    )
+    provenance = {
+        "device": "CPU",
+        "wall_time_s": 43.0,
+        "date": "d",
+        "cell_wall_time_s": [0.5, 42.5],
+    }
+    cells = [CellResult(0, "load", []), CellResult(1, "train", [TextOutput("stdout", "1\n")])]
+    result = Result("snippets/s.py", "k", {}, provenance, cells)
+    report = BuildReport(
+        runs={path: SnippetRun(load_snippet(path), "reused", tmp_path / "r", result)}
+    )
+    (tmp_path / "posts").mkdir()
+    return report, tmp_path / "posts" / "p.md"
+
+
+def test_a_whole_snippet_shows_the_program_without_header_or_cell_markers(tmp_path):
+    report, post = two_cell_report(tmp_path)
+    page = render_page("[s](../snippets/s.py)\n", post, report, Links(lambda f, n: n))
+    code = page.markdown.split("```")[1]
+    assert code == 'python title="snippets/s.py"\nx = 1\n\nprint(x)\n'
+    assert "# ---" not in page.markdown and "# %%" not in page.markdown
+
+
+def test_provenance_once_per_snippet_and_long_cells_say_how_long_they_ran(tmp_path):
+    report, post = two_cell_report(tmp_path)
+    markdown = "[a](../snippets/s.py#load)\n\nText.\n\n[b](../snippets/s.py#train)\n"
+    page = render_page(markdown, post, report, Links(lambda f, n: n))
+    first, second = page.fragments
+    assert "dlexec-provenance" not in first and "dlexec-timing" not in first  # 0.5 s: not long
+    assert second.count('class="dlexec-provenance"') == 1 and "43.0 s" in second
+    assert "This cell ran 42.5 s." in second
+    whole = render_page("[s](../snippets/s.py)\n", post, report, Links(lambda f, n: n))
+    assert "Cells that ran long: train 42.5 s." in whole.fragments[0]
+
+
+def test_curves_are_one_zoomable_panel_per_metric_in_both_palettes(tmp_path):
+    from bs4 import BeautifulSoup
+
+    from dlexec.render import history_html
+
+    history = HistoryOutput(
+        "m",
+        [1, 2],
+        {"loss": [1.0, 0.5], "val_loss": [0.9, 0.7]},
+        {"0/light": "c-0-light.svg", "0/dark": "c-0-dark.svg", "card": "c-card.svg"},
+    )
+    soup = BeautifulSoup(history_html(history, tmp_path, Links(lambda f, n: n)), "html.parser")
+    links = soup.select("figure.dlexec-curves .dlexec-panel a.glightbox")
+    assert [a["href"] for a in links] == ["c-0-light.svg#only-light", "c-0-dark.svg#only-dark"]
+    assert [a.img["src"] for a in links] == [a["href"] for a in links]
+    assert links[0].img["alt"] == (
+        "loss per epoch of model 'm', training and validation; best validation loss 0.7 at epoch 2."
+    )
+    assert "c-card.svg" not in str(soup)  # the card is the notebooks' figure
+
+
+def test_log_segments_join_back_to_the_printed_text():
+    from dlexec.logs import EpochRun, segments
+
+    text = "start\n" + keras_log(3) + "Epoch 9/9\nnot a progress line\n" + keras_log(2)
+    parts = segments(text)
+    assert "".join(p.text if isinstance(p, EpochRun) else p for p in parts) == text
+    runs = [p for p in parts if isinstance(p, EpochRun)]
+    assert [len(r.epochs) for r in runs] == [3, 2]  # a new fit (epochs restart) is a new table

@@ -270,10 +270,11 @@ def test_a_swapped_training_curve_is_caught(tmp_path: Path):
     fit = dataclasses.replace(fit, plots=plots)
     saved = save_result(tmp_path, result({}, CellResult(0, "train", [fit])), files)
     assert curve_problems(tmp_path, saved) == []
-    forged = {**files, plots["dark"]: b"<svg>a nicer curve</svg>"}
+    forged = {**files, plots["0/dark"]: b"<svg>a nicer curve</svg>"}
     saved = save_result(tmp_path, result({}, CellResult(0, "train", [fit])), forged)
     assert curve_problems(tmp_path, saved) == [
-        "training curves of model 'm' (dark): not the drawing of the committed history"
+        f"training curves of model 'm' ({plots['0/dark']}): not the drawing of the committed "
+        "history"
     ]
 
 

@@ -27,6 +27,7 @@ from .errors import EngineError, Location
 from .outputs import ErrorOutput, HistoryOutput, ImageOutput, TextOutput
 from .outputs_diff import describe, results_at, results_now
 from .pipeline import BuildReport, Engine, SnippetRun
+from .plots import CARD
 from .progress import Bar
 from .scaffold import new_post
 from .shards import Shard
@@ -181,9 +182,7 @@ def _as_text(run: SnippetRun) -> str:
             elif isinstance(output, ImageOutput):
                 lines.append(f"[figure {run.folder / output.file}]")
             elif isinstance(output, HistoryOutput):
-                lines.append(
-                    f"[training curves of {output.model}: {output.plots.get('light', '')}]"
-                )
+                lines.append(f"[training curves of {output.model}: {output.plots.get(CARD, '')}]")
             elif isinstance(output, ErrorOutput):
                 lines.append(output.traceback)
     if run.result:

@@ -59,6 +59,7 @@ class Execution:
     wall_time: float
     failure: Failure | None = None
     peak_memory: int = 0  # bytes: the kernel's largest resident set, all its processes together
+    cell_times: list[float] = field(default_factory=list)  # seconds, per code cell that ran
 
 
 class BoundedClient(NotebookClient):
@@ -244,10 +245,13 @@ class KernelRun:
         failure = self.setup_failure
         started = time.monotonic()
         deadline = started + self.timeout
+        cell_times = []
         for index in range(1, len(cells) - 1):
             if failure:
                 break
+            cell_started = time.monotonic()
             failure = self._cell(index, self.timeout, deadline)
+            cell_times.append(time.monotonic() - cell_started)
         wall_time = time.monotonic() - started
         if not failure:
             failure = self._cell(len(cells) - 1, 60, time.monotonic() + 60, setup=True)
@@ -258,6 +262,7 @@ class KernelRun:
             wall_time=wall_time,
             failure=failure,
             peak_memory=self.watch.peak if self.watch else 0,
+            cell_times=cell_times,
         )
 
     def kill(self) -> None:

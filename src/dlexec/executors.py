@@ -130,6 +130,7 @@ def build_result(job: Job, execution: Execution, executor: str) -> tuple[Result,
         **capture.provenance(execution.setup_outputs),
         "executor": executor,
         "wall_time_s": round(execution.wall_time, 1),
+        "cell_wall_time_s": [round(seconds, 1) for seconds in execution.cell_times],
         "peak_memory_mib": round(execution.peak_memory / (1 << 20)),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }

@@ -33,8 +33,16 @@ from urllib.parse import quote, urlsplit
 from .errors import EngineError, Location, StaleResultError
 from .outputs import ErrorOutput, HistoryOutput, ImageOutput, Output, TextOutput
 from .pipeline import BuildReport, SnippetRun
+from .plots import CARD
 from .posts import front_matter
-from .render import backend_text, expand_placeholders, provenance_text, resolve_embed, scan
+from .render import (
+    backend_text,
+    cell_times,
+    expand_placeholders,
+    provenance_text,
+    resolve_embed,
+    scan,
+)
 from .results import RESULT_FILE, atomic_write
 from .snippets import Cell
 from .values import NOTEBOOK_MARKDOWN, literal_markdown
@@ -47,7 +55,7 @@ MORE = "<!-- more -->"
 # anywhere in a line; `<`, `>` and `&` are HTML-escaped instead.
 RASTER_TYPES = ("image/png", "image/jpeg")
 RESULT_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # a name in a result folder, no path
-ENGINE_CURVES = re.compile(r"curves-[0-9a-f]{16}-light\.svg")  # named by plots.curve_files
+ENGINE_CURVES = re.compile(r"curves-[0-9a-f]{16}-card\.svg")  # named by plots.curve_files
 
 
 def _v4() -> ModuleType:
@@ -67,8 +75,23 @@ def snippet_notebook(run: SnippetRun) -> NotebookNode:
             f"{markdown_text(provenance_text(run.result))}"
         )
     ]
-    cells += _code_cells(run, list(run.snippet.cells))
+    times = cell_times(run.result)
+    for count, code in enumerate(_code_cells(run, list(run.snippet.cells)), 1):
+        cell = run.snippet.cells[count - 1]
+        label = _cell_label(cell.name, times.get(cell.index))
+        if label:
+            cells.append(_v4().new_markdown_cell(label))
+        code.execution_count = count  # one kernel ran the cells in this order
+        cells.append(code)
     return _notebook(cells)
+
+
+def _cell_label(name: str | None, seconds: float | None) -> str:
+    """'*train · ran 95.2 s*': the cell's name and how long it ran, as far as known."""
+    parts = [markdown_text(name)] if name else []
+    if seconds is not None:
+        parts.append(f"ran {seconds:g} s")
+    return f"*{' · '.join(parts)}*" if parts else ""
 
 
 def post_notebook(post: Path, report: BuildReport, source_url: str | None = None) -> NotebookNode:
@@ -167,7 +190,7 @@ def _output(output: Output, folder: Path) -> NotebookNode | None:
         return v4.new_output("display_data", data={output.mime: data}, metadata=meta)
     if isinstance(output, HistoryOutput):
         # The engine's own curve figure (trusted); any other file name is not embedded.
-        name = output.plots.get("light", "")
+        name = output.plots.get(CARD, "")
         svg = (folder / name).read_text() if ENGINE_CURVES.fullmatch(name) else ""
         text = f"Training curves of model '{output.model}'"
         return v4.new_output("display_data", data={"image/svg+xml": svg, "text/plain": text})

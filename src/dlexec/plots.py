@@ -1,4 +1,9 @@
-"""Training-curve figures drawn from a captured History, one SVG per Material palette.
+"""Training-curve figures drawn from a captured History.
+
+Pages get one small SVG per metric and palette (light, dark): the page lays the panels side by
+side on a wide screen and stacks them on a phone, so their text keeps its size, and each can be
+zoomed. Notebooks (downloads, and the run pages made from them) get one figure of all metrics
+on an opaque white card, legible whatever theme the reader's notebook viewer uses.
 
 Matplotlib is imported when a figure is drawn, not with this module: a build that reuses every
 result draws nothing and should not pay for the import.
@@ -10,21 +15,51 @@ import hashlib
 import io
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from .outputs import HistoryOutput
 
 PALETTES = {
-    "light": {"text": "#333333", "grid": "#d0d0d0", "train": "#1f6fb4", "validation": "#d9580d"},
-    "dark": {"text": "#e6e6e6", "grid": "#4a4a4a", "train": "#6cb4ff", "validation": "#ffa45c"},
+    # `ground`: the page colour behind a panel (Material's default and slate backgrounds).
+    "light": {
+        "text": "#333333",
+        "grid": "#d0d0d0",
+        "train": "#1f6fb4",
+        "validation": "#c2410c",
+        "ground": "#ffffff",
+    },
+    "dark": {
+        "text": "#e6e6e6",
+        "grid": "#4a4a4a",
+        "train": "#6cb4ff",
+        "validation": "#ffa45c",
+        "ground": "#1e2129",
+    },
 }
-STYLE = {"svg.fonttype": "none", "svg.hashsalt": "dlexec", "font.size": 10}
+CARD = "card"  # the key of the notebook figure in HistoryOutput.plots
+STYLE = {"svg.fonttype": "none", "svg.hashsalt": "dlexec", "font.size": 11}
+PANEL_INCHES = (4.2, 3.0)
 
 
 def curve_files(history: HistoryOutput) -> dict[str, tuple[str, bytes]]:
-    """Palette name -> (file name, SVG bytes) for one fit's training curves."""
+    """Plot key -> (file name, SVG bytes) for one fit's training curves: `panel_key(i,
+    palette)` for metric i of `metric_names` in each palette, and CARD for the notebook."""
     identity = json.dumps([history.model, history.epochs, history.metrics], sort_keys=True)
     stem = f"curves-{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
-    return {palette: (f"{stem}-{palette}.svg", _draw(history, palette)) for palette in PALETTES}
+    files = {CARD: (f"{stem}-{CARD}.svg", _card(history))}
+    for index, name in enumerate(metric_names(history)):
+        for palette in PALETTES:
+            files[panel_key(index, palette)] = (
+                f"{stem}-{index}-{palette}.svg",
+                _panel(history, name, palette),
+            )
+    return files
+
+
+def panel_key(index: int, palette: str) -> str:
+    return f"{index}/{palette}"
 
 
 def metric_names(history: HistoryOutput) -> list[str]:
@@ -33,24 +68,52 @@ def metric_names(history: HistoryOutput) -> list[str]:
     return sorted(names, key=lambda name: (name == "loss", name))
 
 
+def best_epoch(history: HistoryOutput, name: str) -> tuple[int, float] | None:
+    """(epoch, value) of the best validation value of metric `name`, if it was validated."""
+    values = history.metrics.get(f"val_{name}") or []
+    scored = [
+        (value, epoch)
+        for epoch, value in zip(history.epochs, values, strict=False)
+        if value is not None
+    ]
+    if not scored:
+        return None
+    if _lower_is_better(name):
+        value, epoch = min(scored)
+    else:
+        value, epoch = max(scored, key=lambda pair: (pair[0], -pair[1]))
+    return epoch, value
+
+
 def _lower_is_better(metric: str) -> bool:
     return any(word in metric for word in ("loss", "error", "mse", "mae"))
 
 
+# rcParams and the SVG writer's id salt are global: a pool stores several results at once.
 _ONE_AT_A_TIME = threading.Lock()
 
 
-def _draw(history: HistoryOutput, palette: str) -> bytes:
-    import matplotlib
+def _panel(history: HistoryOutput, name: str, palette: str) -> bytes:
+    """One metric on transparent ground, for a page of that palette."""
     from matplotlib.figure import Figure
 
-    colors = PALETTES[palette]
-    names = metric_names(history)
-    columns = min(len(names), 2) or 1  # two plots side by side, more metrics wrap to new rows
-    rows = -(-len(names) // columns) or 1
-    # rcParams and the SVG writer's id salt are global: a pool stores several results at once.
-    with _ONE_AT_A_TIME, matplotlib.rc_context(STYLE):
-        figure = Figure(figsize=(4.2 * columns, 3.0 * rows + 0.3), layout="constrained")
+    with _drawing():
+        figure = Figure(figsize=PANEL_INCHES, layout="constrained")
+        _draw_metric(figure.subplots(), history, name, PALETTES[palette])
+        return _svg(figure, transparent=True)
+
+
+def _card(history: HistoryOutput) -> bytes:
+    """Every metric side by side (two per row) on white, titled with the model's name."""
+    from matplotlib.figure import Figure
+
+    names = metric_names(history) or ["loss"]
+    columns = min(len(names), 2)
+    rows = -(-len(names) // columns)
+    colors = PALETTES["light"]
+    with _drawing():
+        width, height = PANEL_INCHES
+        figure = Figure(figsize=(width * columns, height * rows + 0.3), layout="constrained")
         grid = list(figure.subplots(rows, columns, squeeze=False).flat)
         for axes, name in zip(grid, names, strict=False):
             _draw_metric(axes, history, name, colors)
@@ -59,12 +122,26 @@ def _draw(history: HistoryOutput, palette: str) -> bytes:
         figure.suptitle(
             f"Training curves: model '{history.model}'", color=colors["text"], parse_math=False
         )
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="svg", transparent=True, metadata={"Date": None})
+        figure.set_facecolor("white")
+        return _svg(figure, transparent=False)
+
+
+@contextmanager
+def _drawing() -> Iterator[None]:
+    """The lock and the style every drawing uses."""
+    import matplotlib
+
+    with _ONE_AT_A_TIME, matplotlib.rc_context(STYLE):
+        yield
+
+
+def _svg(figure: Any, transparent: bool) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="svg", transparent=transparent, metadata={"Date": None})
     return buffer.getvalue()
 
 
-def _draw_metric(axes, history: HistoryOutput, name: str, colors: dict[str, str]) -> None:
+def _draw_metric(axes: Any, history: HistoryOutput, name: str, colors: dict[str, str]) -> None:
     from matplotlib.ticker import MaxNLocator
 
     epochs = history.epochs
@@ -73,39 +150,30 @@ def _draw_metric(axes, history: HistoryOutput, name: str, colors: dict[str, str]
     validation = history.metrics.get(f"val_{name}")
     if validation:
         axes.plot(epochs, validation, color=colors["validation"], label="validation", **dots)
-        _mark_best(axes, epochs, validation, name, colors)
+    best = best_epoch(history, name)
+    if best is not None:
+        # In the legend, not next to the line: the legend finds a place inside the axes.
+        axes.axvline(
+            best[0],
+            color=colors["validation"],
+            linestyle="--",
+            linewidth=1,
+            alpha=0.8,
+            label=f"best: epoch {best[0]}",
+        )
     # parse_math off: a name like "$\\frac" is text, not mathtext that could raise.
-    axes.set_title(name.replace("_", " "), color=colors["text"], parse_math=False)
+    label = name.replace("_", " ")
+    axes.set_title(label, color=colors["text"], parse_math=False)
     axes.set_xlabel("epoch", color=colors["text"])
-    axes.set_ylabel(name.replace("_", " "), color=colors["text"], parse_math=False)
+    axes.set_ylabel(label, color=colors["text"], parse_math=False)
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.tick_params(colors=colors["text"])
     axes.grid(True, color=colors["grid"], linewidth=0.6)
     for spine in axes.spines.values():
         spine.set_color(colors["grid"])
-    legend = axes.legend(frameon=False)
+    # A frame of the page's colour: where the legend must sit on a curve, its text stays legible.
+    legend = axes.legend(
+        fontsize="small", facecolor=colors["ground"], edgecolor="none", framealpha=0.85
+    )
     for text in legend.get_texts():
         text.set_color(colors["text"])
-
-
-def _mark_best(
-    axes, epochs: list[int], values: list[float | None], name: str, colors: dict
-) -> None:
-    """A dashed line at the best validation epoch."""
-    scored = [
-        (value, epoch) for epoch, value in zip(epochs, values, strict=False) if value is not None
-    ]
-    if not scored:
-        return
-    best = (
-        min(scored) if _lower_is_better(name) else max(scored, key=lambda pair: (pair[0], -pair[1]))
-    )
-    axes.axvline(best[1], color=colors["validation"], linestyle="--", linewidth=1, alpha=0.7)
-    axes.annotate(
-        f"best: epoch {best[1]}",
-        xy=(best[1], best[0]),
-        xytext=(4, 6),
-        textcoords="offset points",
-        fontsize=8,
-        color=colors["text"],
-    )

@@ -17,18 +17,23 @@ from typing import Any
 
 from .errors import AuthoringError, EngineError
 from .expectations import NAME, read_expectations, scope_text
+from .logs import EpochRun, segments
 from .matrix import VariantRecord, fresh_matrix
 from .outputs import ErrorOutput, HistoryOutput, ImageOutput, Output, TextOutput
 from .pipeline import BuildReport, SnippetRun
+from .plots import best_epoch, metric_names, panel_key
 from .posts import EMBED, Placeholder, placeholder_matches, prose_lines
 from .results import Result
 from .snippets import Cell
 from .values import format_value, join_range, value_range
 from .variants import BACKEND_NAMES, BACKENDS, MAIN, Variant
 
-LONG_CODE_LINES = 15  # code blocks this long get line numbers (matching the snippet file)
-LONG_LOG_LINES = 16  # printed output this long collapses to its last lines
-VISIBLE_LOG_LINES = 6
+LONG_CODE_LINES = 15  # code blocks this long get line numbers
+LONG_TEXT_LINES = 60  # printed text (not epochs) this long collapses to its last lines
+VISIBLE_TEXT_LINES = 20
+FOLDED_EPOCHS = 8  # a run of more epochs shows its last ones, the earlier ones one click away
+VISIBLE_EPOCHS = 5
+LONG_CELL_S = 5.0  # an embed whose cells ran this long says so
 MARKER = "<!-- dlexec-output {} -->"
 MARKER_PATTERN = re.compile(r"(?:<p>)?<!-- dlexec-output (\d+) -->(?:</p>)?")
 
@@ -76,8 +81,8 @@ def render_page(
     headlines = headline_values(post, report)
     for number, line, match in scan(markdown):
         if match:
-            shown = headlines if last_embeds[_embedded_path(match, post)] == number else {}
-            lines[number - 1] = _embed(match, post, report, links, page, shown)
+            last = last_embeds[_embedded_path(match, post)] == number
+            lines[number - 1] = _embed(match, post, report, links, page, last, headlines)
         else:
             lines[number - 1] = expand_placeholders(line, post, number + first_line - 1, report)
     page.markdown = "\n".join(lines) + "\n"
@@ -124,16 +129,19 @@ def _embed(
     report: BuildReport,
     links: Links,
     page: RenderedPage,
+    last: bool,
     headlines: Mapping[str, list[Headline]],
 ) -> str:
+    """The embed's code and outputs; the snippet's last embed in the post also says where and
+    how it ran (provenance, the backend and seed matrix), once for all its embeds."""
     run, cells = resolve_embed(match, post, report)
     if run is None:
         problem = _first_error(report, post) or f"cannot embed {match['target']}"
         return _marker(page, error_html(str(problem)))
     relative = run.result.snippet if run.result else match["target"]
     code = code_block(run, cells[0] if match["cell"] else None, relative)
-    fragment = outputs_html(run, cells, links)
-    if run.result is not None and run.status != "failed":
+    fragment = outputs_html(run, cells, links, last)
+    if last and run.result is not None and run.status != "failed":
         fragment += matrix_html(run, headlines.get(run.snippet.name, []))
     return code + "\n\n" + _marker(page, fragment)
 
@@ -239,23 +247,30 @@ def _first_error(report: BuildReport, post: Path) -> EngineError | None:
 
 
 def code_block(run: SnippetRun, cell: Cell | None, relative: str) -> str:
-    """The code that ran, in a fence longer than any backtick run inside it."""
-    source = cell.source if cell else run.snippet.text.rstrip("\n")
-    first_line = cell.first_line if cell else 1
+    """The code that ran, in a fence longer than any backtick run inside it. A whole snippet
+    shows the program a reader would copy: its cells without the header the engine reads and
+    the `# %%` cell markers (the notebook leaves those out too)."""
+    source = cell.source if cell else program_text(run.snippet.cells)
     fence = "`" * max(3, _longest_backtick_run(source) + 1)
     title = f"{relative} › {cell.name}" if cell and cell.name else relative
     options = f'title="{html.escape(title)}"'
     if source.count("\n") + 1 >= LONG_CODE_LINES:
-        options += f' linenums="{first_line}"'
+        options += ' linenums="1"'
     return f"{fence}python {options}\n{source}\n{fence}"
+
+
+def program_text(cells: tuple[Cell, ...] | list[Cell]) -> str:
+    """The cells' code as one program, a blank line between cells."""
+    return "\n\n".join(cell.source.strip("\n") for cell in cells if cell.source.strip())
 
 
 def _longest_backtick_run(text: str) -> int:
     return max((len(run) for run in re.findall(r"`+", text)), default=0)
 
 
-def outputs_html(run: SnippetRun, cells: list[Cell], links: Links) -> str:
-    """Outputs of `cells`, then the failure (if any) and the provenance line."""
+def outputs_html(run: SnippetRun, cells: list[Cell], links: Links, last: bool = True) -> str:
+    """Outputs of `cells`, then the failure (if any), how long they ran when that was long,
+    and (`last`: at the snippet's last embed) the provenance line."""
     parts = []
     result = run.result
     if result is not None:
@@ -266,8 +281,37 @@ def outputs_html(run: SnippetRun, cells: list[Cell], links: Links) -> str:
     if run.error is not None:
         parts.append(error_html(str(run.error), getattr(run.error, "traceback", "")))
     if result is not None and run.status != "failed":
-        parts.append(provenance_html(result, links.run_page(run)))
-    return '<div class="dlexec-outputs">\n' + "\n".join(parts) + "\n</div>"
+        parts.append(cell_times_html(result, cells))
+        if last:
+            parts.append(provenance_html(result, links.run_page(run)))
+    return '<div class="dlexec-outputs">\n' + "\n".join(p for p in parts if p) + "\n</div>"
+
+
+def cell_times(result: Result) -> dict[int, float]:
+    """Cell index -> seconds it ran, as the run recorded them (older results recorded none)."""
+    recorded = result.provenance.get("cell_wall_time_s") or []
+    return {
+        index: seconds for index, seconds in enumerate(recorded) if isinstance(seconds, int | float)
+    }
+
+
+def cell_times_html(result: Result, cells: list[Cell]) -> str:
+    """'This cell ran 95.2 s.' under an embed whose cells ran long; '' otherwise."""
+    times = cell_times(result)
+    long = [(cell, times[cell.index]) for cell in cells if times.get(cell.index, 0) >= LONG_CELL_S]
+    if not long:
+        return ""
+    if len(cells) == 1:
+        text = f"This cell ran {long[0][1]:g} s."
+    else:
+        text = (
+            "Cells that ran long: "
+            + ", ".join(
+                f"{cell.name or f'cell {cell.index + 1}'} {seconds:g} s" for cell, seconds in long
+            )
+            + "."
+        )
+    return f'<p class="dlexec-timing">{html.escape(text)}</p>'
 
 
 def output_html(output: Output, run: SnippetRun, links: Links) -> str:
@@ -278,7 +322,8 @@ def output_html(output: Output, run: SnippetRun, links: Links) -> str:
         size = f' width="{int(output.width)}"' if output.width else ""
         url = html.escape(links.asset(run.folder, output.file))
         alt = html.escape(f"Figure drawn by {relative}")
-        return f'<p class="dlexec-figure"><img src="{url}" alt="{alt}"{size} loading="lazy"></p>'
+        image = f'<img src="{url}" alt="{alt}"{size} loading="lazy">'
+        return f'<p class="dlexec-figure">{zoomable(url, image)}</p>'
     if isinstance(output, HistoryOutput):
         return history_html(output, run.folder, links)
     if isinstance(output, ErrorOutput):
@@ -286,31 +331,111 @@ def output_html(output: Output, run: SnippetRun, links: Links) -> str:
     raise TypeError(f"unknown output {output!r}")
 
 
-def text_html(output: TextOutput) -> str:
-    """Printed text; a long log shows its last lines, the earlier ones one click away."""
-    css = html.escape(f"dlexec-output dlexec-{output.stream}")
-    lines = output.text.splitlines(keepends=True)
-    if output.stream == "result" or len(lines) < LONG_LOG_LINES:
-        return f'<pre class="{css}"><code>{html.escape(output.text)}</code></pre>'
-    earlier, last = lines[:-VISIBLE_LOG_LINES], lines[-VISIBLE_LOG_LINES:]
+def zoomable(url: str, image: str, gallery: str = "figures") -> str:
+    """`image` (escaped markup) as a link that mkdocs-glightbox opens in a lightbox."""
     return (
-        f'<details class="dlexec-log"><summary>Show the {len(earlier)} earlier lines of this '
-        f'output</summary><pre class="{css}"><code>{html.escape("".join(earlier))}</code></pre>'
-        f'</details><pre class="{css}"><code>{html.escape("".join(last))}</code></pre>'
+        f'<a class="glightbox" href="{url}" data-type="image" data-gallery="{gallery}">{image}</a>'
     )
+
+
+def text_html(output: TextOutput) -> str:
+    """Printed text. Keras epochs become a table of their numbers (the raw lines one click
+    away); a run of many epochs shows its last ones. Other lines are shown as printed; only a
+    very long text folds, keeping its last lines in view."""
+    css = html.escape(f"dlexec-output dlexec-{output.stream}")
+    if output.stream == "result":  # a displayed value, e.g. model.summary(): always whole
+        return _pre(css, output.text)
+    return "".join(
+        _epochs_html(part) if isinstance(part, EpochRun) else _plain_html(css, part)
+        for part in segments(output.text)
+    )
+
+
+def _pre(css: str, text: str) -> str:
+    return f'<pre class="{css}"><code>{html.escape(text)}</code></pre>'
+
+
+def _fold(summary: str, body: str, css: str = "dlexec-fold") -> str:
+    """A discreet toggle: `body` (markup) one click away under a small `summary` line."""
+    return f'<details class="{css}"><summary>{html.escape(summary)}</summary>{body}</details>'
+
+
+def _plain_html(css: str, text: str) -> str:
+    lines = text.splitlines(keepends=True)
+    if len(lines) < LONG_TEXT_LINES:
+        return _pre(css, text)
+    earlier, last = lines[:-VISIBLE_TEXT_LINES], lines[-VISIBLE_TEXT_LINES:]
+    summary = f"{len(earlier)} earlier lines of this output"
+    return _fold(summary, _pre(css, "".join(earlier))) + _pre(css, "".join(last))
+
+
+def _epochs_html(run: EpochRun) -> str:
+    """The epochs as a table (the last VISIBLE_EPOCHS when there are many), then the raw log."""
+    epochs = run.epochs
+    folded = len(epochs) > FOLDED_EPOCHS
+    earlier, shown = (
+        (epochs[:-VISIBLE_EPOCHS], epochs[-VISIBLE_EPOCHS:]) if folded else ((), epochs)
+    )
+    head = (
+        "<tr><th>epoch</th>"
+        + "".join(f"<th>{html.escape(name).replace('_', '_<wbr>')}</th>" for name in run.names)
+        + "</tr>"
+    )
+
+    def table(rows: tuple) -> str:
+        body = "".join(
+            f"<tr><td>{epoch.number}</td>"
+            + "".join(f"<td>{html.escape(value)}</td>" for _, value in epoch.metrics)
+            + "</tr>"
+            for epoch in rows
+        )
+        return f'<table class="dlexec-epochs"><thead>{head}</thead><tbody>{body}</tbody></table>'
+
+    parts = []
+    if earlier:
+        span = f"{earlier[0].number}–{earlier[-1].number}"
+        parts.append(_fold(f"epochs {span} of {epochs[-1].total}", table(earlier)))
+    parts.append(table(shown))
+    parts.append(_fold("the log as printed", _pre("dlexec-output dlexec-stdout", run.text)))
+    return f'<div class="dlexec-log">{"".join(parts)}</div>'
 
 
 def history_html(history: HistoryOutput, folder: Path, links: Links) -> str:
-    caption = html.escape(
+    """One panel per metric, in both palettes (Material shows the one of the page's palette);
+    side by side where there is room, stacked on a phone, each opening larger on a tap."""
+    caption = (
         f"Training curves of model '{history.model}', {len(history.epochs)} epochs, "
         "drawn from the History that model.fit returned."
     )
-    images = "".join(
-        f'<img src="{html.escape(links.asset(folder, name))}#only-{palette}" '
-        f'alt="{caption}" loading="lazy">'
-        for palette, name in history.plots.items()
+    panels = []
+    for index, name in enumerate(metric_names(history)):
+        alt = html.escape(_panel_description(history, name))
+        images = []
+        for palette in ("light", "dark"):
+            file = history.plots.get(panel_key(index, palette))
+            if file is None:
+                continue
+            url = html.escape(links.asset(folder, file))
+            image = f'<img src="{url}#only-{palette}" alt="{alt}" loading="lazy">'
+            images.append(zoomable(f"{url}#only-{palette}", image, f"curves-{palette}"))
+        panels.append(f'<div class="dlexec-panel">{"".join(images)}</div>')
+    return (
+        f'<figure class="dlexec-curves"><div class="dlexec-panels">{"".join(panels)}</div>'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
     )
-    return f'<figure class="dlexec-curves">{images}<figcaption>{caption}</figcaption></figure>'
+
+
+def _panel_description(history: HistoryOutput, name: str) -> str:
+    """Alt text of one metric's panel: what it plots and where validation was best."""
+    label = name.replace("_", " ")
+    validated = f"val_{name}" in history.metrics
+    text = f"{label} per epoch of model '{history.model}', training" + (
+        " and validation" if validated else ""
+    )
+    best = best_epoch(history, name)
+    if best is not None:
+        text += f"; best validation {label} {best[1]:.4g} at epoch {best[0]}"
+    return text + "."
 
 
 def error_html(message: str, traceback: str = "") -> str:

@@ -383,15 +383,11 @@ def curve_problems(folder: Path, committed: Result | None) -> list[str]:
     for history in committed.histories() if committed else []:
         if not history.epochs:
             continue  # the engine draws no curves for an empty history
-        for palette, (name, content) in curve_files(history).items():
+        for key, (name, content) in curve_files(history).items():
             file = folder / name
-            if (
-                history.plots.get(palette) != name
-                or not file.is_file()
-                or file.read_bytes() != content
-            ):
+            if history.plots.get(key) != name or not file.is_file() or file.read_bytes() != content:
                 problems.append(
-                    f"training curves of model {history.model!r} ({palette}): not the drawing "
+                    f"training curves of model {history.model!r} ({name}): not the drawing "
                     "of the committed history"
                 )
     return problems
