@@ -44,7 +44,12 @@ def test_post_code_blocks_have_outputs_plots_and_no_placeholders(built_site: Pat
         assert following is not None and "dlexec-outputs" in following.get("class", []), (
             f"{page}: code block without output: {block.get_text()[:80]!r}"
         )
-        assert following.select_one(".dlexec-provenance"), f"{page}: output without provenance"
+        code = block.get_text()
+        assert "# %%" not in code and "# data:" not in code, f"{page}: build-only lines shown"
+    # Where and how a snippet ran is said once, under its last embed: one line per snippet.
+    titles = {span.get_text() for span in body.select("div.highlight span.filename")}
+    snippets = {title.split(" › ")[0] for title in titles}
+    assert len(body.select(".dlexec-provenance")) == len(snippets), page
     assert body.select("figure.dlexec-curves img"), f"{page}: no training-curve plot"
     text = body.get_text()
     assert "{{" not in text and "}}" not in text, f"{page}: unrendered placeholder"
@@ -59,7 +64,13 @@ def test_run_pages_are_published_but_left_out_of_search(built_site: Path):
     runs = sorted(built_site.glob("runs/*/index.html"))
     assert runs
     for run in runs:
-        assert "The full run of" in run.read_text()
+        page = BeautifulSoup(run.read_text(), "html.parser")
+        assert "The full run of" in page.get_text()
+        # It proves the run: numbered cells, and a way back to the post that shows it.
+        prompts = [p.get_text() for p in page.select(".jp-InputPrompt") if p.get_text().strip()]
+        assert prompts and all(p.startswith("In\xa0[") and "[\xa0]" not in p for p in prompts)
+        back = page.select_one("article .dlexec-back a")
+        assert back is not None and (run.parent / back["href"] / "index.html").resolve().is_file()
     index = json.loads((built_site / "search" / "search_index.json").read_text())
     locations = [doc["location"] for doc in index["docs"]]
     assert not [location for location in locations if location.startswith("runs/")]

@@ -76,12 +76,12 @@ def snippet_notebook(run: SnippetRun) -> NotebookNode:
         )
     ]
     times = cell_times(run.result)
-    for count, code in enumerate(_code_cells(run, list(run.snippet.cells)), 1):
-        cell = run.snippet.cells[count - 1]
+    for cell, code in zip(
+        run.snippet.cells, _code_cells(run, list(run.snippet.cells)), strict=True
+    ):
         label = _cell_label(cell.name, times.get(cell.index))
         if label:
             cells.append(_v4().new_markdown_cell(label))
-        code.execution_count = count  # one kernel ran the cells in this order
         cells.append(code)
     return _notebook(cells)
 
@@ -170,6 +170,8 @@ def _code_cells(run: SnippetRun, cells: list[Cell]) -> list[NotebookNode]:
         code.outputs = [
             node for o in stored.get(cell.index, []) if (node := _output(o, run.folder))
         ]
+        if cell.index in stored:  # the run's kernel ran the snippet's cells in file order
+            code.execution_count = cell.index + 1
         made.append(code)
     return made
 
