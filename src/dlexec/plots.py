@@ -172,8 +172,6 @@ def _draw_metric(axes: Any, history: HistoryOutput, name: str, colors: dict[str,
     for spine in axes.spines.values():
         spine.set_color(colors["grid"])
     # A frame of the page's colour: where the legend must sit on a curve, its text stays legible.
-    legend = axes.legend(
-        fontsize=10, facecolor=colors["ground"], edgecolor="none", framealpha=0.85
-    )
+    legend = axes.legend(fontsize=10, facecolor=colors["ground"], edgecolor="none", framealpha=0.85)
     for text in legend.get_texts():
         text.set_color(colors["text"])

@@ -22,6 +22,7 @@ import functools
 import hashlib
 import json
 import re
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -129,11 +130,24 @@ def load_snippet(path: Path, cache: Path | None = None) -> Snippet:
 
 
 def _parse_key(path: Path, text: str) -> str:
-    """What a parse depends on: the file's path and text, this parser, jupytext's version."""
+    """What a parse depends on: the file's path and text, this parser's code, jupytext's version."""
     from .cache_key import installed_version
 
-    context = [PARSE_FORMAT, str(path), installed_version("jupytext"), text]
+    context = [PARSE_FORMAT, str(path), installed_version("jupytext"), _parser_code(), text]
     return hashlib.sha256(json.dumps(context).encode()).hexdigest()
+
+
+@functools.cache
+def _parser_code() -> str:
+    """A digest of the code that makes a parse: this module, the header's YAML reader, and the
+    claim's parser with its defaults. A parse cached by other code (say, a working tree whose
+    default claim was 2 CPUs) would otherwise fix the kernel's math threads for good."""
+    from . import resources
+
+    digest = hashlib.sha256()
+    for module in (sys.modules[__name__], yaml_lines, resources):
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()
 
 
 def _entry(snippet: Snippet) -> dict:
