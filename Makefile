@@ -4,6 +4,7 @@
 # make verify-results REF=origin/main - re-execute results changed since REF, fail if not reproduced
 # make bench - build times with and without the engine, side by side (benchmarks/bench.py)
 # make verify - every snippet on TensorFlow, JAX and PyTorch and with more seeds; check claims
+# make lighthouse - Lighthouse scores of two posts, phone and desktop, against targets (npm)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -74,3 +75,17 @@ lint: $(STAMP)
 
 clean:
 	rm -rf site .cache/locks
+
+# Lighthouse (pinned in lighthouse/package-lock.json) on Debian's Chromium against the freshly
+# built site, served with gzip on localhost; fails when a score misses its target. Needs Node.js
+# and npm, so it is not part of `make test`.
+CHROME_PATH ?= /usr/bin/chromium
+LIGHTHOUSE_STAMP := lighthouse/node_modules/.installed
+
+$(LIGHTHOUSE_STAMP): lighthouse/package.json lighthouse/package-lock.json
+	cd lighthouse && npm ci --no-audit --no-fund
+	touch $(LIGHTHOUSE_STAMP)
+
+.PHONY: lighthouse
+lighthouse: site $(LIGHTHOUSE_STAMP)
+	CHROME_PATH=$(CHROME_PATH) $(BIN)/python lighthouse/audit.py site

@@ -6,7 +6,8 @@
 # `npm view katex@VERSION dist.integrity`), run `scripts/vendor_katex.sh`, rebuild, and check
 # a page with math (see README.md, "Math").
 #
-# What it keeps: katex.min.js, katex.min.css, contrib/auto-render.min.js, LICENSE, and the
+# What it keeps: katex.min.js (run at build time by hooks/katex_math.py; not published),
+# katex.min.css, LICENSE, and the
 # woff2 fonts the CSS names. The CSS's @font-face rules are cut down to their woff2 source:
 # every browser the theme supports reads woff2, and the woff/ttf copies would triple the size.
 set -euo pipefail
@@ -30,10 +31,9 @@ tar -xzf "$tarball" -C "$work"
 dist=$work/package/dist
 
 rm -rf "$dest"
-mkdir -p "$dest/contrib" "$dest/fonts"
+mkdir -p "$dest/fonts"
 cp "$work/package/LICENSE" "$dest/LICENSE"
 cp "$dist/katex.min.js" "$dest/katex.min.js"
-cp "$dist/contrib/auto-render.min.js" "$dest/contrib/auto-render.min.js"
 sed -E 's#,url\(fonts/[A-Za-z0-9_-]+\.woff\) format\("woff"\),url\(fonts/[A-Za-z0-9_-]+\.ttf\) format\("truetype"\)##g' \
     "$dist/katex.min.css" >"$dest/katex.min.css"
 if grep -Eq '\.(woff|ttf)\)' "$dest/katex.min.css"; then

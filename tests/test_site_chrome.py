@@ -91,9 +91,51 @@ def test_katex_fonts_are_published(real_site: Path):
     assert fonts and all(font.endswith(".woff2") and (folder / font).is_file() for font in fonts)
 
 
-def test_math_is_marked_up_for_katex(real_site: Path):
+def test_math_is_rendered_at_build_time_and_only_math_pages_link_katex(real_site: Path):
     page = next(real_site.glob("20*/*/*/deep-learning-key-concepts-in-practice/index.html"))
-    assert soup(page).select_one("div.arithmatex").get_text().strip().startswith("\\[")
+    html = soup(page)
+    formula = html.select_one("div.arithmatex .katex-display")
+    assert formula is not None and formula.select_one("math")  # HTML and MathML
+    assert "\\[" not in html.select_one("div.arithmatex").get_text()  # no source left over
+    assert html.select_one('link[href$="assets/katex/katex.min.css"]')
+    assert not html.select('script[src*="katex"]')  # readers run no script for math
+    assert not (real_site / "assets" / "katex" / "katex.min.js").exists()  # build-time only
+    other = next(real_site.glob("20*/*/*/deep-learning-the-future-of-machine-learning/index.html"))
+    assert not soup(other).select('link[href*="katex"]')
+
+
+def load_hook(name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, REPO / "hooks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_formula_katex_cannot_read_fails_the_build_with_file_and_line(tmp_path: Path):
+    from types import SimpleNamespace
+
+    from mkdocs.exceptions import PluginError
+
+    katex = load_hook("katex_math")
+    post = tmp_path / "p.md"
+    post.write_text("# P\n\nText.\n\n$$\n\\frac{1}{\n$$\n")
+    page = SimpleNamespace(file=SimpleNamespace(abs_src_path=str(post), src_uri="p.md"), url="p/")
+    config = SimpleNamespace(docs_dir=str(REPO / "docs"))
+    broken = '<div class="arithmatex">\\[\n\\frac{1}{\n\\]</div>'
+    with pytest.raises(PluginError, match=rf"{re.escape(str(post))}:6: math KaTeX cannot read"):
+        katex.on_page_content(broken, page, config, None)
+    katex.on_startup("serve", False)  # under serve: the error in the page, the server goes on
+    try:
+        shown = katex.on_page_content(broken, page, config, None)
+    finally:
+        katex.on_startup("build", False)
+    assert 'class="katex-error"' in shown and "\\frac{1}{" in shown
+    good = katex.on_page_content(
+        '<span class="arithmatex">\\(a &lt; b\\)</span>', page, config, None
+    )
+    assert "<mo>&lt;</mo>" in good  # the HTML-escaped source was read as a < b
 
 
 def test_post_pages_load_the_lightbox(real_site: Path):
