@@ -37,7 +37,6 @@ from .plots import CARD
 from .posts import front_matter
 from .render import (
     backend_text,
-    cell_times,
     expand_placeholders,
     provenance_text,
     resolve_embed,
@@ -75,7 +74,7 @@ def snippet_notebook(run: SnippetRun) -> NotebookNode:
             f"{markdown_text(provenance_text(run.result))}"
         )
     ]
-    times = cell_times(run.result)
+    times = run.result.cell_times()
     for cell, code in zip(
         run.snippet.cells, _code_cells(run, list(run.snippet.cells)), strict=True
     ):

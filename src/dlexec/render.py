@@ -287,17 +287,9 @@ def outputs_html(run: SnippetRun, cells: list[Cell], links: Links, last: bool = 
     return '<div class="dlexec-outputs">\n' + "\n".join(p for p in parts if p) + "\n</div>"
 
 
-def cell_times(result: Result) -> dict[int, float]:
-    """Cell index -> seconds it ran, as the run recorded them (older results recorded none)."""
-    recorded = result.provenance.get("cell_wall_time_s") or []
-    return {
-        index: seconds for index, seconds in enumerate(recorded) if isinstance(seconds, int | float)
-    }
-
-
 def cell_times_html(result: Result, cells: list[Cell]) -> str:
     """'This cell ran 95.2 s.' under an embed whose cells ran long; '' otherwise."""
-    times = cell_times(result)
+    times = result.cell_times()
     long = [(cell, times[cell.index]) for cell in cells if times.get(cell.index, 0) >= LONG_CELL_S]
     if not long:
         return ""

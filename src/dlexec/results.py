@@ -47,6 +47,11 @@ class Result:
     values: dict[str, Any] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)  # file name -> sha256
 
+    def cell_times(self) -> dict[int, float]:
+        """Cell index -> seconds it ran, as the run recorded them (older runs recorded none)."""
+        recorded = self.provenance.get("cell_wall_time_s") or []
+        return {i: t for i, t in enumerate(recorded) if isinstance(t, int | float)}
+
     def histories(self) -> list[HistoryOutput]:
         return [o for cell in self.cells for o in cell.outputs if isinstance(o, HistoryOutput)]
 
