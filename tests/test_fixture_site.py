@@ -33,8 +33,10 @@ def test_build_executes_then_reuses_and_shows_outputs(site_project: Path):
     assert re.search(r"Epoch 3/3\n3/3 ━+ [^\n]*val_loss[^\n]*\n</code>", html)  # final state
     assert "\x1b[" not in html and "\x08" not in html
     assert "absl::InitializeLog" not in html
-    curves = re.findall(r'<img src="([^"]+curves-[0-9a-f]+-(light|dark)\.svg)#only-\2"', html)
-    assert len(curves) == 2
+    # One panel per metric, each in the light and the dark palette.
+    curves = re.findall(r'<img src="([^"]+curves-[0-9a-f]+-\d+-(light|dark)\.svg)#only-\2"', html)
+    palettes = [palette for _, palette in curves]
+    assert curves and palettes.count("light") == palettes.count("dark")
     for src, _ in curves:
         assert (site_project / "site" / "2026/01/01/a-tiny-post" / src).resolve().is_file()
     assert re.search(

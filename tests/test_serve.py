@@ -78,6 +78,7 @@ REAL_SITE_PARTS = (
     "mkdocs.yml",
     "pyproject.toml",
     "docs",
+    "overrides",
     "posts",
     "snippets",
     "results",
