@@ -3,10 +3,10 @@
 pymdownx.arithmatex (generic mode) marks math up as `<span class="arithmatex">\\(...\\)</span>`
 and `<div class="arithmatex">\\[...\\]</div>`. KaTeX (vendored in docs/assets/katex by
 scripts/vendor_katex.sh) runs here in QuickJS, an embedded JavaScript engine, and turns each
-into its HTML and MathML. A page with math links KaTeX's stylesheet from its head and preloads
-the two fonts nearly every formula uses (their late arrival re-laid the page out), all served by
-the site. In the browser, KaTeX's script cost a phone a quarter of a second of blocked main
-thread (Lighthouse), on every visit; here it costs the build milliseconds.
+into its HTML and MathML. A page with math links KaTeX's stylesheet (and so its fonts) from its
+head, served by the site. In the browser, KaTeX's script cost a phone a quarter of a second of
+blocked main thread (Lighthouse) on every visit; here it costs the build milliseconds.
+(Preloading the two fonts nearly every formula uses did not help a phone's score measurably.)
 
 A formula KaTeX cannot read fails `mkdocs build` with the post's file and line; under
 `mkdocs serve` the page shows the error in its place and the server keeps running.
@@ -31,7 +31,6 @@ from mkdocs.utils import get_relative_url
 KATEX = "assets/katex"  # under docs/: the script (read here, not published) and the stylesheet
 MATH = re.compile(r'<(?P<tag>span|div) class="arithmatex">(?P<tex>.*?)</(?P=tag)>', re.S)
 DELIMITERS = {"\\(": "\\)", "\\[": "\\]"}
-PRELOADED = ("KaTeX_Main-Regular.woff2", "KaTeX_Math-Italic.woff2")
 serve_log = logging.getLogger("dlexec.serve")  # outside `mkdocs`: strict mode does not count it
 _serving = False
 _with_math: set[str] = set()  # src_uri of the pages of this build that have math
@@ -73,13 +72,8 @@ def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
         return output
     _with_math.discard(page.file.src_uri)
 
-    def url(name: str) -> str:
-        return html.escape(get_relative_url(f"{KATEX}/{name}", page.url))
-
-    links = [f'<link rel="stylesheet" href="{url("katex.min.css")}">']
-    preload = 'rel="preload" as="font" type="font/woff2" crossorigin'
-    links += [f'<link {preload} href="{url(f"fonts/{font}")}">' for font in PRELOADED]
-    return output.replace("</head>", "\n".join(links) + "\n</head>", 1)
+    stylesheet = html.escape(get_relative_url(f"{KATEX}/katex.min.css", page.url))
+    return output.replace("</head>", f'<link rel="stylesheet" href="{stylesheet}">\n</head>', 1)
 
 
 def render(script: Path, tex: str, display: bool) -> str:
