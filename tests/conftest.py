@@ -60,18 +60,23 @@ def mkdocs_build(
     )
 
 
-def kernel_pids() -> set[int]:
-    """PIDs of running Jupyter kernels (any orphan a test leaves behind shows up here)."""
+def kernel_pids(parent: int | None = None) -> set[int]:
+    """PIDs of the running Jupyter kernels that descend from process `parent` (this test
+    process by default). A kernel some other program started meanwhile (another terminal's
+    `make serve`) is not one of them."""
+    import psutil
+
+    try:
+        descendants = psutil.Process(parent or os.getpid()).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return set()
     pids = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for process in descendants:
         try:
-            command = (entry / "cmdline").read_bytes()
-        except OSError:
+            if any("ipykernel_launcher" in part for part in process.cmdline()):
+                pids.add(process.pid)
+        except psutil.Error:
             continue
-        if b"ipykernel_launcher" in command:
-            pids.add(int(entry.name))
     return pids
 
 

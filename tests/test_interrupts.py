@@ -34,6 +34,16 @@ def processes_with(marker: str) -> list[int]:
     return found
 
 
+def running(pid: int) -> bool:
+    """Is `pid` a live process (not a zombie waiting to be reaped)?"""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def wait_until(condition, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -55,13 +65,16 @@ def test_signal_mid_run_leaves_nothing_half_done(site_project: Path, signum: int
             "history = model.fit(",
         )
     )
-    before = kernel_pids()
     build = prepare(site_project)
     wait_until(lambda: processes_with(marker))
+    # The build's own kernels, taken while they are its descendants (an orphan would be
+    # re-parented): kernels other programs run on the machine meanwhile do not count.
+    kernels = kernel_pids(build.pid)
+    assert kernels, "the build's kernel was not found"
     build.send_signal(signum)
     output, _ = build.communicate(timeout=60)
     assert build.returncode != 0, output
-    wait_until(lambda: not (kernel_pids() - before), timeout=20)  # no orphan kernel
+    wait_until(lambda: not any(map(running, kernels)), timeout=20)  # no orphan kernel
     wait_until(lambda: not processes_with(marker), timeout=20)  # nor anything it started
     results = site_project / "results"
     assert not list(results.rglob("result.json")) and not list(results.rglob("*.tmp"))
