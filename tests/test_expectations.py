@@ -87,3 +87,21 @@ def test_a_decimal_threshold_is_compared_at_float32_precision(tmp_path: Path):
     [at_least] = read_expectations(write_post(tmp_path, '  m.accuracy: ">= 0.95"\n'))
     assert check(at_least, {"m": {"accuracy": 0.949999988079071}}) is None
     assert check(at_least, {"m": {"accuracy": 0.9494999647140503}}) is not None
+
+
+def test_make_check_names_posts_from_the_project_root_and_counts_the_claims():
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "dlexec", "--root", str(REPO), "check"],
+        capture_output=True,
+        text=True,
+        cwd="/",
+    )
+    assert done.returncode == 0, done.stderr
+    claims = sum(len(read_expectations(post)) for post in POSTS)
+    assert done.stdout.splitlines()[-1] == (
+        f"claims: {claims} checked in {len(POSTS)} posts: {claims} hold, 0 failed"
+    )
+    assert str(REPO) not in done.stdout and "\nposts/" in "\n" + done.stdout

@@ -48,10 +48,14 @@ class ClaimReport:
     def failed(self) -> bool:
         return any(m.verdict in FAILING for m in self.measurements)
 
-    def lines(self) -> list[str]:
-        """The claim, then the measured value on each run (and what is wrong, if anything)."""
+    def lines(self, root: Path | None = None) -> list[str]:
+        """The claim, then the measured value on each run (and what is wrong, if anything);
+        the post's path is relative to `root` when it is inside it."""
         claim = self.expectation
-        head = f"{claim.post}:{claim.line}: {claim.text}"
+        post = claim.post
+        if root is not None and post.resolve().is_relative_to(root.resolve()):
+            post = post.resolve().relative_to(root.resolve())
+        head = f"{post}:{claim.line}: {claim.text}"
         if claim.scope.narrowed:
             head += f" (claimed {scope_text(claim)}: {claim.scope.reason})"
         shown = [m for m in self.measurements if m.verdict != OUT_OF_SCOPE]

@@ -141,9 +141,13 @@ def _check(config: EngineConfig) -> int:
     posts = sorted(config.posts_dir.glob("*.md"))
     reports = claim_reports(posts, config.results_dir, settings)
     for report in reports:
-        print("\n".join(report.lines()), file=sys.stderr if report.failed else sys.stdout)
+        lines = report.lines(config.root)
+        print("\n".join(lines), file=sys.stderr if report.failed else sys.stdout)
     failed = sum(report.failed for report in reports)
-    print(f"claims: {len(reports) - failed} hold, {failed} failed")
+    print(
+        f"claims: {len(reports)} checked in {len(posts)} posts: "
+        f"{len(reports) - failed} hold, {failed} failed"
+    )
     return 1 if failed else 0
 
 
