@@ -17,12 +17,52 @@ def test_history_record_is_plain_json_with_one_based_epochs():
         epoch=[0, 1],
         history={"loss": [np.float32(0.5), 0.25], "val_loss": [0.6, float("nan")]},
     )
-    record = _kernel._history_record(SimpleNamespace(name="m"), history)
+    record = _kernel._history_record(SimpleNamespace(name="m"), history, ())
     assert record == {
         "model": "m",
         "epochs": [1, 2],
         "metrics": {"loss": [0.5, 0.25], "val_loss": [0.6, None]},
     }
+
+
+def test_an_early_stopping_restore_is_recorded_with_its_epoch():
+    """Keras' EarlyStopping puts back its best weights at the end of training whenever
+    `restore_best_weights` is on, stopped early or not; without it nothing is restored."""
+    import keras
+
+    inputs, targets = np.arange(8, dtype="float32")[:, None], np.zeros(8, dtype="float32")
+    for restore, expected in ((True, {"restored_epoch"}), (False, set())):
+        model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)], name="m")
+        model.compile(optimizer="sgd", loss="mse")
+        stopping = keras.callbacks.EarlyStopping("loss", patience=1, restore_best_weights=restore)
+        history = model.fit(inputs, targets, epochs=3, callbacks=[stopping], verbose=0)
+        record = _kernel._history_record(model, history, [keras.callbacks.History(), stopping])
+        assert set(record) - {"model", "epochs", "metrics"} == expected
+        if restore:
+            assert record["restored_epoch"] == stopping.best_epoch + 1 in record["epochs"]
+
+
+def test_a_restored_epoch_is_marked_on_every_panel_and_nothing_else():
+    history = HistoryOutput(
+        "m",
+        [1, 2, 3],
+        {"loss": [1, 0.5, 0.4], "val_loss": [1.1, 0.7, 0.8], "accuracy": [0.5, 0.6, 0.7]},
+        restored_epoch=2,
+    )
+    files = curve_files(history)
+    for key in ("0/light", "1/dark"):
+        assert "restored: epoch 2" in files[key][1].decode()
+    kept_last = curve_files(HistoryOutput("m", history.epochs, history.metrics))
+    assert kept_last["0/light"][0] != files["0/light"][0]  # another figure, another file
+    assert capture_cell(
+        [
+            {
+                "output_type": "display_data",
+                "data": {_kernel.HISTORY_MIME: {"model": "m", "epochs": [1], "metrics": {}, "restored_epoch": 5}},
+                "metadata": {},
+            }
+        ]
+    ).outputs[0].type == "text"  # a restored epoch that is not one of the epochs is refused
 
 
 def test_published_history_becomes_a_history_output_in_place():
@@ -92,8 +132,9 @@ def test_curves_have_light_and_dark_variants_and_validation():
     # One panel per metric and palette for pages, one white card of all metrics for notebooks.
     assert set(files) == {"0/light", "0/dark", "1/light", "1/dark", "card"}
     accuracy, loss = files["0/light"][1].decode(), files["1/light"][1].decode()
-    assert "validation" in loss and "best: epoch 2" in loss  # lowest val_loss at epoch 2
-    assert "best: epoch 2" in accuracy  # highest val_accuracy, first reached at epoch 2
+    assert "validation" in loss
+    # The last epoch's weights were kept: no epoch is marked, not even the best validation one.
+    assert "epoch 2" not in loss + accuracy and "restored" not in loss + accuracy
     assert files["0/light"][0] != files["0/dark"][0]
     card = files["card"][1].decode()
     assert "Training curves: model &#x27;m&#x27;" in card or "model 'm'" in card

@@ -158,6 +158,8 @@ def test_a_changed_history_names_metric_and_epoch():
     renamed = HistoryOutput("m", [1], {"val_loss": [0.5]})
     assert "metrics" in compare_history(history([0.5]), renamed, EXACT)
     assert "epoch 1" in compare_history(history([None]), history([0.5]), EXACT)
+    restored = HistoryOutput("m", [1, 2], {"loss": [0.5, 0.4]}, restored_epoch=1)
+    assert "restored epoch" in compare_history(history([0.5, 0.4]), restored, EXACT)
 
 
 def test_errors_must_match_but_tracebacks_are_not_compared():

@@ -9,6 +9,7 @@ publishes its top-level scalar variables for placeholders in posts.
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 import os
 import platform
@@ -125,18 +126,39 @@ def _patch_fit() -> None:
     @functools.wraps(original)
     def fit(self: keras.Model, *args: Any, **kwargs: Any) -> Any:
         history = original(self, *args, **kwargs)
-        _publish(HISTORY_MIME, _history_record(self, history))
+        callbacks = inspect.signature(original).bind(self, *args, **kwargs).arguments.get(
+            "callbacks"
+        )
+        _publish(HISTORY_MIME, _history_record(self, history, callbacks or ()))
         return history
 
     fit._dlexec_wrapped = True  # type: ignore[attr-defined]
     keras.Model.fit = fit
 
 
-def _history_record(model: Any, history: Any) -> dict[str, Any]:
+def _history_record(model: Any, history: Any, callbacks: Any) -> dict[str, Any]:
     metrics = {
         name: [_finite(value) for value in values] for name, values in history.history.items()
     }
-    return {"model": model.name, "epochs": [int(e) + 1 for e in history.epoch], "metrics": metrics}
+    record = {
+        "model": model.name,
+        "epochs": [int(e) + 1 for e in history.epoch],
+        "metrics": metrics,
+    }
+    restored = _restored_epoch(callbacks)
+    if restored is not None:
+        record["restored_epoch"] = restored
+    return record
+
+
+def _restored_epoch(callbacks: Any) -> int | None:
+    """The epoch (from 1) whose weights an EarlyStopping callback restored when training ended:
+    it does so whenever `restore_best_weights` is on and it saw a best epoch."""
+    for callback in callbacks:
+        restores = getattr(callback, "restore_best_weights", False) is True
+        if restores and getattr(callback, "best_weights", None) is not None:
+            return int(callback.best_epoch) + 1
+    return None
 
 
 def _finite(value: Any) -> float | None:

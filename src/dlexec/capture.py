@@ -244,7 +244,8 @@ def history_output(record: object) -> HistoryOutput:
         raise Rejected(f"a training history was left out: {problem}")
     assert isinstance(record, dict)
     metrics = {name: [_number(v) for v in series] for name, series in record["metrics"].items()}
-    return HistoryOutput(record["model"], list(record["epochs"]), metrics)
+    restored = record.get("restored_epoch")
+    return HistoryOutput(record["model"], list(record["epochs"]), metrics, restored_epoch=restored)
 
 
 def _history_problem(record: object) -> str | None:
@@ -259,6 +260,9 @@ def _history_problem(record: object) -> str | None:
         return f"it has {len(epochs):,} epochs, over the limit of {MAX_EPOCHS:,}"
     if not all(type(e) is int and 0 <= e <= MAX_EPOCH_NUMBER for e in epochs):
         return "its epochs are not all whole numbers"
+    restored = record.get("restored_epoch")
+    if restored is not None and (type(restored) is not int or restored not in epochs):
+        return "its restored epoch is not one of its epochs"
     if not isinstance(metrics, dict):
         return "its metrics are not an object"
     if len(metrics) > MAX_METRICS:

@@ -17,7 +17,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -154,7 +154,7 @@ def _with_curves(output: capture.Output, files: dict[str, bytes]) -> capture.Out
     for palette, (name, content) in curve_files(output).items():
         files[name] = content
         plots[palette] = name
-    return capture.HistoryOutput(output.model, output.epochs, output.metrics, plots)
+    return replace(output, plots=plots)
 
 
 def failure_error(job: Job, execution: Execution) -> SnippetFailedError:

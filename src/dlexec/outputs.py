@@ -29,12 +29,15 @@ class ImageOutput:
 
 @dataclass(frozen=True)
 class HistoryOutput:
-    """What one `model.fit` returned; `plots` maps a palette (light/dark) to a curve file."""
+    """What one `model.fit` returned; `plots` maps a palette (light/dark) to a curve file;
+    `restored_epoch` is the epoch whose weights an EarlyStopping callback put back at the end
+    (None: the model keeps its last epoch's weights)."""
 
     model: str
     epochs: list[int]
     metrics: dict[str, list[float | None]]
     plots: dict[str, str] = field(default_factory=dict)
+    restored_epoch: int | None = None
     type: str = "history"
 
 

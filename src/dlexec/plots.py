@@ -46,7 +46,10 @@ PANEL_INCHES = (4.2, 3.0)
 def curve_files(history: HistoryOutput) -> dict[str, tuple[str, bytes]]:
     """Plot key -> (file name, SVG bytes) for one fit's training curves: `panel_key(i,
     palette)` for metric i of `metric_names` in each palette, and CARD for the notebook."""
-    identity = json.dumps([history.model, history.epochs, history.metrics], sort_keys=True)
+    shown = [history.model, history.epochs, history.metrics]
+    if history.restored_epoch is not None:  # drawn as a marker; names stay as they were without
+        shown.append(history.restored_epoch)
+    identity = json.dumps(shown, sort_keys=True)
     stem = f"curves-{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
     files = {CARD: (f"{stem}-{CARD}.svg", _card(history))}
     for index, name in enumerate(metric_names(history)):
@@ -150,17 +153,17 @@ def _draw_metric(axes: Any, history: HistoryOutput, name: str, colors: dict[str,
     validation = history.metrics.get(f"val_{name}")
     if validation:
         axes.plot(epochs, validation, color=colors["validation"], label="validation", **dots)
-    best = best_epoch(history, name)
-    if best is not None:
-        # In the legend, not next to the line: the legend finds a place inside the axes.
+    if history.restored_epoch is not None:
+        # Only a restored epoch is marked: it is the model the snippet goes on with. The best
+        # validation epoch of a run that kept its last weights would suggest a model it never had.
         axes.axvline(
-            best[0],
+            history.restored_epoch,
             color=colors["validation"],
             linestyle="--",
             linewidth=1,
             alpha=0.8,
-            label=f"best: epoch {best[0]}",
-        )
+            label=f"restored: epoch {history.restored_epoch}",
+        )  # in the legend, not next to the line: the legend finds a place inside the axes
     # parse_math off: a name like "$\\frac" is text, not mathtext that could raise.
     label = name.replace("_", " ")
     axes.set_title(label, color=colors["text"], parse_math=False)

@@ -427,6 +427,8 @@ def _panel_description(history: HistoryOutput, name: str) -> str:
     best = best_epoch(history, name)
     if best is not None:
         text += f"; best validation {label} {best[1]:.4g} at epoch {best[0]}"
+    if history.restored_epoch is not None:
+        text += f"; the weights of epoch {history.restored_epoch} were restored"
     return text + "."
 
 

@@ -190,6 +190,10 @@ def compare_history(
         return f"model: committed {committed.model!r} vs re-run {rerun.model!r}"
     if committed.epochs != rerun.epochs:
         return f"epochs: committed {committed.epochs} vs re-run {rerun.epochs}"
+    if committed.restored_epoch != rerun.restored_epoch:
+        return (
+            f"restored epoch: committed {committed.restored_epoch} vs re-run {rerun.restored_epoch}"
+        )
     if sorted(committed.metrics) != sorted(rerun.metrics):
         return f"metrics: committed {sorted(committed.metrics)} vs re-run {sorted(rerun.metrics)}"
     for metric, values in committed.metrics.items():
