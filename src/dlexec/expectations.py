@@ -8,6 +8,12 @@
         backends: [tensorflow]      # only there (the default: every backend `make verify` runs)
         seeds: false                # only with the snippet's own seed (default: every seed)
         reason: "why it is narrower, shown to readers"
+      mnist_autoencoder.reconstruction_mse:   # two claims about one value: a list of claims
+        - "< mnist_autoencoder.pca_mse"       # (each a string or a mapping as above)
+        - "<= 0.03"
+
+A key is written once: YAML keeps only the last value of a repeated key, so a repeat would drop
+a claim silently; it is an error, at its line. Two claims about one value are a list.
 
 The right-hand side is a number or another value of a snippet (a baseline the snippet computes,
 say). A claim the committed results contradict fails with the post, the claim and the measured
@@ -23,8 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from . import yaml_lines
 from .errors import AuthoringError, Location
-from .posts import front_matter
+from .posts import front_matter_nodes
 from .variants import BACKENDS, Variant
 
 OPERATORS = {
@@ -92,28 +101,76 @@ def scope_text(claim: Expectation) -> str:
 
 
 def read_expectations(post: Path) -> list[Expectation]:
-    """The `expect` mapping of a post's front matter, validated."""
-    text = post.read_text(encoding="utf-8")
-    meta, _ = front_matter(text, post)
-    declared = meta.get("expect") or {}
-    line = _line_of(text, "expect:")
-    if not isinstance(declared, dict):
+    """The `expect` mapping of a post's front matter, validated: an Expectation per claim, each
+    with the line it is written on."""
+    meta, nodes = front_matter_nodes(post.read_text(encoding="utf-8"), post)
+    if not meta.get("expect"):
+        return []
+    expect_key, declared = nodes["expect"]
+    if not isinstance(declared, yaml.MappingNode):
         raise AuthoringError(
-            "front matter 'expect' must map snippet.value to a claim", Location(post, line)
+            "front matter 'expect' must map snippet.value to a claim",
+            Location(post, _line(expect_key)),
         )
+    _refuse_repeated_keys(post, declared)
     found = []
-    for subject, entry in declared.items():
-        where = Location(post, _line_of(text, f"{subject}:") or line)
-        claim, scope = _claim_and_scope(subject, entry, where)
-        match = CLAIM.match(str(claim))
-        if not NAME.match(str(subject)) or match is None:
+    for key_node, value_node in declared.value:
+        subject = yaml_lines.construct(key_node)
+        if not isinstance(value_node, yaml.SequenceNode):
+            found.append(_expectation(post, subject, value_node, _line(key_node)))
+            continue
+        if not value_node.value:
             raise AuthoringError(
-                f'expectation {subject}: {claim!r} should read snippet.value: "<op> <number or '
-                f'snippet.value>" with <op> one of {", ".join(OPERATORS)}',
-                where,
+                f"expectation {subject}: the list of claims is empty",
+                Location(post, _line(key_node)),
             )
-        found.append(Expectation(post, where.line, str(subject), match[1], match[2], scope))
+        found += [_expectation(post, subject, item, _line(item)) for item in value_node.value]
     return found
+
+
+def _expectation(post: Path, subject: Any, node: yaml.Node, line: int) -> Expectation:
+    """One claim about `subject`: a string, or a mapping with `claim:` and its scope."""
+    where = Location(post, line)
+    if isinstance(node, yaml.MappingNode):
+        _refuse_repeated_keys(post, node, subject)
+    claim, scope = _claim_and_scope(subject, yaml_lines.construct(node), where)
+    match = CLAIM.match(str(claim))
+    if not NAME.match(str(subject)) or match is None:
+        raise AuthoringError(
+            f'expectation {subject}: {claim!r} should read snippet.value: "<op> <number or '
+            f'snippet.value>" with <op> one of {", ".join(OPERATORS)}',
+            where,
+        )
+    return Expectation(post, line, str(subject), match[1], match[2], scope)
+
+
+def _refuse_repeated_keys(post: Path, node: yaml.MappingNode, subject: Any = None) -> None:
+    """A key written twice under `expect:` (or, with `subject`, in the mapping of a claim about
+    it) is an error at the repeat: YAML keeps the last value only, silently dropping the other."""
+    repeat = yaml_lines.repeated_key(node)
+    if repeat is None:
+        return
+    first, again = repeat
+    key = yaml_lines.construct(again)
+    if subject is None:
+        message = (
+            f"expectation {key} is written twice (first at line {_line(first)}): YAML keeps "
+            "only the last claim and drops the other; write two claims about one value as a "
+            f'list under one key: `{key}:`, then a `- "<op> <number or snippet.value>"` line '
+            "per claim"
+        )
+    else:
+        message = (
+            f"expectation {subject}: `{key}:` is written twice (first at line {_line(first)}): "
+            "YAML keeps only the last; write it once (two claims about one value are a list "
+            "of claims)"
+        )
+    raise AuthoringError(message, Location(post, _line(again)))
+
+
+def _line(node: yaml.Node) -> int:
+    """The file line of a front matter node (its YAML line 0 is the post's line 2)."""
+    return node.start_mark.line + 2
 
 
 def _claim_and_scope(subject: Any, entry: Any, where: Location) -> tuple[Any, Scope]:
@@ -189,9 +246,3 @@ def _number(text: str) -> float | None:
         return float(text)
     except ValueError:
         return None
-
-
-def _line_of(text: str, needle: str) -> int:
-    return next(
-        (n for n, line in enumerate(text.splitlines(), 1) if line.strip().startswith(needle)), 1
-    )

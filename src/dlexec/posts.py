@@ -106,6 +106,15 @@ def front_matter(text: str, post: Path) -> tuple[dict, int]:
     return meta, end
 
 
+def front_matter_nodes(
+    text: str, post: Path
+) -> tuple[dict, dict[str, tuple[yaml.Node, yaml.Node]]]:
+    """The post's YAML front matter, and each top-level key's (key node, value node), whose
+    marks give lines: YAML line n is the post's line n + 2."""
+    meta, _, nodes = _front_matter(text, post)
+    return meta, nodes
+
+
 def _front_matter(
     text: str, post: Path
 ) -> tuple[dict, int, dict[str, tuple[yaml.Node, yaml.Node]]]:

@@ -34,6 +34,32 @@ def key_nodes(node: yaml.Node | None) -> dict[str, tuple[yaml.Node, yaml.Node]]:
     }
 
 
+def construct(node: yaml.Node) -> Any:
+    """The value of one node of a loaded document, built as `load` builds the whole."""
+    loader = yaml.SafeLoader("")
+    try:
+        return loader.construct_object(node, deep=True)
+    finally:
+        loader.dispose()
+
+
+def repeated_key(node: yaml.MappingNode) -> tuple[yaml.Node, yaml.Node] | None:
+    """(first key node, key node repeating it) for the first key a mapping node of a loaded
+    document repeats; None when every key is written once.
+
+    `load` builds a dict, which keeps a repeated key's last value and silently drops the
+    others. Keys compare as values (`a` and `"a"` are one key); keys merged in with `<<`
+    count as written in the mapping, so overriding one is a repeat too.
+    """
+    seen: dict[Any, yaml.Node] = {}
+    for key_node, _ in node.value:
+        key = construct(key_node)
+        if key in seen:
+            return seen[key], key_node
+        seen[key] = key_node
+    return None
+
+
 def item_nodes(node: yaml.Node) -> list[yaml.Node]:
     """The items of a sequence node; a lone node stands for itself (`data: x` means `[x]`)."""
     return list(node.value) if isinstance(node, yaml.SequenceNode) else [node]
