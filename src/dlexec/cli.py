@@ -8,7 +8,8 @@
 - `verify [--backends tensorflow,jax,torch] [--seeds K]`: bring results up to date, then run
   every snippet on the other backends and claimed ones with K further seeds (what changed
   only); store each run beside its result (`matrix.json`) and check the claims.
-- `diff REF`: which snippets' results changed since a git ref, why, and how.
+- `diff REF`: which snippets' results changed since a git ref, why, and how; and results
+  folders whose snippet no longer exists.
 - `verify-results REF`: re-execute the snippets whose results changed since REF; fail if any
   committed result is not what its snippet produces.
 - `new-post "Title"`: scaffold a dated post and a starter snippet.
@@ -25,7 +26,7 @@ from pathlib import Path
 from .config import EngineConfig, Mode
 from .errors import EngineError, Location
 from .outputs import ErrorOutput, HistoryOutput, ImageOutput, TextOutput
-from .outputs_diff import describe, results_at, results_now
+from .outputs_diff import report as diff_report
 from .pipeline import BuildReport, Engine, SnippetRun
 from .plots import CARD
 from .progress import Bar
@@ -79,8 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "verify":
             return _verify(config, args.backends, args.seeds)
         if args.command == "diff":
-            before = results_at(config.root, config.results_dir, args.ref)
-            print("\n".join(describe(before, results_now(config.results_dir))))
+            lines = diff_report(config.root, config.results_dir, config.snippets_dir, args.ref)
+            print("\n".join(lines))
             return 0
         if args.command == "verify-results":
             return verify_results(config, args.ref)
