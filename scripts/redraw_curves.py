@@ -46,7 +46,8 @@ def redraw(folder: Path) -> bool:
 
 
 def main(arguments: list[str]) -> int:
-    folders = [Path(a) for a in arguments] or sorted(p.parent for p in ROOT.glob("results/*/result.json"))
+    every = sorted(path.parent for path in ROOT.glob("results/*/result.json"))
+    folders = [Path(argument) for argument in arguments] or every
     for folder in folders:
         print(f"{folder}: {'redrawn' if redraw(folder) else 'unchanged'}")
     return 0

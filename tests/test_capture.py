@@ -54,15 +54,27 @@ def test_a_restored_epoch_is_marked_on_every_panel_and_nothing_else():
         assert "restored: epoch 2" in files[key][1].decode()
     kept_last = curve_files(HistoryOutput("m", history.epochs, history.metrics))
     assert kept_last["0/light"][0] != files["0/light"][0]  # another figure, another file
-    assert capture_cell(
-        [
-            {
-                "output_type": "display_data",
-                "data": {_kernel.HISTORY_MIME: {"model": "m", "epochs": [1], "metrics": {}, "restored_epoch": 5}},
-                "metadata": {},
-            }
-        ]
-    ).outputs[0].type == "text"  # a restored epoch that is not one of the epochs is refused
+    assert (
+        capture_cell(
+            [
+                {
+                    "output_type": "display_data",
+                    "data": {
+                        _kernel.HISTORY_MIME: {
+                            "model": "m",
+                            "epochs": [1],
+                            "metrics": {},
+                            "restored_epoch": 5,
+                        }
+                    },
+                    "metadata": {},
+                }
+            ]
+        )
+        .outputs[0]
+        .type
+        == "text"
+    )  # a restored epoch that is not one of the epochs is refused
 
 
 def test_published_history_becomes_a_history_output_in_place():

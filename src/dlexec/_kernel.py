@@ -126,8 +126,8 @@ def _patch_fit() -> None:
     @functools.wraps(original)
     def fit(self: keras.Model, *args: Any, **kwargs: Any) -> Any:
         history = original(self, *args, **kwargs)
-        callbacks = inspect.signature(original).bind(self, *args, **kwargs).arguments.get(
-            "callbacks"
+        callbacks = (
+            inspect.signature(original).bind(self, *args, **kwargs).arguments.get("callbacks")
         )
         _publish(HISTORY_MIME, _history_record(self, history, callbacks or ()))
         return history
