@@ -1,6 +1,7 @@
 # make site  - create .venv, install pinned dependencies, build the site into site/
 # make test  - same set-up, then run the test suite
-# make serve - live-reloading preview at http://127.0.0.1:8000
+# make serve - live-reloading preview at the address it prints first, by default
+#              http://127.0.0.1:8000/deep-learning-executed/ (PORT=8001, ADDR=0.0.0.0 move it)
 # make verify-results REF=origin/main - re-execute results changed since REF, fail if not reproduced
 # make bench - build times with and without the engine, side by side (benchmarks/bench.py)
 # make verify - every snippet on TensorFlow, JAX and PyTorch and with more seeds; check claims
@@ -30,9 +31,14 @@ site: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# MkDocs serves under the path of mkdocs.yml's site_url (/deep-learning-executed/), not at /
+# (it redirects / there); the first line is the address. `make serve PORT=8001` moves it.
 # MkDocs 1.6.1 loses live reload with click > 8.2.1 unless --livereload is given; pass it anyway.
+ADDR ?= 127.0.0.1
+PORT ?= 8000
 serve: $(STAMP)
-	$(BIN)/mkdocs serve --livereload
+	@$(BIN)/python -c 'import dlexec.scaffold as s; print("serving at", s.serve_url("$(ADDR)", "$(PORT)"))'
+	$(BIN)/mkdocs serve --livereload --dev-addr $(ADDR):$(PORT)
 
 # Hold every post's claims (front matter `expect:`) against the committed results, on every
 # backend and seed that `make verify` recorded.

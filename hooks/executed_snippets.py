@@ -42,6 +42,7 @@ from dlexec.pipeline import BuildReport, Engine, SnippetRun
 from dlexec.posts import front_matter
 from dlexec.progress import Bar
 from dlexec.render import Links, RenderedPage, error_html, notebook_buttons, render_page
+from dlexec.scaffold import placeholder_description_warnings
 
 if TYPE_CHECKING:
     from mkdocs.livereload import LiveReloadServer
@@ -112,6 +113,8 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
         serve_log.error(f"the engine failed: {error}")
     _state.report = report
     log.info(report.summary_line())
+    for warning in placeholder_description_warnings(engine_config.posts_dir):
+        (serve_log if _state.serving else log).warning(warning)  # --strict fails CI on it
     if report.count("executed") or report.count("failed"):
         log.info("time per snippet, slowest first:\n" + "\n".join(report.timing_lines()))
     write = engine_config.mode is not Mode.NEVER

@@ -1,6 +1,7 @@
 """Command line of the engine (`python -m dlexec ...`).
 
-- `run snippets/x.py`: execute now (whatever BLOG_EXECUTE says), store, print the outputs.
+- `run snippets/x.py`: execute now (whatever BLOG_EXECUTE says), store, print the outputs, and
+  name the committed post notebooks (notebooks/) the new results left stale.
 - `prepare [--shard I/N]`: what a site build does: execute or reuse what the posts need, per
   BLOG_EXECUTE; with --shard, only this machine's share of the stale snippets (CI matrices).
 - `check`: hold every post's claims against the committed results, on every backend and seed
@@ -42,8 +43,14 @@ def main(argv: list[str] | None = None) -> int:
         "--root", type=Path, default=Path.cwd(), help="project folder (with pyproject.toml)"
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="execute snippets now and print their outputs")
-    run.add_argument("snippets", type=Path, nargs="+")
+    run = commands.add_parser(
+        "run",
+        help="execute snippets now, store their results and print their outputs",
+        description="Execute snippets now (whatever BLOG_EXECUTE says), store their results "
+        "in results/ and print their outputs. The posts' notebooks (notebooks/) are written "
+        "by a build: when the new results leave one stale, the last line names it.",
+    )
+    run.add_argument("snippets", type=Path, nargs="+", help="snippet files, e.g. snippets/x.py")
     prepare = commands.add_parser(
         "prepare", help="execute or reuse what the posts need (BLOG_EXECUTE)"
     )
@@ -68,8 +75,16 @@ def main(argv: list[str] | None = None) -> int:
         "verify-results", help="re-execute results changed since a git ref and compare"
     )
     verify.add_argument("ref", nargs="?", default="origin/main")
-    new = commands.add_parser("new-post", help="scaffold a post and a starter snippet")
-    new.add_argument("title")
+    new = commands.add_parser(
+        "new-post",
+        help="scaffold a post and a starter snippet",
+        description="Write posts/<slug>.md (dated front matter with a placeholder "
+        "description and claims, an introduction, the <!-- more --> marker, an embedded "
+        "snippet and placeholders) and snippets/<name>.py (a starter that trains a tiny "
+        "model), where <slug> is made from the title and <name> is the slug with _ for -; "
+        "refuse to overwrite either.",
+    )
+    new.add_argument("title", help='the post\'s title, e.g. "Regularization in practice"')
     args = parser.parse_args(argv)
     try:
         config = EngineConfig.load(args.root)
@@ -111,7 +126,74 @@ def _run(config: EngineConfig, paths: list[Path]) -> int:
     report.seconds = time.monotonic() - started
     _print_errors(report)
     print(report.summary_line())
+    executed = [run.snippet.path for run in report.runs.values() if run.status == "executed"]
+    try:
+        line = stale_notebooks_line(config, stale_post_notebooks(config, executed))
+    except (EngineError, OSError) as error:  # the results are stored: say so, do not fail
+        line = f"could not check the post notebooks (notebooks/): {error}"
+    if line:
+        print(line)
     return 1 if report.errors else 0
+
+
+def stale_post_notebooks(config: EngineConfig, snippets: list[Path]) -> list[Path]:
+    """The committed notebooks (notebooks/<post>.ipynb) of the posts that use `snippets` and
+    that no longer hold what a build makes from the stored results: the check a
+    BLOG_EXECUTE=never build makes (`sync_post_notebooks`), without writing any notebook (only,
+    as a build does, a stamp in .cache/notebook-stamps for a notebook found to match).
+
+    A post that cannot be checked (broken front matter, or another of its snippets without a
+    fresh result, which `make site` must run first) is left out: its build reports it."""
+    from .notebooks import NotebookStamps, sync_post_notebooks
+    from .posts import find_references
+    from .scaffold import mkdocs_settings
+
+    paths = {path.resolve() for path in snippets}
+    names = {path.stem for path in paths}
+    posts = []
+    for post in sorted(config.posts_dir.glob("*.md")) if paths else []:
+        try:
+            references = find_references(post, config.snippets_dir)
+        except EngineError:
+            continue
+        if any(embed.snippet in paths for embed in references.embeds) or any(
+            placeholder.snippet in names for placeholder in references.placeholders
+        ):
+            posts.append(post)
+    if not posts:
+        return []
+    report = Engine(replace(config, mode=Mode.NEVER), log=lambda message: None).prepare(posts)
+    settings = mkdocs_settings(config.root)
+    repo_url, extra = settings.get("repo_url"), settings.get("extra") or {}
+    branch = extra.get("repo_branch", "main") if isinstance(extra, dict) else "main"
+
+    def source_url(post: Path) -> str | None:  # as hooks/executed_snippets.py links the post
+        relative = post.relative_to(config.root).as_posix()
+        return f"{str(repo_url).rstrip('/')}/blob/{branch}/{relative}" if repo_url else None
+
+    # The stamps a build keeps (hooks/executed_snippets.py): a notebook they vouch for is not
+    # made again to be compared.
+    stamps = NotebookStamps(config.root / ".cache" / "notebook-stamps")
+    _, stale = sync_post_notebooks(report, config.notebooks_dir, False, source_url, stamps)
+    return [
+        config.notebooks_dir / f"{error.location.path.stem}.ipynb"
+        for error in stale
+        if error.location
+    ]
+
+
+def stale_notebooks_line(config: EngineConfig, notebooks: list[Path]) -> str | None:
+    """The line `run` prints when its results left post notebooks stale (None when none)."""
+    if not notebooks:
+        return None
+    shown = ", ".join(
+        f"{config.relative(path)}{'' if path.is_file() else ' (missing)'}" for path in notebooks
+    )
+    them = "it" if len(notebooks) == 1 else "them"
+    return (
+        f"post notebooks now stale: {shown}; `make site` rewrites {them} from the stored "
+        "results (commit notebooks/ with results/)"
+    )
 
 
 def _prepare(config: EngineConfig, shard: Shard | None) -> int:
