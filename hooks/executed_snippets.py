@@ -104,7 +104,7 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
         )
     try:
         # Log lines go above the progress lines (tqdm redraws them), not through them.
-        bar = Bar(loggers=[logging.getLogger("mkdocs")])
+        bar = Bar(loggers=[logging.getLogger("mkdocs")], log=log.info)
         report = Engine(engine_config, log.info, bar).prepare(posts)
     except Exception as error:  # an engine bug must not stop the server either
         if not _state.serving:
