@@ -3,6 +3,8 @@
 # make serve - live-reloading preview at the address it prints first, by default
 #              http://127.0.0.1:8000/deep-learning-executed/ (PORT=8001, ADDR=0.0.0.0 move it)
 # make verify-results REF=origin/main - re-execute results changed since REF, fail if not reproduced
+# make pr-report REF=origin/main - the pull-request report CI writes to its job summary (Markdown)
+# make ready REF=origin/main - what a pull request is checked for, in order; what to do per failure
 # make bench - build times with and without the engine, side by side (benchmarks/bench.py)
 # make verify - every snippet on TensorFlow, JAX and PyTorch and with more seeds; check claims
 # make lighthouse - Lighthouse scores of two posts, phone and desktop, against targets (npm)
@@ -64,6 +66,20 @@ outputs-diff: $(STAMP)
 # results/ is not touched) and fail if a committed result is not what its snippet produces.
 verify-results: $(STAMP)
 	$(BIN)/python -m dlexec verify-results $(REF)
+
+# The report a reviewer acts on, in Markdown: snippets whose results changed since REF and how
+# long their runs took, values before → after, every claim's values, sandbox status, the built
+# site. The pull-request workflow appends it to its job summary. `@`: stdout is the report only.
+.PHONY: pr-report ready
+pr-report: $(STAMP)
+	@$(BIN)/python -m dlexec pr-report $(REF)
+
+# A contributor's checklist, in the order a pull request meets it, each item run even after one
+# failed: format and lint at 88 columns of the snippets changed since REF, fresh results and
+# notebooks (what a BLOG_EXECUTE=never build checks), claims, the fast tests (src/dlexec/ready.py
+# lists them); then one line per item, PASS or FAIL with what to do.
+ready: $(STAMP)
+	$(BIN)/python -m dlexec ready $(REF)
 
 # make new-post TITLE="My post": a dated post in posts/ and a starter snippet in snippets/.
 new-post: $(STAMP)

@@ -14,6 +14,8 @@
 - `verify-results REF`: re-execute the snippets whose results changed since REF; fail if any
   committed result is not what its snippet produces.
 - `new-post "Title"`: scaffold a dated post and a starter snippet.
+- `pr-report [REF]`: the pull-request report (Markdown) CI writes to its job summary.
+- `ready [REF] [--build]`: what a pull request is checked for, in order; one line per item.
 """
 
 from __future__ import annotations
@@ -85,6 +87,28 @@ def main(argv: list[str] | None = None) -> int:
         "refuse to overwrite either.",
     )
     new.add_argument("title", help='the post\'s title, e.g. "Regularization in practice"')
+    pr_report = commands.add_parser(
+        "pr-report",
+        help="the pull-request report (Markdown): runs, results changed, claims, sandbox, site",
+        description="Print, as Markdown, what a reviewer needs: the snippets whose results "
+        "changed since REF with how long their runs took, the values that changed, every claim "
+        "with its measured values, the sandbox status and where the built site is. A REF that "
+        "does not exist is said so, and HEAD~1 is compared with instead.",
+    )
+    pr_report.add_argument("ref", nargs="?", default="origin/main")
+    ready = commands.add_parser(
+        "ready",
+        help="run what a pull request is checked for, in order, and say what to do",
+        description="Snippet format and lint at 88 columns (snippets changed since REF), fresh "
+        "results and notebooks, claims, the fast tests: each runs even after one failed, then "
+        "one line per item, PASS or FAIL with what to do.",
+    )
+    ready.add_argument("ref", nargs="?", default="origin/main")
+    ready.add_argument(
+        "--build",
+        action="store_true",
+        help="check freshness with a real BLOG_EXECUTE=never mkdocs build --strict (slower)",
+    )
     args = parser.parse_args(argv)
     try:
         config = EngineConfig.load(args.root)
@@ -104,6 +128,15 @@ def main(argv: list[str] | None = None) -> int:
             post, snippet = new_post(config, args.title)
             print(f"created {config.relative(post)} and {config.relative(snippet)}")
             return 0
+        if args.command == "pr-report":
+            from .pr_report import render
+
+            print(render(config, args.ref), end="")
+            return 0
+        if args.command == "ready":
+            from .ready import ready as run_ready
+
+            return run_ready(config, args.ref, args.build)
         return _prepare(config, args.shard)
     except EngineError as error:
         print(f"error: {error}", file=sys.stderr)
