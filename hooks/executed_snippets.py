@@ -184,11 +184,11 @@ def _source_url(post: Path, config: MkDocsConfig) -> str | None:
 
 
 def _report_errors(report: BuildReport) -> None:
-    details = "\n\n".join(report.error_texts())
+    summary = report.error_summary(_state.config.relative, serving=_state.serving)
     if _state.serving:
-        serve_log.error(f"{len(report.errors)} snippet error(s), shown in the pages:\n{details}")
+        serve_log.error(summary)
         return
-    raise PluginError(f"{len(report.errors)} snippet error(s):\n{details}")
+    raise PluginError(summary)
 
 
 def _blog_would_reject(post: Path, config: MkDocsConfig) -> EngineError | None:

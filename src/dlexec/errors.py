@@ -62,3 +62,12 @@ class SnippetFailedError(EngineError):
         super().__init__(message, location)
         self.traceback = traceback
         self.kind = kind
+
+
+class StaleNotebookError(StaleResultError):
+    """BLOG_EXECUTE=never and a post's committed notebook (`notebook`) no longer holds what the
+    post and its results make: not a snippet's error, reported apart from them."""
+
+    def __init__(self, message: str, location: Location | None, notebook: Path) -> None:
+        super().__init__(message, location)
+        self.notebook = notebook

@@ -30,7 +30,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
-from .errors import EngineError, Location, StaleResultError
+from .errors import EngineError, Location, StaleNotebookError
 from .outputs import ErrorOutput, HistoryOutput, ImageOutput, Output, TextOutput
 from .pipeline import BuildReport, SnippetRun
 from .plots import CARD
@@ -340,7 +340,7 @@ def sync_post_notebooks(
             if write:
                 write_if_changed(path, content)
             elif not path.is_file() or path.read_bytes() != content:
-                errors.append(StaleResultError(_stale_message(path), Location(post)))
+                errors.append(StaleNotebookError(_stale_message(path), Location(post), path))
                 continue
             if key is not None:
                 stamps.remember(path, key, content)

@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING
 from .cache_key import KeyInputs, key_inputs
 from .config import EngineConfig, Mode
 from .datasets import fetch
-from .errors import AuthoringError, EngineError, Location, StaleResultError
+from .errors import (
+    AuthoringError,
+    EngineError,
+    Location,
+    SnippetFailedError,
+    StaleNotebookError,
+    StaleResultError,
+)
 from .posts import PostReferences, find_references, snippet_for_placeholder
 from .progress import Progress, Silent, Watcher
 from .results import CorruptResult, Result, copy_result, load_result, save_result
@@ -66,7 +73,28 @@ class BuildReport:
 
     def error_texts(self) -> list[str]:
         """Each error as it is shown to the author: location, message, then any traceback."""
-        return [f"{e}\n{getattr(e, 'traceback', '')}".rstrip() for e in self.errors]
+        return [error_text(e) for e in self.errors]
+
+    def error_summary(self, relative: Callable[[Path], Path], serving: bool = False) -> str:
+        """What a build says about its errors: the count of snippet errors (every error but a
+        stale post notebook) and each in full, then the stale post notebooks (`relative` makes
+        their paths the project's) with how to bring them up to date."""
+        stale = [e for e in self.errors if isinstance(e, StaleNotebookError)]
+        others = [e for e in self.errors if not isinstance(e, StaleNotebookError)]
+        parts = []
+        if others:
+            where = ", shown in the pages" if serving else ""
+            details = "\n\n".join(error_text(e) for e in others)
+            parts.append(f"{len(others)} snippet error(s){where}:\n{details}")
+        if stale:
+            names = ", ".join(relative(e.notebook).as_posix() for e in stale)
+            folders = sorted({relative(e.notebook.parent).as_posix() for e in stale})
+            noun = "stale notebook" if len(stale) == 1 else "stale notebooks"
+            parts.append(
+                f"{len(stale)} {noun}: {names} — run `make site` and commit "
+                f"{', '.join(f'{folder}/' for folder in folders)}"
+            )
+        return "\n\n".join(parts)
 
     def timing_lines(self) -> list[str]:
         """Snippets that ran in this build, slowest first."""
@@ -368,7 +396,9 @@ class Engine:
     def _record(self, run: SnippetRun, referrer: Location | None, report: BuildReport) -> None:
         report.runs[run.snippet.path] = run
         if run.error is not None and referrer is not None:
-            where = Location(self.config.relative(referrer.path), referrer.line)
+            cell = failing_cell(run.snippet, run.error)
+            shown = referrer_for(run.snippet.path, cell, report.posts.values(), referrer)
+            where = Location(self.config.relative(shown.path), shown.line)
             report.errors.append(_with_referrer(run.error, where))
 
     def timeout(self, snippet: Snippet) -> float:
@@ -504,6 +534,32 @@ def terminate_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def error_text(error: EngineError) -> str:
+    """An error as it is shown to the author: location, message, then any traceback."""
+    return f"{error}\n{getattr(error, 'traceback', '')}".rstrip()
+
+
+def failing_cell(snippet: Snippet, error: EngineError) -> str | None:
+    """The name of the cell of `snippet` that a run's error points into (its location's line
+    is in that cell); None when the error names no line, or the cell has no name."""
+    if not isinstance(error, SnippetFailedError) or error.location is None:
+        return None
+    line = error.location.line
+    before = [cell for cell in snippet.cells if line is not None and cell.first_line <= line]
+    return max(before, key=lambda cell: cell.first_line).name if before else None
+
+
+def referrer_for(
+    snippet: Path, cell: str | None, posts: Iterable[PostReferences], first: Location
+) -> Location:
+    """Where to say a snippet's error is used: the first embed that shows `cell`, else the
+    first that shows the whole snippet, else `first` (where the snippet is first referenced)."""
+    embeds = [e for refs in posts for e in refs.embeds if e.snippet == snippet]
+    own = [e for e in embeds if cell is not None and e.cell == cell]
+    whole = [e for e in embeds if e.cell is None]
+    return (own or whole)[0].location if own or whole else first
 
 
 def _with_referrer(error: EngineError, referrer: Location) -> EngineError:
