@@ -126,10 +126,7 @@ def _patch_fit() -> None:
     @functools.wraps(original)
     def fit(self: keras.Model, *args: Any, **kwargs: Any) -> Any:
         history = original(self, *args, **kwargs)
-        callbacks = (
-            inspect.signature(original).bind(self, *args, **kwargs).arguments.get("callbacks")
-        )
-        _publish(HISTORY_MIME, _history_record(self, history, callbacks or ()))
+        _publish(HISTORY_MIME, _history_record(self, history, _callbacks(original, args, kwargs)))
         return history
 
     fit._dlexec_wrapped = True  # type: ignore[attr-defined]
@@ -149,6 +146,14 @@ def _history_record(model: Any, history: Any, callbacks: Any) -> dict[str, Any]:
     if restored is not None:
         record["restored_epoch"] = restored
     return record
+
+
+def _callbacks(fit: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """The callbacks a `fit` call was given, positionally or by name."""
+    try:
+        return inspect.signature(fit).bind(None, *args, **kwargs).arguments.get("callbacks") or ()
+    except TypeError:  # a signature this Keras does not have: record no restore
+        return ()
 
 
 def _restored_epoch(callbacks: Any) -> int | None:
