@@ -32,16 +32,11 @@ print(
     f"the last {TEST_MONTHS} are the test set"
 )
 
-
-def windows(series, length):
-    """Inputs: `length` consecutive months; target: the month after them."""
-    x = np.stack([series[i : i + length] for i in range(len(series) - length)])
-    return x, series[length:]
-
-
-# %% mlp
-LAGS = 4  # the multilayer perceptron sees the previous 4 months as 4 input features
-x, y = windows(series, LAGS)
+# Both networks see the same 13 months: a year, plus the month before it, which is what the
+# seasonal forecast below needs too.
+WINDOW = 13
+x = np.stack([series[i : i + WINDOW] for i in range(n_months - WINDOW)])
+y = series[WINDOW:]
 x_train, y_train, x_test, y_test = (
     x[:-TEST_MONTHS],
     y[:-TEST_MONTHS],
@@ -49,65 +44,83 @@ x_train, y_train, x_test, y_test = (
     y[-TEST_MONTHS:],
 )
 
+
+def in_passengers(mae):
+    """A mean absolute error of the scaled series in passengers per month."""
+    return float(mae) * scale * 1000
+
+
+# Two forecasts with no training, on the same test months:
+# naive: next month equals this month;
+# seasonal: next month equals the same month last year, moved by the change since then.
+naive_mae_passengers = in_passengers(np.mean(np.abs(x_test[:, -1] - y_test)))
+seasonal = x_test[:, -12] + (x_test[:, -1] - x_test[:, 0])
+seasonal_mae_passengers = in_passengers(np.mean(np.abs(seasonal - y_test)))
+print(f"Naive forecast MAE:    {naive_mae_passengers:,.0f} passengers per month")
+print(f"Seasonal forecast MAE: {seasonal_mae_passengers:,.0f} passengers per month")
+
+# Both networks train for at most EPOCHS epochs and keep the weights of the epoch with the
+# lowest validation loss (the last VALIDATION share of the training months).
+EPOCHS, PATIENCE, VALIDATION = 200, 20, 0.15
+
+
+def train(model, inputs):
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.01), loss="mean_squared_error", metrics=["mae"]
+    )
+    stopping = keras.callbacks.EarlyStopping(patience=PATIENCE, restore_best_weights=True)
+    model.fit(
+        inputs,
+        y_train,
+        epochs=EPOCHS,
+        batch_size=16,
+        validation_split=VALIDATION,
+        callbacks=[stopping],
+        verbose=0,
+    )
+    return stopping.best_epoch + 1
+
+
+# %% mlp
+# The multilayer perceptron sees the 13 months as 13 input features, in no particular order.
 mlp = keras.Sequential(
     [
-        keras.Input(shape=(LAGS,)),
-        layers.Dense(
-            16, activation="relu"
-        ),  # each Dense layer applies its own activation
+        keras.Input(shape=(WINDOW,)),
+        layers.Dense(16, activation="relu"),  # each Dense layer applies its own activation
         layers.Dense(16, activation="relu"),
         layers.Dense(1),  # a linear output: this is regression, not classification
     ],
     name="mlp",
 )
 # The loss is the mean squared error; we also track the easier-to-read mean absolute error.
-mlp.compile(
-    optimizer=keras.optimizers.Adam(0.01), loss="mean_squared_error", metrics=["mae"]
-)
-mlp.fit(x_train, y_train, epochs=200, batch_size=16, validation_split=0.15, verbose=0)
+mlp_best_epoch = train(mlp, x_train)
 mlp_test_mse, mlp_test_mae = mlp.evaluate(x_test, y_test, verbose=0)
-mlp_mae_passengers = mlp_test_mae * scale * 1000
-naive_mae_passengers = float(np.mean(np.abs(x_test[:, -1] - y_test))) * scale * 1000
+mlp_mae_passengers = in_passengers(mlp_test_mae)
 print(f"MLP test MAE: {mlp_mae_passengers:,.0f} passengers per month")
-print(f"Naive forecast (same as last month) MAE: {naive_mae_passengers:,.0f}")
 
 # %% rnn
-STEPS = 12  # the recurrent network reads a whole year, one month per time step
-x, y = windows(series, STEPS)
-x = x[..., np.newaxis]  # (samples, 12 time steps, 1 feature)
-x_train, y_train, x_test, y_test = (
-    x[:-TEST_MONTHS],
-    y[:-TEST_MONTHS],
-    x[-TEST_MONTHS:],
-    y[-TEST_MONTHS:],
-)
-
+# The recurrent network reads the same 13 months in order, one month per time step.
 rnn = keras.Sequential(
     [
-        keras.Input(shape=(STEPS, 1)),
+        keras.Input(shape=(WINDOW, 1)),
         # keras.layers.RNN runs a *cell* over the time steps (SimpleRNNCell: the basic one).
         layers.RNN(layers.SimpleRNNCell(32)),
         layers.Dense(1),
     ],
     name="rnn",
 )
-rnn.compile(
-    optimizer=keras.optimizers.Adam(0.01), loss="mean_squared_error", metrics=["mae"]
-)
-rnn.fit(x_train, y_train, epochs=200, batch_size=16, validation_split=0.15, verbose=0)
-rnn_test_mse, rnn_test_mae = rnn.evaluate(x_test, y_test, verbose=0)
-rnn_mae_passengers = rnn_test_mae * scale * 1000
+rnn_best_epoch = train(rnn, x_train[..., np.newaxis])  # (samples, 13 time steps, 1 feature)
+rnn_test_mse, rnn_test_mae = rnn.evaluate(x_test[..., np.newaxis], y_test, verbose=0)
+rnn_mae_passengers = in_passengers(rnn_test_mae)
 print(f"RNN test MAE: {rnn_mae_passengers:,.0f} passengers per month")
 
+# %% forecasts
 test_months = months[-TEST_MONTHS:]
 plt.figure(figsize=(8, 3.5))
 plt.plot(test_months, passengers[-TEST_MONTHS:], "k.-", label="actual")
-plt.plot(
-    test_months,
-    mlp.predict(windows(series, LAGS)[0][-TEST_MONTHS:], verbose=0) * scale,
-    label="MLP",
-)
-plt.plot(test_months, rnn.predict(x_test, verbose=0) * scale, label="RNN")
+plt.plot(test_months, seasonal * scale, ":", color="gray", label="seasonal forecast")
+plt.plot(test_months, mlp.predict(x_test, verbose=0) * scale, label="MLP")
+plt.plot(test_months, rnn.predict(x_test[..., np.newaxis], verbose=0) * scale, label="RNN")
 plt.xticks(test_months[::3], rotation=45)
 plt.ylabel("passengers (thousands)")
 plt.title("One-month-ahead forecasts on the test years")

@@ -65,16 +65,18 @@ model.compile(
 )
 
 # %% train
-# Train the model; stop when the validation loss has not improved for 3 epochs.
+# Train the model for at most EPOCHS epochs, holding out a VALIDATION share of the training
+# images; stop when the validation loss has not improved for PATIENCE epochs.
+EPOCHS, PATIENCE, VALIDATION = 30, 3, 0.1
 early_stopping = EarlyStopping(
-    monitor="val_loss", patience=3, restore_best_weights=True
+    monitor="val_loss", patience=PATIENCE, restore_best_weights=True
 )
 history = model.fit(
     x_train,
     y_train,
-    epochs=30,
+    epochs=EPOCHS,
     batch_size=64,
-    validation_split=0.1,
+    validation_split=VALIDATION,
     callbacks=[early_stopping],
 )
 epochs_run = len(history.history["loss"])
@@ -117,7 +119,14 @@ functional_model = keras.Model(inputs, outputs, name="residual_cnn")
 functional_model.compile(
     optimizer=Adam(1e-3), loss="categorical_crossentropy", metrics=["accuracy"]
 )
-functional_model.fit(x_train, y_train, epochs=10, batch_size=64, validation_split=0.1)
+FUNCTIONAL_EPOCHS = 10
+functional_model.fit(
+    x_train,
+    y_train,
+    epochs=FUNCTIONAL_EPOCHS,
+    batch_size=64,
+    validation_split=VALIDATION,
+)
 functional_test_loss, functional_test_accuracy = functional_model.evaluate(
     x_test, y_test, verbose=0
 )

@@ -38,6 +38,11 @@ print("training images:", X_train.shape, "test images:", X_test.shape)
 print("first labels:", y_train[:10])
 
 # %% mlp
+# Both models train for at most EPOCHS epochs on 90% of the training images, stop when the
+# loss on the other 10% has not improved for PATIENCE epochs, and keep their best epoch.
+EPOCHS, PATIENCE, VALIDATION = 20, 3, 0.1
+mlp_stopping = keras.callbacks.EarlyStopping(patience=PATIENCE, restore_best_weights=True)
+
 model = keras.Sequential(
     [
         keras.Input(shape=(28, 28)),
@@ -50,9 +55,18 @@ model = keras.Sequential(
 model.compile(
     optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]
 )
-model.fit(X_train, y_train, epochs=10, batch_size=128, validation_split=0.1)
+model.fit(
+    X_train,
+    y_train,
+    epochs=EPOCHS,
+    batch_size=128,
+    validation_split=VALIDATION,
+    callbacks=[mlp_stopping],
+)
+mlp_best_epoch = mlp_stopping.best_epoch + 1
 mlp_test_loss, mlp_test_accuracy = model.evaluate(X_test, y_test, verbose=0)
 mlp_parameters = model.count_params()
+mlp_hidden_parameters = model.layers[1].count_params()  # the Dense(128) layer
 print(f"Test loss: {mlp_test_loss:.4f}")
 print(f"Test accuracy: {mlp_test_accuracy:.4f}")
 
@@ -64,11 +78,15 @@ X_test_cnn = X_test[..., np.newaxis]
 Y_train = keras.utils.to_categorical(y_train, num_classes=10)
 Y_test = keras.utils.to_categorical(y_test, num_classes=10)
 
+# Two convolution and pooling stages shrink the image to 5x5x32 before the dense layers, so
+# the CNN has about as many parameters as the dense network.
 model = keras.Sequential(
     [
         keras.Input(shape=(28, 28, 1)),
-        layers.Conv2D(32, (3, 3), activation="relu"),
-        layers.MaxPooling2D((2, 2)),
+        layers.Conv2D(32, (3, 3), activation="relu"),  # 26 x 26 x 32
+        layers.MaxPooling2D((2, 2)),  # 13 x 13 x 32
+        layers.Conv2D(32, (3, 3), activation="relu"),  # 11 x 11 x 32
+        layers.MaxPooling2D((2, 2)),  # 5 x 5 x 32
         layers.Flatten(),
         layers.Dense(128, activation="relu"),
         layers.Dense(10, activation="softmax"),
@@ -76,7 +94,24 @@ model = keras.Sequential(
     name="cnn",
 )
 model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
-model.fit(X_train_cnn, Y_train, epochs=10, batch_size=128, validation_split=0.1)
+cnn_stopping = keras.callbacks.EarlyStopping(patience=PATIENCE, restore_best_weights=True)
+model.fit(
+    X_train_cnn,
+    Y_train,
+    epochs=EPOCHS,
+    batch_size=128,
+    validation_split=VALIDATION,
+    callbacks=[cnn_stopping],
+)
+cnn_best_epoch = cnn_stopping.best_epoch + 1
 cnn_test_loss, cnn_test_accuracy = model.evaluate(X_test_cnn, Y_test, verbose=0)
+cnn_parameters = model.count_params()
+cnn_first_conv_parameters = model.layers[0].count_params()
+# How many of the dense network's test errors the CNN avoids.
+error_reduction = 1 - (1 - cnn_test_accuracy) / (1 - mlp_test_accuracy)
 print(f"Test loss: {cnn_test_loss:.4f}")
 print(f"Test accuracy: {cnn_test_accuracy:.4f}")
+print(
+    f"{cnn_parameters:,} parameters against the dense network's {mlp_parameters:,}; "
+    f"{error_reduction:.0%} fewer test errors"
+)

@@ -54,7 +54,19 @@ model = keras.Sequential(
 model.compile(
     optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]
 )
-model.fit(X_train, y_train, epochs=10, batch_size=32, validation_split=0.1)
+# Train for at most EPOCHS epochs; stop once the validation loss has not improved for
+# PATIENCE epochs, and keep the weights of the best epoch.
+EPOCHS, PATIENCE = 20, 3
+stopping = keras.callbacks.EarlyStopping(patience=PATIENCE, restore_best_weights=True)
+history = model.fit(
+    X_train,
+    y_train,
+    epochs=EPOCHS,
+    batch_size=32,
+    validation_split=0.1,
+    callbacks=[stopping],
+)
+epochs_run, best_epoch = len(history.epoch), stopping.best_epoch + 1
 cnn_test_loss, cnn_test_accuracy = model.evaluate(X_test, y_test, verbose=0)
 print(f"Test accuracy: {cnn_test_accuracy:.4f}  (loss {cnn_test_loss:.4f})")
 
@@ -68,10 +80,37 @@ print("true:     ", y_test[-12:])
 
 fig, axes = plt.subplots(1, 12, figsize=(12, 1.6))
 for ax, image, digit, confidence in zip(
-    axes, new_data, predicted_digits, predictions.max(axis=1)
+    axes, new_data, predicted_digits, predictions.max(axis=1), strict=True
 ):
     ax.imshow(image.squeeze(), cmap="gray_r")
     ax.set_title(f"{digit} ({confidence:.0%})", fontsize=9)
     ax.axis("off")
 fig.suptitle("Predicted digit (confidence) for unseen test images")
+plt.show()
+
+# %% mistakes
+# Every test image, and where the model goes wrong.
+probabilities = model.predict(X_test, verbose=0)
+predicted = probabilities.argmax(axis=1)
+wrong = np.flatnonzero(predicted != y_test)
+n_errors = len(wrong)
+# confusion[true, predicted]: how often each digit was read as each other digit.
+confusion = np.zeros((10, 10), dtype=int)
+np.add.at(confusion, (y_test, predicted), 1)
+print(f"{n_errors} of {n_test:,} test digits misread. Rows: true digit; columns: predicted.")
+print("     " + " ".join(f"{digit:>4}" for digit in range(10)))
+for digit, row in enumerate(confusion):
+    print(f"{digit:>4} " + " ".join(f"{count:>4}" for count in row))
+
+shown = wrong[:16]
+fig, axes = plt.subplots(2, 8, figsize=(10, 3.2))
+for ax in axes.flat:
+    ax.axis("off")
+for ax, index in zip(axes.flat, shown, strict=False):
+    ax.imshow(X_test[index].squeeze(), cmap="gray_r")
+    ax.set_title(
+        f"{predicted[index]} ({probabilities[index].max():.0%}), true {y_test[index]}",
+        fontsize=8,
+    )
+fig.suptitle(f"The first {len(shown)} of the {n_errors} misread test digits")
 plt.show()

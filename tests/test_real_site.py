@@ -9,7 +9,7 @@ import pytest
 from bs4 import BeautifulSoup
 from conftest import REPO
 
-RESIDUE = ("Write a technical blog post", "[end of text]")
+RESIDUE = ("Write a technical blog post", "[end of text]", "original plan", "earlier draft")
 POSTS = sorted((REPO / "posts").glob("*.md"))
 
 
