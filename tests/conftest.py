@@ -121,3 +121,15 @@ def prepare_into(config, environ: dict[str, str], results: str):
         [config.posts_dir / "p.md"]
     )
     return report, messages
+
+
+def git(root: Path, *args: str) -> str:
+    """Run git in `root` as a throwaway committer; its standard output."""
+    done = subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout

@@ -7,11 +7,11 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import git
 
 from dlexec.cli import main
 from dlexec.outputs_diff import (
@@ -27,17 +27,6 @@ from dlexec.outputs_diff import (
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 
 INPUTS = {"source_sha256": "a" * 64, "engine": "6", "tensorflow": "2.21.0", "keras": "3.15.1"}
-
-
-def git(root: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout
 
 
 def write_result(root: Path, name: str, values: dict[str, Any], **changes: Any) -> None:

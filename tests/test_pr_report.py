@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from conftest import REPO
+from conftest import REPO, git
 
 from dlexec import pr_report, sandbox
 from dlexec.cli import main
@@ -36,17 +35,6 @@ expect:
 # A post
 """
 SECTIONS = ["Snippets executed", "Results changed", "Claims", "Sandbox", "Site"]
-
-
-def git(root: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout
 
 
 def write_result(root: Path, name: str, key: str, values: dict[str, Any], **provenance) -> None:

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, git
 
 from dlexec import ready
 from dlexec.cli import main
@@ -29,17 +28,6 @@ TITLES = [
 # The lint rules are the project's: E501 is what holds a line to 88 columns.
 PYPROJECT = '[tool.dlexec]\n\n[tool.ruff.lint]\nselect = ["E"]\n'
 LONG = "x = " + " + ".join(["1"] * 40) + "\n"  # 120 columns; the formatter wraps it
-
-
-def git(root: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout
 
 
 def write(root: Path, relative: str, text: str) -> None:
