@@ -205,3 +205,7 @@ def test_a_post_notebook_is_made_again_only_when_its_inputs_change(tmp_path: Pat
     report.runs[run.snippet.path] = SnippetRun(run.snippet, "reused", run.folder, newer)
     assert sync(report, write=True) == [] and made == [post]  # a new result: made again
     assert b"It now prints 41." in path.read_bytes()
+
+    made.clear()
+    (run.folder / "matrix.json").write_text('{"format": 1, "variants": {}}\n')
+    assert sync(report, write=True) == [] and made == [post]  # `| range` reads the matrix

@@ -42,7 +42,7 @@ from .render import (
     resolve_embed,
     scan,
 )
-from .results import RESULT_FILE, atomic_write
+from .results import MATRIX_FILE, RESULT_FILE, atomic_write
 from .snippets import Cell
 from .values import NOTEBOOK_MARKDOWN, literal_markdown
 
@@ -307,10 +307,17 @@ def _post_key(post: Path, report: BuildReport, source_url: str | None) -> str | 
     parts = [b"post", post.read_bytes(), (source_url or "").encode()]
     try:
         for name, run in sorted(runs.items()):
-            parts += [name.encode(), *_run_inputs(run)]
+            parts += [name.encode(), *_run_inputs(run), _matrix_bytes(run)]
     except OSError:
         return None
     return inputs_key(parts)
+
+
+def _matrix_bytes(run: SnippetRun | None) -> bytes:
+    """The run's backend and seed matrix: a post's `| range` placeholders read it, so a new
+    `make verify` changes the post's notebook as much as a new result does."""
+    matrix = run.folder / MATRIX_FILE if run is not None else None
+    return matrix.read_bytes() if matrix is not None and matrix.is_file() else b""
 
 
 def sync_post_notebooks(
