@@ -276,7 +276,8 @@ SMALL_TEXT_JS = """min => {
     document.querySelector('.md-content') || document.body, NodeFilter.SHOW_TEXT);
   for (let node; (node = walk.nextNode());) {
     const el = node.parentElement;
-    if (!node.data.trim() || !el.checkVisibility()) continue;
+    // KaTeX's layout struts hold a zero-width space at a tiny size: nothing a reader reads.
+    if (!node.data.replace(/[\\s\\u200b]/g, '') || !el.checkVisibility()) continue;
     const size = parseFloat(getComputedStyle(el).fontSize);
     if (size < min) small[size + ' px'] ??= el.tagName.toLowerCase() + ' in ' +
       el.parentElement.outerHTML.replace(/\\s+/g, ' ').slice(0, 100);
