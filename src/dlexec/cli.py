@@ -177,9 +177,8 @@ def stale_post_notebooks(config: EngineConfig, snippets: list[Path]) -> list[Pat
 
     A post that cannot be checked (broken front matter, or another of its snippets without a
     fresh result, which `make site` must run first) is left out: its build reports it."""
-    from .notebooks import NotebookStamps, sync_post_notebooks
+    from .notebooks import stale_post_notebooks as never_build_check
     from .posts import find_references
-    from .scaffold import mkdocs_settings
 
     paths = {path.resolve() for path in snippets}
     names = {path.stem for path in paths}
@@ -196,18 +195,7 @@ def stale_post_notebooks(config: EngineConfig, snippets: list[Path]) -> list[Pat
     if not posts:
         return []
     report = Engine(replace(config, mode=Mode.NEVER), log=lambda message: None).prepare(posts)
-    settings = mkdocs_settings(config.root)
-    repo_url, extra = settings.get("repo_url"), settings.get("extra") or {}
-    branch = extra.get("repo_branch", "main") if isinstance(extra, dict) else "main"
-
-    def source_url(post: Path) -> str | None:  # as hooks/executed_snippets.py links the post
-        relative = post.relative_to(config.root).as_posix()
-        return f"{str(repo_url).rstrip('/')}/blob/{branch}/{relative}" if repo_url else None
-
-    # The stamps a build keeps (hooks/executed_snippets.py): a notebook they vouch for is not
-    # made again to be compared.
-    stamps = NotebookStamps(config.root / ".cache" / "notebook-stamps")
-    _, stale = sync_post_notebooks(report, config.notebooks_dir, False, source_url, stamps)
+    stale = never_build_check(report, config.root, config.notebooks_dir)
     return [
         config.notebooks_dir / f"{error.location.path.stem}.ipynb"
         for error in stale

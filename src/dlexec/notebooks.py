@@ -366,3 +366,21 @@ def _stale_message(path: Path) -> str:
         f"the committed notebook {path.name} does not match the post and its results; "
         "build once with BLOG_EXECUTE=auto and commit notebooks/"
     )
+
+
+def stale_post_notebooks(report: BuildReport, root: Path, folder: Path) -> list[EngineError]:
+    """The check a BLOG_EXECUTE=never build makes of the committed post notebooks, outside a
+    build (`dlexec run`, `make ready`): nothing is written; the build's stamps are trusted."""
+    from .scaffold import mkdocs_settings
+
+    settings = mkdocs_settings(root)
+    repo_url, extra = settings.get("repo_url"), settings.get("extra") or {}
+    branch = extra.get("repo_branch", "main") if isinstance(extra, dict) else "main"
+
+    def source_url(post: Path) -> str | None:  # as hooks/executed_snippets.py links a post
+        relative = post.relative_to(root).as_posix()
+        return f"{str(repo_url).rstrip('/')}/blob/{branch}/{relative}" if repo_url else None
+
+    stamps = NotebookStamps(root / ".cache" / "notebook-stamps")
+    _, stale = sync_post_notebooks(report, folder, False, source_url, stamps)
+    return stale

@@ -189,23 +189,13 @@ def check_snippets(context: Context) -> Outcome:
 def check_fresh(context: Context) -> Outcome:
     if context.build:
         return _never_build(context.config)
-    from .notebooks import NotebookStamps, sync_post_notebooks
+    from .notebooks import stale_post_notebooks
     from .pipeline import Engine
-    from .scaffold import mkdocs_settings
 
     config = replace(context.config, mode=Mode.NEVER)
     posts = sorted(config.posts_dir.glob("*.md"))
     report = Engine(config, log=_say).prepare(posts)
-    settings = mkdocs_settings(config.root)
-    repo_url, extra = settings.get("repo_url"), settings.get("extra") or {}
-    branch = extra.get("repo_branch", "main") if isinstance(extra, dict) else "main"
-
-    def source_url(post: Path) -> str | None:  # as hooks/executed_snippets.py links a post
-        relative = post.relative_to(config.root).as_posix()
-        return f"{str(repo_url).rstrip('/')}/blob/{branch}/{relative}" if repo_url else None
-
-    stamps = NotebookStamps(config.root / ".cache" / "notebook-stamps")
-    _, stale = sync_post_notebooks(report, config.notebooks_dir, False, source_url, stamps)
+    stale = stale_post_notebooks(report, config.root, config.notebooks_dir)
     errors = [*report.errors, *stale]
     for text in [f"{e}\n{getattr(e, 'traceback', '')}".rstrip() for e in errors]:
         _say(f"error: {text}")
