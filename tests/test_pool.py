@@ -279,3 +279,50 @@ def test_curves_drawn_in_several_threads_are_the_bytes_drawn_alone():
     for _ in range(5):  # unlocked, about one round in three came out different
         with ThreadPoolExecutor(6) as threads:
             assert list(threads.map(curve_files, histories)) == alone
+
+
+def test_a_run_queued_first_goes_first_even_when_a_later_kernel_is_ready_sooner():
+    """A 1-CPU run whose kernel is ready before a queued 2-CPU run's would hold one of two
+    CPUs for its whole run while the 2-CPU run waits: admission follows the queue."""
+    import threading
+
+    ledger = Ledger(Machine(cpus=(0, 1), gpus=(), memory=8 * GiB), slots=2)
+    ledger.queue(0)  # the wide run: submitted first, its kernel still starting
+    ledger.queue(1)
+    admitted = threading.Event()
+    narrow: list = []
+    waiter = threading.Thread(
+        target=lambda: (narrow.append(ledger.admit(Claim(cpus=1), (), 1)), admitted.set())
+    )
+    waiter.start()
+    assert not admitted.wait(0.5), "a later run went before a queued earlier one"
+    wide = ledger.admit(Claim(cpus=2), (), 0)
+    assert wide.cpus == (0, 1) and not admitted.wait(0.2)
+    ledger.release(wide)
+    assert admitted.wait(5)
+    waiter.join()
+    ledger.release(narrow[0])
+
+    ledger.queue(2)  # a run whose kernel never starts gives its place up
+    ledger.queue(3)
+    ledger.withdraw(2)
+    assert ledger.admit(Claim(cpus=1), (), 3).cpus == (0,)
+
+
+def test_gpus_are_taken_in_queue_order_so_admission_cannot_deadlock():
+    """Had the later run taken the only GPU first, it would wait for the earlier run's
+    admission while the earlier run waits for its GPU."""
+    import threading
+
+    ledger = Ledger(Machine(cpus=(0, 1), gpus=("0",), memory=8 * GiB), slots=2)
+    ledger.queue(0)
+    ledger.queue(1)
+    later_took = threading.Event()
+    later = threading.Thread(target=lambda: (ledger.take_gpus(Claim(gpus=1), 1), later_took.set()))
+    later.start()
+    assert not later_took.wait(0.5), "a later run took the GPU before an earlier one"
+    assert ledger.take_gpus(Claim(gpus=1), 0) == ("0",)
+    first = ledger.admit(Claim(gpus=1), ("0",), 0)
+    ledger.release(first)
+    assert later_took.wait(5)
+    later.join()

@@ -48,7 +48,9 @@ class LocalExecutor:
 
     def submit(self, job: Job, watcher: Watcher) -> Future[Outcome]:
         self.ledger.check(job.claim, Location(job.relative))
-        return self._threads.submit(self._run, job, watcher, next(self._submitted))
+        order = next(self._submitted)
+        self.ledger.queue(order)
+        return self._threads.submit(self._run, job, watcher, order)
 
     def close(self, cancel: bool = False) -> None:
         """Wait for the runs (or, cancelling, stop every kernel and start no other)."""
@@ -61,9 +63,15 @@ class LocalExecutor:
         self._threads.shutdown(wait=True, cancel_futures=cancel)
 
     def _run(self, job: Job, watcher: Watcher, order: int) -> Outcome:
+        try:
+            return self._run_in_turn(job, watcher, order)
+        finally:
+            self.ledger.withdraw(order)  # a run that was admitted is no longer queued anyway
+
+    def _run_in_turn(self, job: Job, watcher: Watcher, order: int) -> Outcome:
         if self._cancelled.is_set():
             raise Cancelled
-        gpus = self.ledger.take_gpus(job.claim)
+        gpus = self.ledger.take_gpus(job.claim, order)
         placement = None
         try:
             with start_kernel(job, self.sandbox, gpus) as run:

@@ -112,9 +112,11 @@ def kernel_env(claim: Claim, gpus: tuple[str, ...]) -> dict[str, str]:
 
 class Ledger:
     """Hands out the machine's CPUs, GPUs, memory and job slots. GPUs are taken first (before a
-    kernel starts, since CUDA reads CUDA_VISIBLE_DEVICES once); the rest on admission, in the
-    order the runs were submitted (among those whose kernel is ready; a later run never goes
-    first, even when it would fit). A serial claim takes every slot and CPU."""
+    kernel starts, since CUDA reads CUDA_VISIBLE_DEVICES once); the rest on admission, strictly
+    in the order the runs were queued: a later run never goes first, even when its kernel is
+    ready sooner or it would fit. (A narrow run slipping in while a wide one's kernel still
+    starts would leave CPUs idle for the whole narrow run, the wide one waiting for them.)
+    A serial claim takes every slot and CPU."""
 
     def __init__(self, machine: Machine, slots: int) -> None:
         self.machine = machine
@@ -124,7 +126,8 @@ class Ledger:
         self._free_gpus = list(machine.gpus)
         self._free_memory = machine.memory
         self._free_slots = slots
-        self._waiting: list[int] = []  # the order numbers of runs waiting to be admitted
+        self._queued: set[int] = set()  # the order numbers of runs not yet admitted
+        self._queued_for_gpus: set[int] = set()  # ... and of those without their GPUs yet
         self._cancelled = False
 
     def cancel(self) -> None:
@@ -147,31 +150,55 @@ class Ledger:
                 where,
             )
 
-    def take_gpus(self, claim: Claim) -> tuple[str, ...]:
+    def queue(self, order: int) -> None:
+        """Reserve a run's place in the admission order (when it is submitted, before its
+        kernel starts)."""
+        with self._changed:
+            self._queued.add(order)
+            self._queued_for_gpus.add(order)
+
+    def withdraw(self, order: int) -> None:
+        """Give up a place that will never be admitted (its kernel failed to start, say)."""
+        with self._changed:
+            self._queued.discard(order)
+            self._queued_for_gpus.discard(order)
+            self._changed.notify_all()
+
+    def take_gpus(self, claim: Claim, order: int | None = None) -> tuple[str, ...]:
+        """Block until the GPUs the claim takes are free and, for a queued run, every run
+        queued before it has its GPUs: taken out of order, a later run could hold the GPU an
+        earlier one waits for while it waits for that earlier one's admission."""
         wanted = claim.gpus_on(len(self.machine.gpus))
         with self._changed:
-            self._wait_for(lambda: len(self._free_gpus) >= wanted)
+            self._wait_for(
+                lambda: (
+                    (order not in self._queued_for_gpus or order == min(self._queued_for_gpus))
+                    and len(self._free_gpus) >= wanted
+                )
+            )
+            self._queued_for_gpus.discard(order)
             taken, self._free_gpus = self._free_gpus[:wanted], self._free_gpus[wanted:]
+            self._changed.notify_all()
         return tuple(taken)
 
     def admit(self, claim: Claim, gpus: tuple[str, ...], order: int = 0) -> Placement:
-        """Block until the claim fits and no waiting run comes before it (`order`: lowest
-        first; equal ones in no particular order), then take it."""
+        """Block until the claim fits and no queued run comes before it (`order`: lowest
+        first; a run not queued before is queued now), then take it."""
         cpus = len(self.machine.cpus) if claim.serial else min(claim.cpus, len(self.machine.cpus))
         slots = self.slots if claim.serial else 1
         with self._changed:
-            self._waiting.append(order)
+            self._queued.add(order)
             try:
                 self._wait_for(
                     lambda: (
-                        order == min(self._waiting)
+                        order == min(self._queued)
                         and len(self._free_cpus) >= cpus
                         and self._free_memory >= claim.memory
                         and self._free_slots >= slots
                     )
                 )
             finally:
-                self._waiting.remove(order)
+                self._queued.discard(order)
             taken, self._free_cpus = self._free_cpus[:cpus], self._free_cpus[cpus:]
             self._free_memory -= claim.memory
             self._free_slots -= slots
