@@ -32,8 +32,8 @@ print(
     f"the last {TEST_MONTHS} are the test set"
 )
 
-# Both networks see the same 13 months: a year, plus the month before it, which is what the
-# seasonal forecast below needs too.
+# Both networks see the same 13 months: a year, plus the month before it, which is what
+# the seasonal forecast below needs too.
 WINDOW = 13
 x = np.stack([series[i : i + WINDOW] for i in range(n_months - WINDOW)])
 y = series[WINDOW:]
@@ -59,16 +59,20 @@ seasonal_mae_passengers = in_passengers(np.mean(np.abs(seasonal - y_test)))
 print(f"Naive forecast MAE:    {naive_mae_passengers:,.0f} passengers per month")
 print(f"Seasonal forecast MAE: {seasonal_mae_passengers:,.0f} passengers per month")
 
-# Both networks train for at most EPOCHS epochs and keep the weights of the epoch with the
-# lowest validation loss (the last VALIDATION share of the training months).
+# Both networks train for at most EPOCHS epochs and keep the weights of the epoch with
+# the lowest validation loss (the last VALIDATION share of the training months).
 EPOCHS, PATIENCE, VALIDATION = 200, 20, 0.15
 
 
 def train(model, inputs):
     model.compile(
-        optimizer=keras.optimizers.Adam(0.01), loss="mean_squared_error", metrics=["mae"]
+        optimizer=keras.optimizers.Adam(0.01),
+        loss="mean_squared_error",
+        metrics=["mae"],
     )
-    stopping = keras.callbacks.EarlyStopping(patience=PATIENCE, restore_best_weights=True)
+    stopping = keras.callbacks.EarlyStopping(
+        patience=PATIENCE, restore_best_weights=True
+    )
     model.fit(
         inputs,
         y_train,
@@ -82,17 +86,18 @@ def train(model, inputs):
 
 
 # %% mlp
-# The multilayer perceptron sees the 13 months as 13 input features, in no particular order.
+# The multilayer perceptron sees the 13 months as 13 input features, in no order.
 mlp = keras.Sequential(
     [
         keras.Input(shape=(WINDOW,)),
-        layers.Dense(16, activation="relu"),  # each Dense layer applies its own activation
+        # each Dense layer applies its own activation
+        layers.Dense(16, activation="relu"),
         layers.Dense(16, activation="relu"),
         layers.Dense(1),  # a linear output: this is regression, not classification
     ],
     name="mlp",
 )
-# The loss is the mean squared error; we also track the easier-to-read mean absolute error.
+# The loss is the mean squared error; we also track the easier-to-read absolute error.
 mlp_best_epoch = train(mlp, x_train)
 mlp_test_mse, mlp_test_mae = mlp.evaluate(x_test, y_test, verbose=0)
 mlp_mae_passengers = in_passengers(mlp_test_mae)
@@ -103,13 +108,14 @@ print(f"MLP test MAE: {mlp_mae_passengers:,.0f} passengers per month")
 rnn = keras.Sequential(
     [
         keras.Input(shape=(WINDOW, 1)),
-        # keras.layers.RNN runs a *cell* over the time steps (SimpleRNNCell: the basic one).
+        # keras.layers.RNN runs a *cell* over the time steps (SimpleRNNCell: the basic).
         layers.RNN(layers.SimpleRNNCell(32)),
         layers.Dense(1),
     ],
     name="rnn",
 )
-rnn_best_epoch = train(rnn, x_train[..., np.newaxis])  # (samples, 13 time steps, 1 feature)
+# The RNN's input: (samples, 13 time steps, 1 feature).
+rnn_best_epoch = train(rnn, x_train[..., np.newaxis])
 rnn_test_mse, rnn_test_mae = rnn.evaluate(x_test[..., np.newaxis], y_test, verbose=0)
 rnn_mae_passengers = in_passengers(rnn_test_mae)
 print(f"RNN test MAE: {rnn_mae_passengers:,.0f} passengers per month")
@@ -120,7 +126,9 @@ plt.figure(figsize=(8, 3.5))
 plt.plot(test_months, passengers[-TEST_MONTHS:], "k.-", label="actual")
 plt.plot(test_months, seasonal * scale, ":", color="gray", label="seasonal forecast")
 plt.plot(test_months, mlp.predict(x_test, verbose=0) * scale, label="MLP")
-plt.plot(test_months, rnn.predict(x_test[..., np.newaxis], verbose=0) * scale, label="RNN")
+plt.plot(
+    test_months, rnn.predict(x_test[..., np.newaxis], verbose=0) * scale, label="RNN"
+)
 plt.xticks(test_months[::3], rotation=45)
 plt.ylabel("passengers (thousands)")
 plt.title("One-month-ahead forecasts on the test years")

@@ -37,7 +37,7 @@ images = load_idx("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3
 labels = load_idx("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c", 8)
 images = images.reshape(-1, 28, 28, 1).astype("float32") / 255.0
 x_train, x_test = images[:8000], images[8000:]
-# to_categorical turns labels 0-9 into the one-hot vectors categorical cross-entropy wants.
+# to_categorical turns labels 0-9 into the one-hot vectors the loss compares with.
 y_train, y_test = to_categorical(labels[:8000], 10), to_categorical(labels[8000:], 10)
 n_train, n_test = len(x_train), len(x_test)
 print("x_train:", x_train.shape, "y_train:", y_train.shape)
@@ -65,8 +65,8 @@ model.compile(
 )
 
 # %% train
-# Train the model for at most EPOCHS epochs, holding out a VALIDATION share of the training
-# images; stop when the validation loss has not improved for PATIENCE epochs.
+# Train the model for at most EPOCHS epochs, holding out a VALIDATION share of the
+# training images; stop when the validation loss has not improved for PATIENCE epochs.
 EPOCHS, PATIENCE, VALIDATION = 30, 3, 0.1
 early_stopping = EarlyStopping(
     monitor="val_loss", patience=PATIENCE, restore_best_weights=True

@@ -38,10 +38,13 @@ print("training images:", X_train.shape, "test images:", X_test.shape)
 print("first labels:", y_train[:10])
 
 # %% mlp
-# Both models train for at most EPOCHS epochs on 90% of the training images, stop when the
-# loss on the other 10% has not improved for PATIENCE epochs, and keep their best epoch.
+# Both models train for at most EPOCHS epochs on 90% of the training images, stop
+# when the loss on the other 10% has not improved for PATIENCE epochs, and keep their
+# best epoch.
 EPOCHS, PATIENCE, VALIDATION = 20, 3, 0.1
-mlp_stopping = keras.callbacks.EarlyStopping(patience=PATIENCE, restore_best_weights=True)
+mlp_stopping = keras.callbacks.EarlyStopping(
+    patience=PATIENCE, restore_best_weights=True
+)
 
 model = keras.Sequential(
     [
@@ -74,12 +77,12 @@ print(f"Test accuracy: {mlp_test_accuracy:.4f}")
 # Conv2D expects a channel axis: (28, 28) images become (28, 28, 1).
 X_train_cnn = X_train[..., np.newaxis]
 X_test_cnn = X_test[..., np.newaxis]
-# categorical_crossentropy compares with one-hot vectors, so the integer labels are encoded.
+# categorical_crossentropy compares with one-hot vectors: integer labels are encoded.
 Y_train = keras.utils.to_categorical(y_train, num_classes=10)
 Y_test = keras.utils.to_categorical(y_test, num_classes=10)
 
-# Two convolution and pooling stages shrink the image to 5x5x32 before the dense layers, so
-# the CNN has about as many parameters as the dense network.
+# Two convolution and pooling stages shrink the image to 5x5x32 before the dense layers,
+# so the CNN has about as many parameters as the dense network.
 model = keras.Sequential(
     [
         keras.Input(shape=(28, 28, 1)),
@@ -94,7 +97,9 @@ model = keras.Sequential(
     name="cnn",
 )
 model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
-cnn_stopping = keras.callbacks.EarlyStopping(patience=PATIENCE, restore_best_weights=True)
+cnn_stopping = keras.callbacks.EarlyStopping(
+    patience=PATIENCE, restore_best_weights=True
+)
 model.fit(
     X_train_cnn,
     Y_train,

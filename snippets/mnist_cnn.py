@@ -97,7 +97,8 @@ n_errors = len(wrong)
 # confusion[true, predicted]: how often each digit was read as each other digit.
 confusion = np.zeros((10, 10), dtype=int)
 np.add.at(confusion, (y_test, predicted), 1)
-print(f"{n_errors} of {n_test:,} test digits misread. Rows: true digit; columns: predicted.")
+print(f"{n_errors} of {n_test:,} test digits misread.")
+print("Rows: the true digit; columns: the digit predicted.")
 print("     " + " ".join(f"{digit:>4}" for digit in range(10)))
 for digit, row in enumerate(confusion):
     print(f"{digit:>4} " + " ".join(f"{count:>4}" for count in row))

@@ -61,8 +61,8 @@ model = keras.Sequential(
 model.compile(
     optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]
 )
-# Stop once the validation loss has not improved for PATIENCE epochs; keep the best epoch's
-# weights.
+# Stop once the validation loss has not improved for PATIENCE epochs; keep the best
+# epoch's weights.
 EPOCHS, PATIENCE, VALIDATION = 20, 3, 0.1
 early_stopping = keras.callbacks.EarlyStopping(
     monitor="val_loss", patience=PATIENCE, restore_best_weights=True

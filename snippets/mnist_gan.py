@@ -61,8 +61,8 @@ discriminator = make_discriminator("discriminator")
 
 
 class FrozenView(layers.Layer):
-    """The discriminator's forward pass with its weights held constant: the generator's loss
-    flows through it back to the generator, and never changes the discriminator."""
+    """The discriminator's forward pass with its weights held constant: the generator's
+    loss flows through it back to the generator, and never changes the discriminator."""
 
     def __init__(self, critic, **kwargs):
         super().__init__(**kwargs)
@@ -80,7 +80,7 @@ class FrozenView(layers.Layer):
 
 
 class StopGradient(layers.Layer):
-    """Fake images as the discriminator sees them: no gradient flows to the generator."""
+    """Fake images as the discriminator sees them: no gradient reaches the generator."""
 
     def call(self, x):
         return keras.ops.stop_gradient(x)
@@ -89,12 +89,12 @@ class StopGradient(layers.Layer):
 real = keras.Input(shape=(784,), name="real")
 noise = keras.Input(shape=(LATENT,), name="noise")
 fake = generator(noise)
+# What each output should say: 1 for real images, 0 for fakes; the generator wants the
+# frozen discriminator to say 1 for its fakes.
 outputs = {
-    "d_real": layers.Identity(name="d_real")(discriminator(real)),  # should say 1
-    "d_fake": layers.Identity(name="d_fake")(
-        discriminator(StopGradient()(fake))
-    ),  # should say 0
-    "g_fool": layers.Identity(name="g_fool")(FrozenView(discriminator)(fake)),  # G wants 1
+    "d_real": layers.Identity(name="d_real")(discriminator(real)),
+    "d_fake": layers.Identity(name="d_fake")(discriminator(StopGradient()(fake))),
+    "g_fool": layers.Identity(name="g_fool")(FrozenView(discriminator)(fake)),
 }
 gan = keras.Model([real, noise], outputs, name="gan")
 gan.compile(
@@ -121,7 +121,7 @@ samples = keras.ops.convert_to_numpy(
     generator(np.random.default_rng(0).normal(size=(32, LATENT)))
 )
 fig, axes = plt.subplots(4, 8, figsize=(8, 4.2))
-for ax, image in zip(axes.flat, samples):
+for ax, image in zip(axes.flat, samples, strict=True):
     ax.imshow(image.reshape(28, 28), cmap="gray_r")
     ax.axis("off")
 fig.suptitle(f"Digits drawn by the generator after {EPOCHS} epochs")

@@ -97,7 +97,7 @@ def test_format_and_lint_check_only_changed_snippets_at_88_columns(
     context = ready.Context(config(repo), "main")
     assert ready.check_snippets(context) == ready.Outcome(True, "4 snippets changed since main")
     out = capfd.readouterr().out
-    assert "checking only the snippets changed since main and untracked ones" in out
+    assert "checking the snippets changed since main and untracked ones" in out
     assert "snippets/old_long.py" not in out
     write(repo, "snippets/edited.py", LONG)
     outcome = ready.check_snippets(context)

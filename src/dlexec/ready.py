@@ -3,8 +3,7 @@ item even after one failed, then one line per item: PASS, or FAIL and what to do
 
 1. Snippet format and lint at 88 columns (`ruff format --check` and `ruff check`, both with
    `--line-length 88`), on the snippets changed since REF (from where the branch left REF) and
-   the untracked ones only: older snippets predate the rule, and reformatting a snippet changes
-   its source, so its result would have to be executed again.
+   the untracked ones: the contributor's own (`make test` holds every snippet to the same).
 2. Fresh results and notebooks: what a `BLOG_EXECUTE=never` build checks, without rendering the
    site: every snippet a post uses has a committed result made from its current source, data
    and versions, and every committed post notebook (notebooks/) is what a build makes from
@@ -169,10 +168,7 @@ def check_snippets(context: Context) -> Outcome:
     if not paths:
         return Outcome(True, f"no snippet changed {since}")
     names = [path.relative_to(config.root).as_posix() for path in paths]
-    _say(
-        f"checking only the snippets changed {since} and untracked ones (older snippets are "
-        "left as they are: reformatting one changes its source, so it would run again):"
-    )
+    _say(f"checking the snippets changed {since} and untracked ones (make test checks all):")
     _say("  " + " ".join(names))
     width = ["--line-length", str(LINE_LENGTH)]
     ruff = [sys.executable, "-m", "ruff"]
