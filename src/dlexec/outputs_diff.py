@@ -33,12 +33,12 @@ def report(root: Path, results_dir: Path, snippets_dir: Path, ref: str) -> list[
 def results_at(root: Path, results_dir: Path, ref: str) -> dict[str, dict[str, Any]]:
     """Snippet folder -> result document, as committed at `ref`."""
     relative = results_dir.relative_to(root).as_posix()
-    listing = _git(root, "ls-tree", "-r", "--name-only", ref, "--", relative)
+    listing = git(root, "ls-tree", "-r", "--name-only", ref, "--", relative)
     found = {}
     for path in listing.splitlines():
         if path.endswith(f"/{RESULT}"):
             found[path[len(relative) + 1 : -len(RESULT) - 1]] = _parse(
-                _git(root, "show", f"{ref}:{path}"), f"{ref}:{path}"
+                git(root, "show", f"{ref}:{path}"), f"{ref}:{path}"
             )
     return found
 
@@ -213,7 +213,7 @@ def _read_result(folder: Path) -> dict[str, Any] | None:
 def _remove_command(root: Path, folder: str) -> str:
     """`git rm -r` for a folder git tracks, `rm -r` for one it does not."""
     try:
-        tracked = _git(root, "ls-files", "--", folder).strip()
+        tracked = git(root, "ls-files", "--", folder).strip()
     except AuthoringError:  # not a git repository
         tracked = ""
     return f"git rm -r {folder}" if tracked else f"rm -r {folder}"
@@ -236,7 +236,8 @@ def _relative(path: Path, root: Path) -> str:
         return path.as_posix()
 
 
-def _git(root: Path, *args: str) -> str:
+def git(root: Path, *args: str) -> str:
+    """`git ARGS` run in `root`: its output, or an AuthoringError with git's message."""
     done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
     if done.returncode != 0:
         raise AuthoringError(f"git {' '.join(args)} failed: {done.stderr.strip()}")

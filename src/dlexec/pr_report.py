@@ -32,7 +32,7 @@ from .claims import OUT_OF_SCOPE, ClaimReport, _shown, claim_reports
 from .config import EngineConfig
 from .errors import EngineError
 from .expectations import scope_text
-from .outputs_diff import _git, report, results_at, results_now
+from .outputs_diff import git, report, results_at, results_now
 
 FALLBACK_REF = "HEAD~1"
 SITE_ARTIFACT = "site"  # the name pull-request.yml uploads the built site under
@@ -229,7 +229,7 @@ def site_section(config: EngineConfig, environ: Mapping[str, str]) -> list[str]:
 
 def _commit(root: Path, ref: str) -> bool:
     try:
-        _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+        git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
     except EngineError:
         return False
     return True
@@ -237,7 +237,7 @@ def _commit(root: Path, ref: str) -> bool:
 
 def _short(root: Path, ref: str) -> str:
     try:
-        return _git(root, "log", "-1", "--format=%h %s", ref).strip()
+        return git(root, "log", "-1", "--format=%h %s", ref).strip()
     except EngineError:
         return "?"
 

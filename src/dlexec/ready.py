@@ -26,7 +26,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .config import EngineConfig, Mode
-from .errors import EngineError
+from .errors import AuthoringError, EngineError
+from .outputs_diff import git
 from .pr_report import resolve_ref
 
 LINE_LENGTH = 88
@@ -246,8 +247,11 @@ def _count(number: int, noun: str) -> str:
 
 
 def _git(root: Path, *args: str) -> str | None:
-    done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
-    return done.stdout.strip() if done.returncode == 0 else None
+    """git's output, or None where it failed (no such ref, not a repository)."""
+    try:
+        return git(root, *args).strip()
+    except AuthoringError:
+        return None
 
 
 def _say(message: str) -> None:

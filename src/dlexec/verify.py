@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import re
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Mapping
@@ -25,6 +24,7 @@ from .cache_key import key_inputs
 from .config import EngineConfig, Mode
 from .errors import AuthoringError, EngineError, Location
 from .outputs import ErrorOutput, HistoryOutput, ImageOutput, Output, TextOutput
+from .outputs_diff import git
 from .pipeline import BuildReport, Engine
 from .plots import curve_files
 from .posts import find_references, snippet_for_placeholder
@@ -288,10 +288,10 @@ def changed_results(root: Path, results_dir: Path, ref: str) -> list[str]:
     """Result folders (relative to `results_dir`) with a file that differs between `ref` and the
     working tree, or is new; a folder whose result was removed has nothing left to verify."""
     relative = PurePosixPath(results_dir.relative_to(root).as_posix())
-    tracked = _git(
+    tracked = git(
         root, "diff", "--relative", "--name-only", "--no-renames", "-z", ref, "--", str(relative)
     )
-    untracked = _git(root, "ls-files", "--others", "--exclude-standard", "-z", "--", str(relative))
+    untracked = git(root, "ls-files", "--others", "--exclude-standard", "-z", "--", str(relative))
     folders = {
         PurePosixPath(path).parent.relative_to(relative).as_posix()
         for path in (tracked + untracked).split("\0")
@@ -411,10 +411,3 @@ def post_timeouts(config: EngineConfig) -> dict[Path, float]:
             path = embed.snippet.resolve()
             limits[path] = max(references.timeout, limits.get(path, 0.0))
     return limits
-
-
-def _git(root: Path, *args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise AuthoringError(f"git {' '.join(args)} failed: {done.stderr.strip()}")
-    return done.stdout
