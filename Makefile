@@ -1,5 +1,7 @@
 # make site  - create .venv, install pinned dependencies, build the site into site/
-# make test  - same set-up, then run the test suite
+# make test  - same set-up, then run the fast tier of the tests (a few minutes, every core)
+# make test-all - every test, as CI runs them (.ci/run)
+# make test-bench - wall time, CPU use and slowest tests of each tier (benchmarks/suite.py)
 # make serve - live-reloading preview at the address it prints first, by default
 #              http://127.0.0.1:8000/deep-learning-executed/ (PORT=8001, ADDR=0.0.0.0 move it)
 # make verify-results REF=origin/main - re-execute results changed since REF, fail if not reproduced
@@ -19,7 +21,7 @@ TORCH_INDEX ?=
 # Material prints an end-of-life banner on every build; the README covers the migration plan.
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: site test serve lint check verify outputs-diff verify-results new-post bench clean
+.PHONY: site test test-all test-bench serve lint check verify outputs-diff verify-results new-post bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,8 +32,21 @@ $(STAMP): pyproject.toml requirements.lock
 site: $(STAMP)
 	$(BIN)/mkdocs build --strict
 
+# Tests run on every core (pytest-xdist; TEST_WORKERS=0 runs them in one process); a module's
+# tests stay on one worker, so its module-scoped fixtures are built once. The tiers are chosen
+# by marker (tests/conftest.py, pyproject.toml): `--tier fast` leaves out the tests marked
+# kernel, build, browser, ray or slow, but for the smoke set; test-all runs everything.
+TEST_WORKERS ?= auto
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(PYTEST) --tier fast
+
+test-all: $(STAMP)
+	$(PYTEST) --tier all
+
+# Each tier timed side by side in one run: wall time, CPU use, the 15 slowest tests.
+test-bench: $(STAMP)
+	$(BIN)/python benchmarks/suite.py
 
 # MkDocs serves under the path of mkdocs.yml's site_url (/deep-learning-executed/), not at /
 # (it redirects / there); the first line is the address. `make serve PORT=8001` moves it.

@@ -1,21 +1,123 @@
-"""Shared fixtures: a copy of the tiny fixture site, wired to this repository's hook."""
+"""Shared fixtures and the suite's tiers.
+
+Tiers are named by markers (registered in pyproject.toml): a test that starts a real kernel,
+runs MkDocs itself, drives a browser, starts Ray or is otherwise slow says so, and `--tier
+fast` (`make test`) leaves it out unless it is one of the `smoke` tests that drive the real
+configuration end to end. Tests run in parallel under pytest-xdist; an `alone` test (it
+measures concurrency or resource use) has the machine to itself.
+"""
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext, suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from dlexec.posts import PostReferences, find_references
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE_SITE = Path(__file__).parent / "fixtures" / "tiny_blog"
 MKDOCS = [sys.executable, "-m", "mkdocs"]
+
+# What `--tier fast` runs: every test without a slow marker, and the smoke set.
+SLOW_MARKERS = ("kernel", "build", "browser", "ray", "slow")
+FAST_TIER = f"smoke or not ({' or '.join(SLOW_MARKERS)})"
+CI = os.environ.get("CI", "").lower() in ("true", "1")
+
+
+# -- tiers ------------------------------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--tier",
+        choices=("fast", "all"),
+        default="all",
+        help=f"fast: only `{FAST_TIER}` (make test); all: every test (make test-all)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("tier") == "fast":
+        chosen = config.option.markexpr
+        config.option.markexpr = f"({FAST_TIER}) and ({chosen})" if chosen else FAST_TIER
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    tier = config.getoption("tier")
+    return f"tier: {tier}" + (f" (-m '{FAST_TIER}')" if tier == "fast" else "")
+
+
+# -- `alone` tests have the machine to themselves ---------------------------------------------
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Under xdist every test holds a shared lock and an `alone` test an exclusive one, for its
+    setup (module fixtures included), call and teardown: a test that measures overlap, memory
+    or threads never shares the machine with another worker's test."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    alone = item.get_closest_marker("alone") is not None
+    with _turn(run, alone) if run else nullcontext():
+        yield
+
+
+@contextmanager
+def _turn(run: str, alone: bool) -> Iterator[None]:
+    """A readers-writer lock over flock(2) that favours writers: an `alone` test holds the gate
+    while it waits, so no new test starts on another worker in the meantime."""
+    folder = Path(tempfile.gettempdir())
+    with (
+        open(folder / f"dlexec-tests-{run}.gate", "a") as gate,
+        open(folder / f"dlexec-tests-{run}.room", "a") as room,
+    ):
+        fcntl.flock(gate, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(room, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        finally:
+            if not alone:
+                fcntl.flock(gate, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            fcntl.flock(room, fcntl.LOCK_UN)
+            if alone:
+                fcntl.flock(gate, fcntl.LOCK_UN)
+
+
+# -- CI skips nothing -------------------------------------------------------------------------
+
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and not hasattr(report, "wasxfail"):
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """CI installs every tool the tests use (.ci/run): a skip there hides an untested promise."""
+    if CI and _skipped and not hasattr(session.config, "workerinput"):
+        print(f"\nCI=true: {len(_skipped)} test(s) skipped: {', '.join(_skipped[:5])}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# -- projects ---------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -34,15 +136,19 @@ def refs(project: Path, text: str) -> PostReferences:
     return find_references(post, project / "snippets")
 
 
-@pytest.fixture
-def site_project(tmp_path: Path) -> Path:
-    """A fresh copy of tests/fixtures/tiny_blog whose mkdocs.yml points at the real hook."""
-    project = tmp_path / "project"
-    shutil.copytree(FIXTURE_SITE, project)
-    config = project / "mkdocs.yml"
+def copy_fixture_site(target: Path) -> Path:
+    """tests/fixtures/tiny_blog copied to `target`, its mkdocs.yml pointing at the real hook."""
+    shutil.copytree(FIXTURE_SITE, target)
+    config = target / "mkdocs.yml"
     hook = (REPO / "hooks" / "executed_snippets.py").as_posix()
     config.write_text(config.read_text().replace("HOOK_PATH", hook))
-    return project
+    return target
+
+
+@pytest.fixture
+def site_project(tmp_path: Path) -> Path:
+    """A fresh copy of tests/fixtures/tiny_blog, never built: no results, no cache."""
+    return copy_fixture_site(tmp_path / "project")
 
 
 def mkdocs_build(
@@ -58,6 +164,121 @@ def mkdocs_build(
         text=True,
         timeout=600,
     )
+
+
+REAL_SITE_PARTS = (
+    "mkdocs.yml",
+    "pyproject.toml",
+    "docs",
+    "overrides",
+    "posts",
+    "snippets",
+    "results",
+    "notebooks",
+    "hooks",
+)
+
+
+def copy_real_site(target: Path, parts: tuple[str, ...] = REAL_SITE_PARTS) -> Path:
+    """The real blog's `parts` (its mkdocs.yml, with `strict: true`, and hooks by default, its
+    posts and results too unless left out) copied to `target`."""
+    target.mkdir()
+    for part in parts:
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, target / part)
+        else:
+            shutil.copy2(source, target / part)
+    return target
+
+
+def real_config_project(target: Path, post: tuple[str, str], snippet: tuple[str, str]) -> Path:
+    """The real blog's configuration (mkdocs.yml, hooks, theme overrides, docs) with one post
+    and one snippet, each (file name, text), instead of the real ones: a short build."""
+    project = copy_real_site(target, ("mkdocs.yml", "pyproject.toml", "docs", "overrides", "hooks"))
+    for folder, (name, text) in (("posts", post), ("snippets", snippet)):
+        (project / folder).mkdir()
+        (project / folder / name).write_text(text)
+    return project
+
+
+# -- built once per test run, shared by every worker ------------------------------------------
+
+
+def _shared_folder(factory: pytest.TempPathFactory) -> Path:
+    """A folder every xdist worker of this run sees (each worker's base is one level down)."""
+    base = factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def built_once(
+    factory: pytest.TempPathFactory, name: str, build: Callable[[Path], dict]
+) -> tuple[Path, dict]:
+    """`build(folder)` run by the first worker that asks; the others wait and reuse the folder.
+    Returns the folder and what `build` returned (kept as JSON beside it)."""
+    shared = _shared_folder(factory)
+    folder, record = shared / name, shared / f"{name}.json"
+    with FileLock(shared / f"{name}.lock"):
+        if not record.exists():
+            if folder.exists():  # a build that failed in another worker: start over
+                shutil.rmtree(folder)
+            folder.mkdir()
+            facts = build(folder)
+            record.write_text(json.dumps(facts))
+    return folder, json.loads(record.read_text())
+
+
+@pytest.fixture(scope="session")
+def real_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real blog, built once per test run with BLOG_EXECUTE=never (results must be fresh)
+    into a temporary folder. Tests only read it."""
+
+    def build(folder: Path) -> dict:
+        built = mkdocs_build(REPO, "never", "--site-dir", str(folder / "site"))
+        assert built.returncode == 0, built.stderr
+        assert re.search(r"snippets: 0 executed, \d+ reused, 0 failed", built.stderr)
+        return {}
+
+    folder, _ = built_once(tmp_path_factory, "real", build)
+    return folder / "site"
+
+
+@dataclass(frozen=True)
+class BuiltFixtureSite:
+    """tests/fixtures/tiny_blog after its first build (which executed tiny.py in a kernel) and
+    a second, BLOG_EXECUTE=never, build. Read only: `built_site_project` copies it."""
+
+    project: Path
+    first: subprocess.CompletedProcess[str]
+    second: subprocess.CompletedProcess[str]
+
+
+@pytest.fixture(scope="session")
+def built_fixture_site(tmp_path_factory: pytest.TempPathFactory) -> BuiltFixtureSite:
+    def build(folder: Path) -> dict:
+        project = copy_fixture_site(folder / "project")
+        runs = {"first": mkdocs_build(project), "second": mkdocs_build(project, "never")}
+        return {
+            name: [run.args, run.returncode, run.stdout, run.stderr] for name, run in runs.items()
+        }
+
+    folder, facts = built_once(tmp_path_factory, "tiny-built", build)
+    first, second = (subprocess.CompletedProcess(*facts[name]) for name in ("first", "second"))
+    assert first.returncode == 0, first.stderr
+    return BuiltFixtureSite(folder / "project", first, second)
+
+
+@pytest.fixture
+def built_site_project(built_fixture_site: BuiltFixtureSite, tmp_path: Path) -> Path:
+    """A copy of the built fixture blog, results, notebooks, caches and site included: a test
+    that starts from a built blog pays no kernel for it."""
+    project = tmp_path / "project"
+    shutil.copytree(built_fixture_site.project, project, symlinks=True)
+    shutil.rmtree(project / ".cache" / "locks", ignore_errors=True)
+    return project
+
+
+# -- real kernels -----------------------------------------------------------------------------
 
 
 def kernel_pids(parent: int | None = None) -> set[int]:
@@ -80,15 +301,94 @@ def kernel_pids(parent: int | None = None) -> set[int]:
     return pids
 
 
-@pytest.fixture(scope="session")
-def real_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The real blog, built once per test session with BLOG_EXECUTE=never (results must be
-    fresh) into a temporary folder."""
-    site = tmp_path_factory.mktemp("real") / "site"
-    built = mkdocs_build(REPO, "never", "--site-dir", str(site))
-    assert built.returncode == 0, built.stderr
-    assert re.search(r"snippets: 0 executed, \d+ reused, 0 failed", built.stderr)
-    return site
+def processes_with(marker: str) -> dict[int, str]:
+    """Live processes whose command line contains `marker`: PID -> command line."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker.encode() in command and entry.name.isdigit():
+            found[int(entry.name)] = command.replace(b"\0", b" ").decode(errors="replace")
+    return found
+
+
+class Gate:
+    """A barrier between a test and sandboxed snippets, which can neither write a file the test
+    sees nor reach its sockets. A snippet calls `gate.code(name)`: it starts a child process whose
+    command line names the gate and the snippet, and waits for it; the test sees that child in
+    /proc and ends it to let the snippet go on when `opens(waiting)` says so (the names waiting
+    now). `released` lists the names let go, in order. `max_wait` bounds a snippet's wait, so
+    that a broken engine fails the test's assertions instead of hanging."""
+
+    def __init__(self, opens: Callable[[set[str]], bool], max_wait: int = 120) -> None:
+        self.marker = f"dlexec-gate-{os.getpid()}-{id(self):x}-"
+        self.opens, self.max_wait = opens, max_wait
+        self.released: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def code(self, name: str) -> str:
+        """Python for a snippet: wait at the gate as `name` (a shell named by the marker, `$0`,
+        waits for a `sleep` the gate ends; `; :` keeps the shell from exec-ing it)."""
+        command = ["sh", "-c", f"sleep {self.max_wait}; :", f"{self.marker}{name}"]
+        return f"import subprocess\nsubprocess.run({command!r})\n"
+
+    def __enter__(self) -> Gate:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        for pid in processes_with(self.marker):  # nothing waits on after the test
+            _kill(pid)
+
+    def _watch(self) -> None:
+        ended: set[int] = set()  # a killed child lingers in /proc until the snippet reaps it
+        while not self._stop.is_set():
+            waiting = {
+                command.rsplit(self.marker, 1)[1].split()[0]: pid
+                for pid, command in processes_with(self.marker).items()
+                if pid not in ended
+            }
+            if waiting and self.opens(set(waiting)):
+                for name, pid in waiting.items():
+                    self.released.append(name)
+                    ended.add(pid)
+                    _kill(pid)
+            self._stop.wait(0.05)
+
+
+def _kill(pid: int) -> None:
+    """Kill the process `pid` and its children."""
+    import psutil
+
+    try:
+        family = [*psutil.Process(pid).children(recursive=True), psutil.Process(pid)]
+    except psutil.NoSuchProcess:
+        return
+    for process in family:
+        with suppress(ProcessLookupError):
+            os.kill(process.pid, signal.SIGKILL)
+
+
+def wait_until(
+    condition: Callable[[], object], timeout: float = 60, what: str | Callable[[], str] = ""
+) -> object:
+    """Poll `condition` until it returns something true, and return that; fail after `timeout`
+    seconds, saying `what` (or what it returns). The suite's one poll loop: for a server, a
+    process, a page to change."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError((what() if callable(what) else what) or "never became true")
+        time.sleep(0.05)  # how often the condition is checked; the condition decides when
+    return value
+
+
+# -- engine projects --------------------------------------------------------------------------
 
 
 def engine_project(

@@ -22,6 +22,8 @@ from dlexec.pipeline import BuildReport, Engine
 from dlexec.render import Links, render_page
 
 FIXTURE = Path(__file__).parent / "fixtures" / "bad_snippets"
+pytestmark = pytest.mark.kernel
+
 SECRETS = {
     "MY_API_TOKEN": "t0ken",
     "AWS_SECRET_ACCESS_KEY": "s3cret",

@@ -46,11 +46,14 @@ PAGE_KINDS = ("post", "blog index", "archive", "tags", "category", "run page")
 MIN_FONT_PX = 12.0  # the smallest legible text size (Lighthouse's "legible font sizes" too)
 MIN_TEXT_CONTRAST = 4.5  # WCAG 2 AA (1.4.3) for normal-size text: chart labels are ~10 px
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="Chromium is not installed: `sudo apt-get install chromium` (Debian) runs these "
-    "browser tests; .ci/run installs it in CI",
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="Chromium is not installed: `sudo apt-get install chromium` (Debian) runs these "
+        "browser tests; .ci/run installs it in CI",
+    ),
+]
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -222,7 +225,9 @@ def test_posts_load_without_errors_and_all_images_decode(visit, real_site, base_
         assert page.errors == [], url
 
 
+@pytest.mark.smoke
 def test_dark_mode_toggle_swaps_the_curves(page, real_site, base_url):
+    """The smoke set's browser page: a real post in Chromium, no request to another origin."""
     page.goto(post_urls(real_site, base_url)[0], wait_until="load")
     load_all_images(page)
     light = page.locator("figure.dlexec-curves img[src$='#only-light']").first

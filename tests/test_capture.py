@@ -5,6 +5,7 @@ import io
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from dlexec import _kernel
@@ -25,6 +26,7 @@ def test_history_record_is_plain_json_with_one_based_epochs():
     }
 
 
+@pytest.mark.slow
 def test_an_early_stopping_restore_is_recorded_with_its_epoch():
     """Keras' EarlyStopping puts back its best weights at the end of training whenever
     `restore_best_weights` is on, stopped early or not; without it nothing is restored."""

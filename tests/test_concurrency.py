@@ -4,22 +4,45 @@ stored result stays intact."""
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 
+import pytest
+from conftest import Gate, processes_with, wait_until
 from test_interrupts import prepare
 
 from dlexec.results import load_result
 
 
+@pytest.mark.kernel
 def test_two_builds_at_once_execute_a_snippet_once(site_project: Path):
-    snippet = site_project / "snippets" / "tiny.py"  # slow enough that the runs overlap
-    snippet.write_text(snippet.read_text() + "\nimport time\n\ntime.sleep(5)\n")
-    first, second = prepare(site_project), prepare(site_project)
-    outputs = [build.communicate(timeout=300)[0] for build in (first, second)]
+    second_waits = threading.Event()
+    with Gate(lambda waiting: second_waits.is_set()) as gate:
+        # The first build's run waits at the gate until the second build says it is waiting
+        # for the first one's lock: the two builds surely overlap.
+        snippet = site_project / "snippets" / "tiny.py"
+        snippet.write_text(snippet.read_text() + "\n" + gate.code("tiny"))
+        first = prepare(site_project)
+        wait_until(lambda: processes_with(gate.marker), timeout=120, what="no run at the gate")
+        second = prepare(site_project)
+        lines: list[str] = []
+
+        def read_second() -> None:
+            for line in second.stdout:
+                lines.append(line)
+                if "waiting: another build is executing snippets/tiny.py" in line:
+                    second_waits.set()
+
+        reader = threading.Thread(target=read_second)
+        reader.start()
+        first_output = first.communicate(timeout=300)[0]
+        second.wait(timeout=300)
+        reader.join()
+    outputs = [first_output, "".join(lines)]
     assert [build.returncode for build in (first, second)] == [0, 0], outputs
+    assert gate.released == ["tiny"], "the second build never waited for the first"
     summaries = [
         re.search(r"snippets: (\d+) executed, (\d+) reused", out).groups() for out in outputs
     ]
-    assert sorted(summaries) == [("0", "1"), ("1", "0")], outputs
-    assert any("waiting: another build is executing snippets/tiny.py" in out for out in outputs)
+    assert summaries == [("1", "0"), ("0", "1")], outputs
     assert load_result(site_project / "results" / "tiny") is not None

@@ -14,14 +14,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from datetime import date
 from pathlib import Path
 
 import pytest
-from conftest import MKDOCS, REPO, mkdocs_build
+from conftest import MKDOCS, REPO, mkdocs_build, wait_until
 
 import dlexec.pipeline as pipeline
 from dlexec import cli
@@ -137,6 +136,7 @@ def on_files(files, config):
 """
 
 
+@pytest.mark.build
 def test_a_strict_build_fails_on_the_warning_logged_as_the_engine_logs(blank: EngineConfig):
     """The line proposed for hooks/executed_snippets.py's on_files, in a hook of its own."""
     root = blank.root
@@ -200,6 +200,7 @@ def free_port() -> int:
 MAKE_SERVE = ["make", "-s", "-f", str(REPO / "Makefile"), "serve", "STAMP="]
 
 
+@pytest.mark.build
 def test_make_serve_prints_the_address_it_serves_at_on_the_port_asked_for(tmp_path: Path):
     """The Makefile's own target (its venv set-up skipped) on a small site with a site_url path."""
     (tmp_path / "docs").mkdir()
@@ -218,16 +219,16 @@ def test_make_serve_prints_the_address_it_serves_at_on_the_port_asked_for(tmp_pa
         first = server.stdout.readline().strip()
         url = f"http://127.0.0.1:{port}/some/blog/"
         assert first == f"serving at {url}"
-        deadline = time.monotonic() + 60
-        while True:
+
+        def page() -> str | None:
             assert server.poll() is None, "make serve exited"
             try:
                 with urllib.request.urlopen(url, timeout=5) as response:
-                    assert "Served here" in response.read().decode()
-                    break
+                    return response.read().decode()
             except urllib.error.URLError:
-                assert time.monotonic() < deadline, f"nothing answered at {url}"
-                time.sleep(0.3)
+                return None
+
+        assert "Served here" in wait_until(page, 60, f"nothing answered at {url}")
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
             assert response.url == url  # / only redirects to the site's path
     finally:
@@ -276,6 +277,7 @@ def built(site_project: Path) -> EngineConfig:
     return config
 
 
+@pytest.mark.build
 def test_a_notebook_is_stale_only_when_a_new_result_changes_it(built: EngineConfig):
     tiny = built.snippets_dir / "tiny.py"
     assert cli.stale_post_notebooks(built, [tiny]) == []
@@ -313,6 +315,7 @@ def fake_runs(monkeypatch: pytest.MonkeyPatch, printed: str) -> None:
     monkeypatch.setattr(pipeline.Engine, "ensure", ensure)
 
 
+@pytest.mark.build
 def test_run_names_the_stale_notebook_after_its_summary_line(
     built: EngineConfig, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ):
@@ -324,6 +327,7 @@ def test_run_names_the_stale_notebook_after_its_summary_line(
     assert lines[-1].startswith("post notebooks now stale: notebooks/tiny.ipynb; `make site`")
 
 
+@pytest.mark.build
 def test_run_says_nothing_when_the_notebook_still_matches(
     built: EngineConfig, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ):

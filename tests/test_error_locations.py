@@ -101,6 +101,7 @@ def test_a_snippet_error_without_a_cell_is_used_at_the_whole_snippet_embed(tmp_p
     assert str(error).endswith("(used at posts/p.md:10)")
 
 
+@pytest.mark.kernel
 def test_a_failing_cell_is_used_at_its_own_embed(tmp_path: Path):
     """End to end, one real kernel: bad_snippets' raises.py fails in its cell `b`."""
     root = tmp_path / "project"

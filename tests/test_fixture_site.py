@@ -1,4 +1,7 @@
-"""End to end: the tiny fixture site built by `mkdocs build` with the real hook and real kernels."""
+"""End to end: the tiny fixture site built by `mkdocs build` with the real hook and real kernels.
+
+The first build, which executes tiny.py, is made once per test run (`built_fixture_site`); a test
+that starts from a built blog works on a copy of it (`built_site_project`)."""
 
 from __future__ import annotations
 
@@ -7,7 +10,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import mkdocs_build
+from conftest import BuiltFixtureSite, mkdocs_build
+
+pytestmark = [pytest.mark.build, pytest.mark.kernel]
 
 SUMMARY = re.compile(r"snippets: (\d+) executed, (\d+) reused, (\d+) failed in [\d.]+ s")
 
@@ -23,8 +28,8 @@ def post_html(project: Path) -> str:
     return page.read_text()
 
 
-def test_build_executes_then_reuses_and_shows_outputs(site_project: Path):
-    first = mkdocs_build(site_project)
+def test_build_executes_then_reuses_and_shows_outputs(built_fixture_site: BuiltFixtureSite):
+    first, site_project = built_fixture_site.first, built_fixture_site.project
     assert first.returncode == 0, first.stderr
     assert summary(first.stderr) == (1, 0, 0)
     html = post_html(site_project)
@@ -44,13 +49,13 @@ def test_build_executes_then_reuses_and_shows_outputs(site_project: Path):
         html,
     )
 
-    second = mkdocs_build(site_project, "never")
+    second = built_fixture_site.second  # BLOG_EXECUTE=never, after the first
     assert second.returncode == 0, second.stderr
     assert summary(second.stderr) == (0, 1, 0)
 
 
-def test_changed_snippet_reexecutes_once_and_never_mode_rejects_stale(site_project: Path):
-    assert mkdocs_build(site_project).returncode == 0
+def test_changed_snippet_reexecutes_once_and_never_mode_rejects_stale(built_site_project: Path):
+    site_project = built_site_project
     snippet = site_project / "snippets" / "tiny.py"
     snippet.write_text(snippet.read_text().replace("epochs=3", "epochs=2"))
     stale = mkdocs_build(site_project, "never")
@@ -78,7 +83,8 @@ def test_raising_snippet_fails_build_with_post_snippet_and_line(site_project: Pa
     ).exists()  # failures are not cached
 
 
-def test_missing_cell_fails_build_with_post_and_line(site_project: Path):
+def test_missing_cell_fails_build_with_post_and_line(built_site_project: Path):
+    site_project = built_site_project
     post = site_project / "posts" / "tiny.md"
     post.write_text(post.read_text().replace("tiny.py#train", "tiny.py#trian"))
     failed = mkdocs_build(site_project)
@@ -89,15 +95,15 @@ def test_missing_cell_fails_build_with_post_and_line(site_project: Path):
     )
 
 
-def test_always_mode_reexecutes(site_project: Path):
-    assert mkdocs_build(site_project).returncode == 0
+def test_always_mode_reexecutes(built_site_project: Path):
+    site_project = built_site_project
     again = mkdocs_build(site_project, "always")
     assert again.returncode == 0, again.stderr
     assert summary(again.stderr) == (1, 0, 0)
 
 
-def test_reverted_edit_reuses_the_earlier_run(site_project: Path):
-    assert summary(mkdocs_build(site_project).stderr) == (1, 0, 0)
+def test_reverted_edit_reuses_the_earlier_run(built_site_project: Path):
+    site_project = built_site_project
     snippet = site_project / "snippets" / "tiny.py"
     original = snippet.read_text()
     snippet.write_text(original.replace("epochs=3", "epochs=2"))
@@ -109,8 +115,8 @@ def test_reverted_edit_reuses_the_earlier_run(site_project: Path):
     assert mkdocs_build(site_project, "never").returncode == 0  # results/ holds the original again
 
 
-def test_corrupted_result_is_an_error_in_never_and_stale_in_auto(site_project: Path):
-    assert mkdocs_build(site_project).returncode == 0
+def test_corrupted_result_is_an_error_in_never_and_stale_in_auto(built_site_project: Path):
+    site_project = built_site_project
     result = site_project / "results" / "tiny" / "result.json"
     result.write_text(result.read_text()[:-200])  # truncated, as after a crash or a bad merge
     shutil.rmtree(site_project / ".cache" / "results")  # no earlier copy to restore from
@@ -123,7 +129,8 @@ def test_corrupted_result_is_an_error_in_never_and_stale_in_auto(site_project: P
     assert "result is corrupted, treating it as stale" in auto.stderr
 
 
-def test_unknown_placeholder_value_fails_with_post_and_line(site_project: Path):
+def test_unknown_placeholder_value_fails_with_post_and_line(built_site_project: Path):
+    site_project = built_site_project
     post = site_project / "posts" / "tiny.md"
     post.write_text(post.read_text().replace("tiny.n_samples:,", "tiny.n_sample:,"))
     failed = mkdocs_build(site_project)
@@ -166,8 +173,9 @@ def test_unknown_placeholder_value_fails_with_post_and_line(site_project: Path):
     ids=["timeout", "dies", "front-matter", "infinite-timeout"],
 )
 def test_strict_build_fails_on_every_breakage_serve_survives(
-    site_project: Path, file: str, old: str, new: str, shown: str
+    built_site_project: Path, file: str, old: str, new: str, shown: str
 ):
+    site_project = built_site_project
     path = site_project / file
     path.write_text(path.read_text().replace(old, new, 1))
     built = mkdocs_build(site_project)

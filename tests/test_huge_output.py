@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from dlexec.results import load_result
 
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a process started by a large
@@ -20,6 +22,9 @@ sys.exit(code)
 """
 
 
+@pytest.mark.kernel
+@pytest.mark.slow
+@pytest.mark.alone
 def test_hundred_megabytes_of_output(tmp_path: Path):
     (tmp_path / "pyproject.toml").write_text("[tool.dlexec]\n")
     snippet = tmp_path / "snippets" / "loud.py"

@@ -1,16 +1,17 @@
 """Ctrl-C or SIGTERM in the middle of a run: no half-written result, no kernel left behind,
-and the next build is correct."""
+the result stored before intact, and the next build is correct."""
 
 from __future__ import annotations
 
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from conftest import kernel_pids
+from conftest import kernel_pids, processes_with, wait_until
+
+from dlexec.results import load_result
 
 
 def prepare(project: Path) -> subprocess.Popen:
@@ -20,18 +21,6 @@ def prepare(project: Path) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         text=True,
     )
-
-
-def processes_with(marker: str) -> list[int]:
-    """PIDs of processes whose command line contains `marker`."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if marker.encode() in (entry / "cmdline").read_bytes():
-                found.append(int(entry.name))
-        except (OSError, ValueError):
-            continue
-    return found
 
 
 def running(pid: int) -> bool:
@@ -44,23 +33,21 @@ def running(pid: int) -> bool:
         return False
 
 
-def wait_until(condition, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition never became true"
-        time.sleep(0.2)
-
-
+@pytest.mark.kernel
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_signal_mid_run_leaves_nothing_half_done(site_project: Path, signum: int):
+def test_signal_mid_run_leaves_nothing_half_done(built_site_project: Path, signum: int):
+    site_project = built_site_project
     snippet = site_project / "snippets" / "tiny.py"
     original = snippet.read_text()
+    stored = site_project / "results" / "tiny" / "result.json"
+    before = stored.read_bytes()
     # The sandboxed snippet cannot write a marker file for the test: a process whose command
     # line carries a marker tells that training has started.
     marker = f"dlexec-training-started-{signum}"
     snippet.write_text(
         original.replace(
             "history = model.fit(",
+            # Under test: a run that must be stopped (it never ends by itself in time).
             f"import subprocess\nsubprocess.run(['sh', '-c', 'sleep 120', {marker!r}])\n"
             "history = model.fit(",
         )
@@ -77,10 +64,11 @@ def test_signal_mid_run_leaves_nothing_half_done(site_project: Path, signum: int
     wait_until(lambda: not any(map(running, kernels)), timeout=20)  # no orphan kernel
     wait_until(lambda: not processes_with(marker), timeout=20)  # nor anything it started
     results = site_project / "results"
-    assert not list(results.rglob("result.json")) and not list(results.rglob("*.tmp"))
+    assert stored.read_bytes() == before and not list(results.rglob("*.tmp"))
+    assert load_result(stored.parent) is not None  # its checksum still holds
 
     snippet.write_text(original)
     again = prepare(site_project)
     output, _ = again.communicate(timeout=300)
     assert again.returncode == 0, output
-    assert "snippets: 1 executed, 0 reused, 0 failed" in output
+    assert "snippets: 0 executed, 1 reused, 0 failed" in output

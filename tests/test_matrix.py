@@ -20,6 +20,8 @@ from dlexec.variants import Variant
 pytest.importorskip(
     "jax", reason="the JAX leg needs the dev dependencies (make test installs them)"
 )
+pytestmark = pytest.mark.kernel
+
 
 # Runs anywhere Keras does.
 PORTABLE = """\

@@ -76,6 +76,7 @@ def page(project: Path) -> str:
     return (project / "site" / "runs" / "tiny" / "index.html").read_text()
 
 
+@pytest.mark.build
 def test_a_notebook_page_is_converted_once_then_reused_until_it_changes(notebook_site: Path):
     first = mkdocs_build(notebook_site)
     assert first.returncode == 0, first.stderr
@@ -101,6 +102,7 @@ def test_a_notebook_page_is_converted_once_then_reused_until_it_changes(notebook
     assert new_entry != entry
 
 
+@pytest.mark.build
 def test_the_converters_styles_are_one_stylesheet_and_the_notebooks_own_stay(notebook_site: Path):
     built = mkdocs_build(notebook_site)
     assert built.returncode == 0, built.stderr
@@ -128,6 +130,7 @@ def test_the_converters_styles_are_one_stylesheet_and_the_notebooks_own_stay(not
     assert page(notebook_site) == html and stored.is_file()
 
 
+@pytest.mark.build
 def test_a_truncated_cache_entry_is_converted_again(notebook_site: Path):
     assert mkdocs_build(notebook_site).returncode == 0
     html = page(notebook_site)
@@ -140,6 +143,7 @@ def test_a_truncated_cache_entry_is_converted_again(notebook_site: Path):
     assert entry.read_bytes() == content and page(notebook_site) == html
 
 
+@pytest.mark.build
 def test_notebook_pages_are_not_in_the_search_index(notebook_site: Path):
     built = mkdocs_build(notebook_site)
     assert built.returncode == 0, built.stderr
@@ -211,6 +215,7 @@ def test_the_hooks_do_not_import_heavy_libraries():
     assert done.stdout.strip() == "[]", done.stdout
 
 
+@pytest.mark.build
 def test_a_warm_build_of_the_site_does_not_import_the_converter(tmp_path: Path):
     """mkdocs-jupyter's nbconvert and jupytext are imported only when a notebook page must be
     converted, nbformat only when a notebook must be made."""

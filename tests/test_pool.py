@@ -1,15 +1,21 @@
 """The local executor runs BLOG_JOBS kernels at once, each fitted to its snippet's claim: its
 own CPUs (pinned, as many math threads), its own GPU (logical ones here, via BLOG_GPUS), a
 memory claim that stops the snippet, not the machine, and `serial: true` alone. A parallel
-build computes the same values as a serial one."""
+build computes the same values as a serial one.
+
+The probes wait at a `Gate` (tests/conftest.py) until what the test checks has happened: two
+runs at once, or another run's kernel ready and asking to be admitted. No clock decides it."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import engine_project, prepare_into
+from conftest import Gate, engine_project, prepare_into
 
 from dlexec.config import Mode
 from dlexec.errors import AuthoringError, EngineError, Location
@@ -31,16 +37,16 @@ cpus_pinned = len(os.sched_getaffinity(0))
 threads = os.environ["OMP_NUM_THREADS"] + "/" + os.environ["TF_NUM_INTRAOP_THREADS"]
 gpus_seen = os.environ["CUDA_VISIBLE_DEVICES"]
 growth = os.environ["TF_FORCE_GPU_ALLOW_GROWTH"]
-# Runs until 40 s after its kernel started (kernels start together, ahead of their turn):
-# two runs admitted at once then overlap, however unevenly a busy machine warmed them up.
-time.sleep(max(0.5, kernel_started + 40 - time.time()))
+"""
+FINISH = """\
 finished = time.time()
 print("loss", round(loss, 6))
 """
 HOG = """\
 import numpy as np
 big = np.ones(3 * 2**30 // 8)  # 3 GiB, touched
-import time; time.sleep(10)
+# Under test: the memory check stops the snippet; were it not stopped, it would end here.
+import time; time.sleep(30)
 """
 SCHEDULING = (
     "started",
@@ -55,6 +61,11 @@ def snippet(header: str, body: str) -> str:
     return f"# ---\n{lines}# ---\n\n# %% run\n{body}"
 
 
+def probe(gate: Gate, name: str) -> str:
+    """PROBE, then wait at the gate as `name`."""
+    return PROBE + gate.code(name) + FINISH
+
+
 def without(values: dict, names: tuple[str, ...]) -> dict:
     return {name: value for name, value in values.items() if name not in names}
 
@@ -63,19 +74,60 @@ def overlap(first: dict, second: dict) -> bool:
     return first["started"] < second["finished"] and second["started"] < first["finished"]
 
 
+@contextmanager
+def admissions_asked() -> Iterator[dict[str, int]]:
+    """Counts the runs blocked in `Ledger.admit` now ("waiting": their kernels are ready) and
+    the admissions granted so far ("granted")."""
+    counts = {"waiting": 0, "granted": 0}
+    lock = threading.Lock()
+    original = Ledger.admit
+
+    def admit(self, *args, **kwargs):
+        with lock:
+            counts["waiting"] += 1
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            with lock:
+                counts["waiting"] -= 1
+                counts["granted"] += 1
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Ledger, "admit", admit)
+        yield counts
+
+
+def one_at_a_time(gate: Gate, probes: int, admissions: dict[str, int]):
+    """A gate that lets a probe go once another run's kernel is ready and asks to be admitted
+    (so that a wrongly admitted run would be running now), or when no other probe is left."""
+
+    def opens(waiting: set[str]) -> bool:
+        return admissions["waiting"] > 0 or len(gate.released) + len(waiting) >= probes
+
+    return opens
+
+
 @pytest.fixture(scope="module")
 def builds(tmp_path_factory: pytest.TempPathFactory):
     """One project built with two jobs and logical GPUs, then with one job."""
-    config = engine_project(
-        tmp_path_factory.mktemp("pool"),
-        {
-            "gpu_a": snippet("resources: {gpus: 1, cpus: 1}\n", PROBE),
-            "gpu_b": snippet("resources: {gpus: 1, cpus: 1}\n", PROBE),
-            "hog": snippet("resources: {memory: 1GiB, gpus: 0, cpus: 1}\n", HOG),
-        },
-    )
-    parallel = prepare_into(config, {"BLOG_JOBS": "2", "BLOG_GPUS": "0,1"}, "parallel")
-    serial = prepare_into(config, {"BLOG_JOBS": "1", "BLOG_GPUS": "0,1"}, "serial")
+    root = tmp_path_factory.mktemp("pool")
+    with admissions_asked() as admissions, Gate(lambda waiting: False) as gate:
+        config = engine_project(
+            root,
+            {
+                "gpu_a": snippet("resources: {gpus: 1, cpus: 1}\n", probe(gate, "gpu_a")),
+                "gpu_b": snippet("resources: {gpus: 1, cpus: 1}\n", probe(gate, "gpu_b")),
+                "hog": snippet("resources: {memory: 1GiB, gpus: 0, cpus: 1}\n", HOG),
+            },
+        )
+        gate.opens = lambda waiting: waiting == {"gpu_a", "gpu_b"}  # both running at once
+        parallel = prepare_into(config, {"BLOG_JOBS": "2", "BLOG_GPUS": "0,1"}, "parallel")
+        released_together = list(gate.released)
+        gate.released.clear()
+        gate.opens = one_at_a_time(gate, 2, admissions)
+        serial = prepare_into(config, {"BLOG_JOBS": "1", "BLOG_GPUS": "0,1"}, "serial")
+    assert sorted(released_together) == ["gpu_a", "gpu_b"], "the probes never ran at once"
+    assert sorted(gate.released) == ["gpu_a", "gpu_b"]
     return parallel, serial
 
 
@@ -83,14 +135,19 @@ def builds(tmp_path_factory: pytest.TempPathFactory):
 def with_serial(tmp_path_factory: pytest.TempPathFactory):
     """Two jobs, one snippet `serial: true` (a separate build: a waiting serial run holds back
     narrower ones submitted after it, which would make the overlap above depend on timing)."""
-    config = engine_project(
-        tmp_path_factory.mktemp("serial"),
-        {
-            "alone": snippet("serial: true\nresources: {gpus: 0}\n", PROBE),
-            "other": snippet("resources: {gpus: 0, cpus: 1}\n", PROBE),
-        },
-    )
-    return prepare_into(config, {"BLOG_JOBS": "2"}, "results")
+    root = tmp_path_factory.mktemp("serial")
+    with admissions_asked() as admissions, Gate(lambda waiting: False) as gate:
+        gate.opens = one_at_a_time(gate, 2, admissions)
+        config = engine_project(
+            root,
+            {
+                "alone": snippet("serial: true\nresources: {gpus: 0}\n", probe(gate, "alone")),
+                "other": snippet("resources: {gpus: 0, cpus: 1}\n", probe(gate, "other")),
+            },
+        )
+        report = prepare_into(config, {"BLOG_JOBS": "2"}, "results")
+    assert sorted(gate.released) == ["alone", "other"]
+    return report
 
 
 def values(report, name: str) -> dict:
@@ -99,6 +156,8 @@ def values(report, name: str) -> dict:
     return run.result.values
 
 
+@pytest.mark.kernel
+@pytest.mark.alone
 def test_two_jobs_run_at_once_each_on_its_own_cpu_and_gpu(builds):
     (report, messages), _ = builds
     a, b = values(report, "gpu_a"), values(report, "gpu_b")
@@ -111,6 +170,8 @@ def test_two_jobs_run_at_once_each_on_its_own_cpu_and_gpu(builds):
     assert "executor: local, 2 at once" in messages[0]
 
 
+@pytest.mark.kernel
+@pytest.mark.alone
 def test_serial_snippet_runs_alone_and_without_gpu_when_claiming_none(with_serial):
     report, _ = with_serial
     alone = values(report, "alone")
@@ -120,6 +181,8 @@ def test_serial_snippet_runs_alone_and_without_gpu_when_claiming_none(with_seria
     )
 
 
+@pytest.mark.kernel
+@pytest.mark.alone
 def test_memory_claim_stops_the_snippet_with_a_clear_error_and_others_finish(builds):
     (report, _), _ = builds
     hog = report.snippet_named("hog")
@@ -133,6 +196,8 @@ def test_memory_claim_stops_the_snippet_with_a_clear_error_and_others_finish(bui
     assert len(timings) == 3 and any("hog.py (failed)" in line for line in timings)
 
 
+@pytest.mark.kernel
+@pytest.mark.alone
 def test_parallel_and_serial_builds_compute_the_same_values(builds):
     (parallel, _), (serial, _) = builds
     for name in ("gpu_a", "gpu_b"):
@@ -144,6 +209,8 @@ def test_parallel_and_serial_builds_compute_the_same_values(builds):
     assert not overlap(a, b)  # BLOG_JOBS=1: one at a time
 
 
+@pytest.mark.kernel
+@pytest.mark.alone
 def test_the_next_kernel_starts_while_a_snippet_runs(builds):
     _, (serial, _) = builds
     runs = sorted((values(serial, name) for name in ("gpu_a", "gpu_b")), key=lambda v: v["started"])
@@ -263,6 +330,7 @@ def test_waiting_runs_are_admitted_in_submission_order_not_arrival_order():
     assert admitted == [1, 2]
 
 
+@pytest.mark.slow
 def test_curves_drawn_in_several_threads_are_the_bytes_drawn_alone():
     from concurrent.futures import ThreadPoolExecutor
 

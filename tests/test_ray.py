@@ -72,6 +72,8 @@ def make_project(root: Path, snippets: dict[str, str]) -> EngineConfig:
     return engine_project(root, snippets, pyproject)
 
 
+@pytest.mark.ray
+@pytest.mark.kernel
 def test_without_ray_address_the_build_starts_a_local_ray_and_stops_it(tmp_path: Path):
     """First in this module: no Ray is initialised yet. The engine ships its own package to the
     workers (the kernel imports that copy) and shuts down the Ray it started."""
@@ -129,6 +131,8 @@ def executed(report: BuildReport, name: str):
     return run
 
 
+@pytest.mark.ray
+@pytest.mark.kernel
 def test_ray_stores_what_the_local_executor_stores(builds):
     (local, _), (on_ray, messages) = builds
     assert not local.errors and not on_ray.errors, (local.error_texts(), on_ray.error_texts())
@@ -149,6 +153,8 @@ def test_ray_stores_what_the_local_executor_stores(builds):
     assert plain.histories() and plain.files  # a training curve came back with its figures
 
 
+@pytest.mark.ray
+@pytest.mark.kernel
 def test_ray_assigns_the_claimed_gpu(builds):
     (local, _), (on_ray, _) = builds
     for report in (local, on_ray):
@@ -160,6 +166,8 @@ def test_ray_assigns_the_claimed_gpu(builds):
     assert text == "GPUs visible: 1\nmemory growth: true\n"
 
 
+@pytest.mark.ray
+@pytest.mark.kernel
 def test_a_claim_no_node_can_hold_fails_at_once(ray_cluster, tmp_path: Path):
     body = "# ---\n# resources: {cpus: 3, gpus: 0}\n# ---\n\n# %% run\nx = 1\n"
     config = make_project(tmp_path, {"huge": body})

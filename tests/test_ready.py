@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -171,8 +172,6 @@ def test_claims_and_tests_run_the_projects_commands(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.dlexec]\n")
-    (tmp_path / "tests").mkdir()
-    (tmp_path / "tests" / "test_claims.py").write_text("")
     commands: list[tuple[list[str], dict | None]] = []
     claims_line = "claims: 2 checked in 1 posts: 2 hold, 0 failed"
 
@@ -185,11 +184,11 @@ def test_claims_and_tests_run_the_projects_commands(
     monkeypatch.setattr(ready, "_run", run)
     context = ready.Context(config(tmp_path), "main", build=True)
     assert ready.check_claims(context) == ready.Outcome(True, claims_line)
-    assert ready.check_tests(context) == ready.Outcome(True, "1 test file: 3 passed in 1.0s")
+    assert ready.check_tests(context) == ready.Outcome(True, "the fast tier: 3 passed in 1.0s")
     assert ready.check_fresh(context).ok
     (claims, _), (tests, _), (build, env) = commands
     assert claims == [sys.executable, "-m", "dlexec", "--root", str(tmp_path), "check"]
-    assert tests == [sys.executable, "-m", "pytest", "-q", "tests/test_claims.py"]  # those here
+    assert tests == [sys.executable, "-m", "pytest", "-q", "--tier", "fast", "-n", "auto"]
     assert build[1:5] == ["-m", "mkdocs", "build", "--strict"] and env["BLOG_EXECUTE"] == "never"
 
 
@@ -203,11 +202,31 @@ def test_a_stale_result_fails_the_freshness_check(tmp_path: Path, capsys) -> Non
     assert "the committed result is missing; BLOG_EXECUTE=never" in capsys.readouterr().out
 
 
-def test_the_fast_tests_exist_and_avoid_the_slow_ones():
-    for name in ready.FAST_TESTS:
-        assert (REPO / name).is_file(), name
-    slow = {"test_browser.py", "test_fixture_site.py", "test_real_site.py", "test_ray.py"}
-    assert not slow & {Path(name).name for name in ready.FAST_TESTS}
+def test_the_fast_tier_is_chosen_by_marker_and_keeps_the_smoke_set():
+    """What `make test` and `make ready` collect: no kernel, build, browser, Ray or slow test
+    but the smoke set, which still drives the real configuration, a kernel and a browser."""
+    listed = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "--tier", "fast"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    fast = {line for line in listed.stdout.splitlines() if "::" in line}
+    for slow_file in (
+        "test_fixture_site.py",
+        "test_ray.py::test_ray_stores",
+        "test_pool.py::test_two",
+    ):
+        assert not [test for test in fast if slow_file in test], slow_file
+    smoke = {
+        "tests/test_real_site.py::test_a_new_snippet_runs_sandboxed_through_the_real_config",
+        "tests/test_real_site.py::test_every_post_is_published_with_a_distinct_title",
+        "tests/test_browser.py::test_dark_mode_toggle_swaps_the_curves",
+    }
+    assert smoke <= fast
+    assert "tests/test_pool.py::test_ledger_hands_out_in_order_and_never_oversubscribes" in fast
 
 
 def test_make_ready_runs_the_module():

@@ -1,13 +1,20 @@
-"""The real blog builds strictly from its committed results, and every post shows real runs."""
+"""The real blog builds strictly from its committed results, and every post shows real runs; a
+new snippet runs in a real sandboxed kernel through the real configuration."""
 
 from __future__ import annotations
 
+import html
 import json
+import os
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
-from conftest import REPO
+from conftest import MKDOCS, REPO, real_config_project
+
+from dlexec import sandbox
 
 RESIDUE = ("Write a technical blog post", "[end of text]", "original plan", "earlier draft")
 POSTS = sorted((REPO / "posts").glob("*.md"))
@@ -26,7 +33,10 @@ def article(page: Path) -> BeautifulSoup:
     return BeautifulSoup(page.read_text(), "html.parser").select_one("article")
 
 
+@pytest.mark.smoke
 def test_every_post_is_published_with_a_distinct_title(built_site: Path):
+    """With the shared `real_site` build (BLOG_EXECUTE=never, the real mkdocs.yml under
+    --strict): the smoke set's build of the real blog."""
     pages = post_pages(built_site)
     assert len(pages) == len(POSTS) >= 5
     titles = [article(page).h1.get_text(strip=True) for page in pages]
@@ -76,3 +86,50 @@ def test_run_pages_are_published_but_left_out_of_search(built_site: Path):
     assert not [location for location in locations if location.startswith("runs/")]
     posts = {location.split("#")[0] for location in locations if location.startswith("20")}
     assert len(posts) == len(POSTS)  # every post is searchable
+
+
+PROBE_POST = """---
+date: 2026-01-05
+slug: smoke-probe
+---
+# Smoke probe
+
+The kernel answered {{ smoke_probe.answer }} on {{ smoke_probe.host }}.
+
+<!-- more -->
+
+[The probe](../snippets/smoke_probe.py)
+"""
+PROBE = (
+    "# %% probe\nimport socket\n\nanswer = 6 * 7\nhost = socket.gethostname()\nprint('probe ok')\n"
+)
+
+
+@pytest.mark.smoke
+@pytest.mark.kernel
+@pytest.mark.build
+def test_a_new_snippet_runs_sandboxed_through_the_real_config(tmp_path: Path):
+    """The smoke test of `make test`: the real mkdocs.yml (strict), its hooks, theme overrides
+    and plugins build a post whose snippet runs in a real kernel inside bubblewrap. Only the
+    probe post is copied, so the build stays short; `real_site` covers the real posts."""
+    if sandbox.probe() is not None:
+        pytest.skip(f"the sandbox cannot run here ({sandbox.probe()}); .ci/run installs it")
+    project = real_config_project(
+        tmp_path / "real", ("smoke-probe.md", PROBE_POST), ("smoke_probe.py", PROBE)
+    )
+    env = {**os.environ, "BLOG_EXECUTE": "auto", "BLOG_SANDBOX": "on", "NO_MKDOCS_2_WARNING": "1"}
+    built = subprocess.run(
+        [*MKDOCS, "build", "--strict"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert built.returncode == 0, built.stderr
+    assert "snippets: 1 executed, 0 reused, 0 failed" in built.stderr
+    page = (project / "site" / "2026" / "01" / "05" / "smoke-probe" / "index.html").read_text()
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
+    assert "The kernel answered 42 on sandbox." in text  # bubblewrap's --hostname
+    assert "probe ok" in text
+    assert (project / "notebooks" / "smoke-probe.ipynb").is_file()

@@ -12,12 +12,11 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import MKDOCS
+from conftest import MKDOCS, wait_until
 
 from dlexec import sandbox
 
@@ -75,14 +74,14 @@ subprocess.Popen(["sh", "-c", "(trap '' TERM HUP; sleep 301; :) &", "MARKER"])
 
 
 @pytest.fixture
-def hostile_project(site_project: Path) -> Iterator[tuple[Path, int]]:
-    """The fixture blog, built once and committed as a git checkout (its results included), plus
+def hostile_project(built_site_project: Path) -> Iterator[tuple[Path, int]]:
+    """The fixture blog, built and committed as a git checkout (its results included), plus
     a hostile post and snippet; a server listens on the build's loopback."""
+    site_project = built_site_project
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen()
     port = server.getsockname()[1]
-    assert build(site_project).returncode == 0
     targets = [
         str(site_project / "posts" / "tiny.md"),
         str(site_project / "results" / "tiny" / "result.json"),
@@ -128,6 +127,8 @@ def surviving_children() -> list[str]:
     return found
 
 
+@pytest.mark.kernel
+@pytest.mark.build
 def test_hostile_snippet_gets_no_secret_no_network_no_write_and_leaves_nothing(hostile_project):
     project, _ = hostile_project
     done = build(project)
@@ -151,10 +152,7 @@ def test_hostile_snippet_gets_no_secret_no_network_no_write_and_leaves_nothing(h
     own_outputs = ("results/hostile/", "notebooks/hostile.ipynb")
     changed = [line for line in status if not any(own in line for own in own_outputs)]
     assert changed == [], changed
-    deadline = time.monotonic() + 10
-    while surviving_children() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert surviving_children() == []
+    wait_until(lambda: not surviving_children(), timeout=10, what="the snippet's children live on")
     from dlexec.results import load_result
 
     values = load_result(project / "results" / "hostile").values

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
-import time
 import urllib.request
 from datetime import date
 from pathlib import Path
 
 import pytest
-from conftest import MKDOCS, REPO
+from conftest import MKDOCS, real_config_project, wait_until
+
+pytestmark = [pytest.mark.build, pytest.mark.kernel]
 
 
 def free_port() -> int:
@@ -27,19 +27,20 @@ def fetch(url: str) -> str:
 
 
 def wait_for(url: str, text: str, server: subprocess.Popen, timeout: float = 90) -> str:
-    """Poll `url` until its page contains `text`; fail if the server exits meanwhile."""
-    deadline = time.monotonic() + timeout
-    page = ""
-    while time.monotonic() < deadline:
+    """The page at `url` once it contains `text`; fail if the server exits meanwhile."""
+    last = [""]
+
+    def shows() -> str | None:
         assert server.poll() is None, "mkdocs serve exited"
         try:
-            page = fetch(url)
+            last[0] = fetch(url)
         except OSError:
-            page = ""
-        if text in page:
-            return page
-        time.sleep(0.5)
-    raise AssertionError(f"{text!r} never appeared at {url}; last page:\n{page[-2000:]}")
+            last[0] = ""
+        return last[0] if text in last[0] else None
+
+    return wait_until(
+        shows, timeout, lambda: f"{text!r} never appeared at {url}; last page:\n{last[0][-2000:]}"
+    )
 
 
 def serve(project: Path) -> tuple[subprocess.Popen, int]:
@@ -56,7 +57,8 @@ def serve(project: Path) -> tuple[subprocess.Popen, int]:
     return server, port
 
 
-def test_serve_survives_a_failing_snippet_and_live_reloads(site_project: Path):
+def test_serve_survives_a_failing_snippet_and_live_reloads(built_site_project: Path):
+    site_project = built_site_project  # built: the first page needs no run
     server, port = serve(site_project)
     url = f"http://127.0.0.1:{port}/2026/01/01/a-tiny-post/"
     try:
@@ -74,17 +76,6 @@ def test_serve_survives_a_failing_snippet_and_live_reloads(site_project: Path):
         server.wait(timeout=30)
 
 
-REAL_SITE_PARTS = (
-    "mkdocs.yml",
-    "pyproject.toml",
-    "docs",
-    "overrides",
-    "posts",
-    "snippets",
-    "results",
-    "notebooks",
-    "hooks",
-)
 PROBE_POST = """---
 date: 2026-01-05
 slug: serve-probe
@@ -102,19 +93,12 @@ PROBE_OK = "# %% probe\nanswer = 6 * 7\nprint('probe ok', answer)\n"
 
 @pytest.fixture
 def real_copy(tmp_path: Path) -> Path:
-    """The real site (its mkdocs.yml with `strict: true`, hooks, posts and results), plus a
-    probe post whose snippet the test breaks and fixes."""
-    project = tmp_path / "real"
-    project.mkdir()
-    for part in REAL_SITE_PARTS:
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, project / part)
-        else:
-            shutil.copy2(source, project / part)
-    (project / "posts" / "serve-probe.md").write_text(PROBE_POST)
-    (project / "snippets" / "serve_probe.py").write_text(PROBE_OK)
-    return project
+    """The real site's configuration (its mkdocs.yml with `strict: true`, hooks, theme and
+    docs; not its posts, which only make each rebuild longer), plus a probe post whose snippet
+    the test breaks and fixes."""
+    return real_config_project(
+        tmp_path / "real", ("serve-probe.md", PROBE_POST), ("serve_probe.py", PROBE_OK)
+    )
 
 
 def test_serve_with_the_real_config_survives_every_breakage_and_recovers(real_copy: Path):

@@ -22,6 +22,7 @@ from dlexec.resources import Claim
 ONE_CPU = 'import os\n\n# %% run\nthreads = os.environ["OMP_NUM_THREADS"]\nprint(threads)\n'
 
 
+@pytest.mark.kernel
 def test_a_parse_cached_by_other_engine_code_does_not_set_the_threads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
