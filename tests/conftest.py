@@ -17,7 +17,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -58,6 +57,22 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.markexpr = f"({FAST_TIER}) and ({chosen})" if chosen else FAST_TIER
 
 
+# Rough seconds a test of each kind costs, to hand the heaviest modules out first.
+COST = {"ray": 20.0, "kernel": 8.0, "slow": 8.0, "build": 4.0, "browser": 1.0}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Modules in order of their estimated cost, heaviest first (each module's tests in their
+    own order): xdist hands whole modules to workers in this order, and a long module handed
+    out last would leave the other cores idle at the end."""
+    cost: dict[str, float] = {}
+    for item in items:
+        marks = {mark.name for mark in item.iter_markers()}
+        seconds = max((COST[name] for name in marks & COST.keys()), default=0.1)
+        cost[item.module.__name__] = cost.get(item.module.__name__, 0.0) + seconds
+    items.sort(key=lambda item: -cost[item.module.__name__])  # stable: keeps a module's order
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     tier = config.getoption("tier")
     return f"tier: {tier}" + (f" (-m '{FAST_TIER}')" if tier == "fast" else "")
@@ -71,21 +86,17 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     """Under xdist every test holds a shared lock and an `alone` test an exclusive one, for its
     setup (module fixtures included), call and teardown: a test that measures overlap, memory
     or threads never shares the machine with another worker's test."""
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    parallel = os.environ.get("PYTEST_XDIST_WORKER") is not None
     alone = item.get_closest_marker("alone") is not None
-    with _turn(run, alone) if run else nullcontext():
+    with _turn(_shared_folder(item.config._tmp_path_factory), alone) if parallel else nullcontext():
         yield
 
 
 @contextmanager
-def _turn(run: str, alone: bool) -> Iterator[None]:
+def _turn(folder: Path, alone: bool) -> Iterator[None]:
     """A readers-writer lock over flock(2) that favours writers: an `alone` test holds the gate
     while it waits, so no new test starts on another worker in the meantime."""
-    folder = Path(tempfile.gettempdir())
-    with (
-        open(folder / f"dlexec-tests-{run}.gate", "a") as gate,
-        open(folder / f"dlexec-tests-{run}.room", "a") as room,
-    ):
+    with open(folder / "tests.gate", "a") as gate, open(folder / "tests.room", "a") as room:
         fcntl.flock(gate, fcntl.LOCK_EX)
         try:
             fcntl.flock(room, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)

@@ -589,8 +589,12 @@ def test_a_tap_on_a_curve_opens_it_larger(page, real_site, base_url):
     panel.click()
     slide = page.locator(".glightbox-container .gslide.current img")
     slide.wait_for(timeout=10_000)
-    page.wait_for_timeout(600)  # the opening animation
-    assert slide.bounding_box()["width"] > shown  # larger than in the page
+    page.wait_for_function(  # the opening animation ends larger than the panel in the page
+        "([selector, shown]) => document.querySelector(selector)"
+        "?.getBoundingClientRect().width > shown",
+        arg=[".glightbox-container .gslide.current img", shown],
+        timeout=10_000,
+    )
     assert slide.get_attribute("src").endswith("#only-light")  # the palette's own variant
     page.keyboard.press("Escape")
     assert page.errors == []

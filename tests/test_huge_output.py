@@ -24,7 +24,6 @@ sys.exit(code)
 
 @pytest.mark.kernel
 @pytest.mark.slow
-@pytest.mark.alone
 def test_hundred_megabytes_of_output(tmp_path: Path):
     (tmp_path / "pyproject.toml").write_text("[tool.dlexec]\n")
     snippet = tmp_path / "snippets" / "loud.py"
@@ -32,7 +31,8 @@ def test_hundred_megabytes_of_output(tmp_path: Path):
     # A pause before the last line: it must still come after the kept tail, in order.
     snippet.write_text(
         "# %% a\nimport time\n\nfor i in range(1_000_000):\n"
-        '    print(f"{i:09d}", "x" * 90)\ntime.sleep(1)\nprint("the end")\n'
+        '    print(f"{i:09d}", "x" * 90)\ntime.sleep(1)  # under test: the last line comes after a pause\n'
+        'print("the end")\n'
     )
     done = subprocess.run(
         [sys.executable, "-c", MEASURE, str(tmp_path), str(snippet)],

@@ -136,7 +136,7 @@ import time
 import keras
 
 if keras.config.backend() == "jax":
-    time.sleep(60)  # past the variant's limit (3 x 4 s)
+    time.sleep(60)  # under test: a run its time limit stops (the variant's: 3 x 4 s)
 answer = 42
 """
 

@@ -252,7 +252,8 @@ def test_a_deferred_module_runs_at_its_first_attribute_and_only_once(tmp_path: P
     package = tmp_path / "heavy"
     package.mkdir()
     (package / "__init__.py").write_text(
-        "import sys, time\ntime.sleep(0.2)\nsys.heavy_runs = getattr(sys, 'heavy_runs', 0) + 1\n"
+        "import sys, time\ntime.sleep(0.2)  # under test: a slow import that 8 threads race for\n"
+        "sys.heavy_runs = getattr(sys, 'heavy_runs', 0) + 1\n"
         "VALUE = 7\n"
     )
     (package / "part.py").write_text("PART = 3\n")

@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import Gate, engine_project, prepare_into
+from conftest import Gate, engine_project, prepare_into, wait_until
 
 from dlexec.config import Mode
 from dlexec.errors import AuthoringError, EngineError, Location
@@ -45,8 +45,7 @@ print("loss", round(loss, 6))
 HOG = """\
 import numpy as np
 big = np.ones(3 * 2**30 // 8)  # 3 GiB, touched
-# Under test: the memory check stops the snippet; were it not stopped, it would end here.
-import time; time.sleep(30)
+import time; time.sleep(30)  # under test: the memory check stops it long before
 """
 SCHEDULING = (
     "started",
@@ -292,25 +291,47 @@ def test_blog_jobs_must_be_a_positive_number(tmp_path: Path):
     assert any("BLOG_JOBS='zero' must be a positive whole number" in str(e) for e in report.errors)
 
 
-def test_a_wide_claim_waits_until_enough_cpus_are_free():
-    import threading
+class CountedCondition(threading.Condition):
+    """The ledger's condition, counting how often a thread went to wait on it: a test then
+    knows that a run found it could not go on, instead of guessing from elapsed time."""
 
-    ledger = Ledger(Machine(cpus=(0, 1), gpus=(), memory=8 * GiB), slots=2)
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits = 0
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits += 1  # under the condition's lock
+        return super().wait(timeout)
+
+
+def counted(ledger: Ledger) -> Ledger:
+    ledger._changed = CountedCondition()
+    return ledger
+
+
+def blocked(ledger: Ledger, waits: int = 1) -> None:
+    """Return once threads have gone to wait on the ledger `waits` times in all: each found
+    the ledger would not let it go on."""
+    wait_until(lambda: ledger._changed.waits >= waits, 10, "no run blocked on the ledger")
+    with ledger._changed:  # the waiter released the lock: it sleeps in wait()
+        pass
+
+
+def test_a_wide_claim_waits_until_enough_cpus_are_free():
+    ledger = counted(Ledger(Machine(cpus=(0, 1), gpus=(), memory=8 * GiB), slots=2))
     narrow = ledger.admit(Claim(cpus=1), ())
     admitted = threading.Event()
     waiter = threading.Thread(target=lambda: (ledger.admit(Claim(cpus=2), ()), admitted.set()))
     waiter.start()
-    assert not admitted.wait(0.5), "a 2-CPU claim was admitted with one CPU free"
+    blocked(ledger)
+    assert not admitted.is_set(), "a 2-CPU claim was admitted with one CPU free"
     ledger.release(narrow)
     assert admitted.wait(5)
     waiter.join()
 
 
 def test_waiting_runs_are_admitted_in_submission_order_not_arrival_order():
-    import threading
-    import time
-
-    ledger = Ledger(Machine(cpus=(0,), gpus=(), memory=8 * GiB), slots=1)
+    ledger = counted(Ledger(Machine(cpus=(0,), gpus=(), memory=8 * GiB), slots=1))
     holder = ledger.admit(Claim(), (), order=0)
     admitted: list[int] = []
 
@@ -321,10 +342,10 @@ def test_waiting_runs_are_admitted_in_submission_order_not_arrival_order():
 
     later = threading.Thread(target=wait, args=(2,))
     later.start()  # submitted later, ready first
-    time.sleep(0.2)
+    blocked(ledger, 1)
     earlier = threading.Thread(target=wait, args=(1,))
     earlier.start()
-    time.sleep(0.2)
+    blocked(ledger, 2)
     ledger.release(holder)
     later.join(5), earlier.join(5)
     assert admitted == [1, 2]
@@ -352,9 +373,7 @@ def test_curves_drawn_in_several_threads_are_the_bytes_drawn_alone():
 def test_a_run_queued_first_goes_first_even_when_a_later_kernel_is_ready_sooner():
     """A 1-CPU run whose kernel is ready before a queued 2-CPU run's would hold one of two
     CPUs for its whole run while the 2-CPU run waits: admission follows the queue."""
-    import threading
-
-    ledger = Ledger(Machine(cpus=(0, 1), gpus=(), memory=8 * GiB), slots=2)
+    ledger = counted(Ledger(Machine(cpus=(0, 1), gpus=(), memory=8 * GiB), slots=2))
     ledger.queue(0)  # the wide run: submitted first, its kernel still starting
     ledger.queue(1)
     admitted = threading.Event()
@@ -363,9 +382,12 @@ def test_a_run_queued_first_goes_first_even_when_a_later_kernel_is_ready_sooner(
         target=lambda: (narrow.append(ledger.admit(Claim(cpus=1), (), 1)), admitted.set())
     )
     waiter.start()
-    assert not admitted.wait(0.5), "a later run went before a queued earlier one"
-    wide = ledger.admit(Claim(cpus=2), (), 0)
-    assert wide.cpus == (0, 1) and not admitted.wait(0.2)
+    blocked(ledger)
+    assert not admitted.is_set(), "a later run went before a queued earlier one"
+    waits = ledger._changed.waits
+    wide = ledger.admit(Claim(cpus=2), (), 0)  # wakes the narrow run, which must wait again
+    blocked(ledger, waits + 1)
+    assert wide.cpus == (0, 1) and not admitted.is_set()
     ledger.release(wide)
     assert admitted.wait(5)
     waiter.join()
@@ -380,15 +402,14 @@ def test_a_run_queued_first_goes_first_even_when_a_later_kernel_is_ready_sooner(
 def test_gpus_are_taken_in_queue_order_so_admission_cannot_deadlock():
     """Had the later run taken the only GPU first, it would wait for the earlier run's
     admission while the earlier run waits for its GPU."""
-    import threading
-
-    ledger = Ledger(Machine(cpus=(0, 1), gpus=("0",), memory=8 * GiB), slots=2)
+    ledger = counted(Ledger(Machine(cpus=(0, 1), gpus=("0",), memory=8 * GiB), slots=2))
     ledger.queue(0)
     ledger.queue(1)
     later_took = threading.Event()
     later = threading.Thread(target=lambda: (ledger.take_gpus(Claim(gpus=1), 1), later_took.set()))
     later.start()
-    assert not later_took.wait(0.5), "a later run took the GPU before an earlier one"
+    blocked(ledger)
+    assert not later_took.is_set(), "a later run took the GPU before an earlier one"
     assert ledger.take_gpus(Claim(gpus=1), 0) == ("0",)
     first = ledger.admit(Claim(gpus=1), ("0",), 0)
     ledger.release(first)
