@@ -344,7 +344,8 @@ class Gate:
         """Python for a snippet: wait at the gate as `name` (a shell named by the marker, `$0`,
         waits for a `sleep` the gate ends; `; :` keeps the shell from exec-ing it)."""
         command = ["sh", "-c", f"sleep {self.max_wait}; :", f"{self.marker}{name}"]
-        return f"import subprocess\nsubprocess.run({command!r})\n"
+        quiet = "stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL"
+        return f"import subprocess\nsubprocess.run({command!r}, {quiet})\n"
 
     def __enter__(self) -> Gate:
         self._thread.start()
@@ -373,11 +374,12 @@ class Gate:
 
 
 def _kill(pid: int) -> None:
-    """Kill the process `pid` and its children."""
+    """Kill the process `pid`, then its children (killed first, a child would make a shell
+    report it)."""
     import psutil
 
     try:
-        family = [*psutil.Process(pid).children(recursive=True), psutil.Process(pid)]
+        family = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
     except psutil.NoSuchProcess:
         return
     for process in family:
