@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,15 +81,37 @@ def pytest_report_header(config: pytest.Config) -> str:
 # -- `alone` tests have the machine to themselves ---------------------------------------------
 
 
+_machine_held: ExitStack | None = None  # this worker's exclusive turn, while alone tests run
+
+
+def _alone(item: pytest.Item | None) -> bool:
+    return item is not None and item.get_closest_marker("alone") is not None
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
     """Under xdist every test holds a shared lock and an `alone` test an exclusive one, for its
     setup (module fixtures included), call and teardown: a test that measures overlap, memory
-    or threads never shares the machine with another worker's test."""
-    parallel = os.environ.get("PYTEST_XDIST_WORKER") is not None
-    alone = item.get_closest_marker("alone") is not None
-    with _turn(_shared_folder(item.config._tmp_path_factory), alone) if parallel else nullcontext():
+    or threads never shares the machine with another worker's test. Consecutive `alone` tests
+    keep the exclusive turn, so each does not wait again for another worker's long test."""
+    global _machine_held
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
         yield
+        return
+    folder = _shared_folder(item.config._tmp_path_factory)
+    if not _alone(item):
+        with _turn(folder, alone=False):
+            yield
+        return
+    if _machine_held is None:
+        _machine_held = ExitStack()
+        _machine_held.enter_context(_turn(folder, alone=True))
+    try:
+        yield
+    finally:
+        if not _alone(nextitem):
+            _machine_held.close()
+            _machine_held = None
 
 
 @contextmanager
