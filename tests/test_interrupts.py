@@ -20,7 +20,15 @@ def prepare(project: Path) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=interruptible,
     )
+
+
+def interruptible() -> None:
+    """Give the build Ctrl-C's default action, as a terminal does. A suite started in the
+    background (`make test-all &`) hands its children SIGINT ignored, and Python then installs
+    no KeyboardInterrupt handler: the build would never see the Ctrl-C this test sends."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def running(pid: int) -> bool:
