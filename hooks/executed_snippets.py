@@ -31,7 +31,7 @@ from mkdocs.structure.pages import Page
 from mkdocs.utils import get_relative_url
 
 from dlexec.config import EngineConfig, Mode
-from dlexec.errors import AuthoringError, EngineError, Location
+from dlexec.errors import AuthoringError, EngineError, Location, visible
 from dlexec.notebooks import (
     NotebookStamps,
     colab_url,
@@ -110,7 +110,7 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
         if not _state.serving:
             raise
         report = BuildReport(errors=[EngineError(traceback.format_exc().rstrip())])
-        serve_log.error(f"the engine failed: {error}")
+        serve_log.error(visible(f"the engine failed: {error}"))
     _state.report = report
     log.info(report.summary_line())
     for warning in placeholder_description_warnings(engine_config.posts_dir):
@@ -250,7 +250,7 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
     except Exception as error:  # under serve a bug shows in the page; a build still fails
         if not _state.serving:
             raise
-        serve_log.error(f"{source}: cannot be rendered: {error}")
+        serve_log.error(visible(f"{source}: cannot be rendered: {error}"))
         detail = traceback.format_exc()
         return f"{error_html(f'{_state.config.relative(source)} cannot be rendered', detail)}\n"
 

@@ -27,7 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .config import EngineConfig, Mode
-from .errors import EngineError, Location
+from .errors import EngineError, Location, visible
 from .outputs import ErrorOutput, HistoryOutput, ImageOutput, TextOutput
 from .outputs_diff import report as diff_report
 from .pipeline import BuildReport, Engine, SnippetRun
@@ -295,4 +295,4 @@ def _as_text(run: SnippetRun) -> str:
                 lines.append(output.traceback)
     if run.result:
         lines.append(f"-- provenance: {run.result.provenance}")
-    return "\n".join(lines)
+    return visible("\n".join(lines))  # a stored result may carry any character

@@ -2,8 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
+
+# C0 controls but tab and newline, DEL, and the C1 controls (U+0080-U+009F; U+009B is a CSI).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def visible(text: str) -> str:
+    """`text` with every control character but newline and tab shown as `cat -v` shows it (ESC
+    as `^[`, BEL as `^G`, DEL as `^?`, C1 as `M-^[`...): nothing a snippet prints, raises or
+    names can clear, retitle or hyperlink the terminal a build reports to."""
+    return _CONTROL.sub(_caret, text)
+
+
+def _caret(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code == 0x7F:
+        return "^?"
+    return f"^{chr(code + 64)}" if code < 0x80 else f"M-^{chr(code - 0x80 + 64)}"
 
 
 @dataclass(frozen=True)
@@ -26,7 +44,9 @@ class EngineError(Exception):
         self.location = location
 
     def __str__(self) -> str:
-        return f"{self.location}: {self.message}" if self.location else self.message
+        """Location and message, with control characters made visible (a message often quotes
+        a snippet's exception or output)."""
+        return visible(f"{self.location}: {self.message}" if self.location else self.message)
 
     def __reduce__(self) -> tuple:
         """Pickle with every attribute (a Ray worker sends errors back to the build)."""

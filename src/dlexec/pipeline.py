@@ -23,6 +23,7 @@ from .errors import (
     SnippetFailedError,
     StaleNotebookError,
     StaleResultError,
+    visible,
 )
 from .posts import PostReferences, find_references, snippet_for_placeholder
 from .progress import Progress, Silent, Watcher
@@ -100,7 +101,7 @@ class BuildReport:
         """Snippets that ran in this build, slowest first."""
         ran = [run for run in self.runs.values() if run.status in ("executed", "failed")]
         return [
-            f"{run.seconds:7.1f} s  {run.snippet.path.name} ({run.status})"
+            visible(f"{run.seconds:7.1f} s  {run.snippet.path.name} ({run.status})")
             for run in sorted(ran, key=lambda run: run.seconds, reverse=True)
         ]
 
@@ -131,7 +132,8 @@ class Engine:
         environ: Mapping[str, str] | None = None,
     ) -> None:
         self.config = config
-        self.log = log
+        # Every line the engine logs may name a contributor's file or quote a snippet.
+        self.log: Callable[[str], None] = lambda message: log(visible(message))
         self.progress = progress or Silent()
         self.environ = environ  # BLOG_EXECUTOR, BLOG_JOBS, RAY_ADDRESS (None: os.environ)
         self._executor_error: EngineError | None = None
@@ -537,8 +539,9 @@ def terminate_as_interrupt() -> Iterator[None]:
 
 
 def error_text(error: EngineError) -> str:
-    """An error as it is shown to the author: location, message, then any traceback."""
-    return f"{error}\n{getattr(error, 'traceback', '')}".rstrip()
+    """An error as it is shown to the author: location, message, then any traceback (control
+    characters made visible: it is printed to a terminal)."""
+    return visible(f"{error}\n{getattr(error, 'traceback', '')}".rstrip())
 
 
 def failing_cell(snippet: Snippet, error: EngineError) -> str | None:

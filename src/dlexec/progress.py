@@ -16,7 +16,7 @@ from pathlib import Path
 from time import monotonic
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from .errors import Location
+from .errors import Location, visible
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -139,7 +139,8 @@ class Bar(Silent):
 
     def write(self, message: str) -> None:
         """Print a log line: above the bars while they show (printing past them would break
-        their lines), else as a plain line."""
+        their lines), else as a plain line. Control characters are shown, not sent."""
+        message = visible(message)
         if self.bar is not None:
             from tqdm import tqdm
 
@@ -164,7 +165,7 @@ class Bar(Silent):
             return Quiet()  # only a build's runs, between start() and close(), are shown
         if self.bar is None:
             return PlainLine(self, relative)
-        line = SnippetLine(self, relative.name, referrer.path.name)
+        line = SnippetLine(self, visible(relative.name), visible(referrer.path.name))
         with self._lock:
             self._lines[relative] = line
         return line
@@ -299,7 +300,7 @@ class PlainLine(EpochReader):
     def __init__(self, owner: Bar, relative: Path) -> None:
         super().__init__()
         self.owner = owner
-        self.name = relative.as_posix()
+        self.name = visible(relative.as_posix())
         self.started: float | None = None
         self._said: float | None = None
 
