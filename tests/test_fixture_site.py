@@ -169,8 +169,15 @@ def test_unknown_placeholder_value_fails_with_post_and_line(built_site_project: 
             "# ---\n# timeout: .inf\n# ---\n# %% data\n",
             "snippets/tiny.py:2: snippet header 'timeout'",
         ),
+        (
+            "posts/tiny.md",
+            "tiny.n_samples:,",
+            "tiny.n_samples:>100000000",
+            "posts/tiny.md:12: placeholder {{ tiny.n_samples:>100000000 }}: format width "
+            "100000000 is more than 100",
+        ),
     ],
-    ids=["timeout", "dies", "front-matter", "infinite-timeout"],
+    ids=["timeout", "dies", "front-matter", "infinite-timeout", "huge-width"],
 )
 def test_strict_build_fails_on_every_breakage_serve_survives(
     built_site_project: Path, file: str, old: str, new: str, shown: str

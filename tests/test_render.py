@@ -3,11 +3,15 @@
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
+from dlexec.errors import AuthoringError
 from dlexec.outputs import ErrorOutput, HistoryOutput, TextOutput
 from dlexec.pipeline import BuildReport, SnippetRun
 from dlexec.render import Links, render_page, text_html
 from dlexec.results import CellResult, Result
 from dlexec.snippets import load_snippet
+from dlexec.values import format_value
 
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"
 
@@ -291,3 +295,45 @@ def test_log_segments_join_back_to_the_printed_text():
     assert "".join(p.text if isinstance(p, EpochRun) else p for p in parts) == text
     runs = [p for p in parts if isinstance(p, EpochRun)]
     assert [len(r.epochs) for r in runs] == [3, 2]  # a new fit (epochs restart) is a new table
+
+
+@pytest.mark.parametrize(
+    ("spec", "problem"),
+    [
+        (">100000000", "format width 100000000 is more than 100"),
+        (".300000000f", "format precision 300000000 is more than 30"),
+        ("." + "9" * 5000 + "f", "format precision 999999999999... (5000 digits) is more than 30"),
+        ("0101d", "format width 101 is more than 100"),
+    ],
+)
+def test_a_huge_width_or_precision_is_refused_at_the_placeholders_line(
+    tmp_path, spec: str, problem: str
+):
+    """A width or precision in the hundreds of millions once built for a minute, used
+    gigabytes and wrote a 100 MB page: refused at once, naming the post and line (the page
+    shows the error where the value would be; the engine's check fails the build)."""
+    report, post = report_for(tmp_path)
+    [placeholder] = find_references_in(post, f"Intro.\n\nA {{{{ s.accuracy:{spec} }}}}\n")
+    with pytest.raises(AuthoringError) as refused:
+        format_value(report.snippet_named("s").result.values, placeholder)
+    assert str(refused.value).startswith(f"{post}:3: placeholder {{{{ s.accuracy:")
+    assert str(refused.value).endswith(problem)
+    page = render_page(f"A {{{{ s.accuracy:{spec} }}}}\n", post, report, Links(str))
+    assert 'class="dlexec-error"' in page.markdown and len(page.markdown) < 400
+
+
+def find_references_in(post: Path, text: str):
+    from dlexec.posts import find_references
+
+    post.write_text(text)
+    return find_references(post, post.parent.parent / "snippets").placeholders
+
+
+def test_ordinary_specs_still_format(tmp_path):
+    report, post = report_for(tmp_path)
+    page = render_page(
+        "{{ s.accuracy:>12.30f }} {{ s.accuracy:0100.1% }}\n", post, report, Links(str)
+    )
+    wide, padded = page.markdown.split()
+    assert wide.startswith("0.98765") and len(wide) == 32
+    assert padded.endswith("98.8%") and len(padded) == 100

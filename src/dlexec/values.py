@@ -40,9 +40,35 @@ def format_value(values: dict[str, Any], placeholder: Placeholder) -> str:
     return literal_markdown(formatted(values[placeholder.value], placeholder))
 
 
+# Python's format spec: [[fill]align][sign][z][#][0][width][grouping][.precision][type].
+FORMAT_SPEC = re.compile(
+    r"(?:.?[<>=^])?[-+ ]?z?#?0?(?P<width>\d*)[_,]?(?:\.(?P<precision>\d*))?[a-zA-Z%]?", re.S
+)
+# A number in prose needs neither more: a larger one only makes a build slow and a page huge.
+MAX_WIDTH = 100
+MAX_PRECISION = 30
+
+
+def check_spec(placeholder: Placeholder) -> None:
+    """AuthoringError, at the placeholder's line, for a width or precision beyond the limits."""
+    parts = FORMAT_SPEC.fullmatch(placeholder.spec)
+    if parts is None:
+        return  # format() says what is wrong with it
+    for name, limit in (("width", MAX_WIDTH), ("precision", MAX_PRECISION)):
+        digits = (parts[name] or "").lstrip("0")
+        if len(digits) > 3 or (digits and int(digits) > limit):
+            shown = digits if len(digits) <= 12 else f"{digits[:12]}... ({len(digits)} digits)"
+            raise AuthoringError(
+                f"placeholder {placeholder.text[:80]}: format {name} {shown} is more than "
+                f"{limit}",
+                placeholder.location,
+            )
+
+
 def formatted(value: Any, placeholder: Placeholder) -> str:
     """`value` with the placeholder's spec (`.4g` for a float without one); AuthoringError if
-    the spec does not fit the value."""
+    the spec does not fit the value or asks for a width or precision beyond the limits."""
+    check_spec(placeholder)
     spec = placeholder.spec or (".4g" if isinstance(value, float) else "")
     try:
         return format(value, spec)
