@@ -84,7 +84,10 @@ def on_startup(command: str, dirty: bool) -> None:
 
 
 def on_config(config: MkDocsConfig) -> None:
-    _state.config = EngineConfig.load(Path(config.config_file_path).parent)
+    try:
+        _state.config = EngineConfig.load(Path(config.config_file_path).parent)
+    except EngineError as error:  # a bad BLOG_* variable or [tool.dlexec]: one line, no traceback
+        raise PluginError(str(error)) from None
 
 
 def on_serve(server: LiveReloadServer, config: MkDocsConfig, builder: Callable) -> None:

@@ -189,3 +189,11 @@ def test_strict_build_fails_on_every_breakage_serve_survives(
     assert built.returncode != 0
     assert shown in built.stderr
     assert "Traceback (most recent call last)" not in built.stderr  # an error, not a crash
+
+
+def test_a_bad_blog_execute_is_one_line_not_a_traceback(site_project: Path):
+    """Issue 23: BLOG_EXECUTE=sometimes printed a 39-line traceback before its one good line."""
+    built = mkdocs_build(site_project, "sometimes")
+    assert built.returncode != 0
+    assert "BLOG_EXECUTE='sometimes' is not one of auto, never, always" in built.stderr
+    assert "Traceback" not in built.stderr
