@@ -81,3 +81,16 @@ def test_snippet_timeout_message_shows_the_value(project):
 @pytest.mark.parametrize(("value", "seconds"), [("600", 600.0), ("0.5", 0.5), ("86400", 86400.0)])
 def test_good_snippet_timeout(project, value, seconds):
     assert refs(project, f"---\nsnippet_timeout: {value}\n---\n# T\n").timeout == seconds
+
+
+def test_a_percent_encoded_link_is_decoded_before_it_is_resolved(project):
+    """`%20` is a space, as a browser or GitHub reads the link; it was reported as a file that
+    does not exist (issue 23). Decoded, a path is still confined to the snippets folder."""
+    (project / "snippets" / "my run.py").write_text("# %% train\ny = 2\n")
+    found = refs(project, "[A](../snippets/my%20run.py#train)\n")
+    assert [embed.snippet for embed in found.embeds] == [
+        (project / "snippets" / "my run.py").resolve()
+    ]
+    (project / "other.py").write_text("x = 1\n")
+    with pytest.raises(AuthoringError, match=r"is not in the snippets folder"):
+        refs(project, "[up](../snippets/%2E%2E/other.py)\n")

@@ -17,6 +17,7 @@ in HTML comments, or (placeholders) in inline code spans are text, left as writt
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -351,10 +352,16 @@ def snippet_for_placeholder(name: str, snippets_dir: Path, location: Location) -
     return target
 
 
+def embed_target(post: Path, target: str) -> Path:
+    """The file an embed's link names, relative to its post: percent-escapes decoded as a
+    browser or GitHub decodes them (`my%20run.py` is `my run.py`), symlinks not yet resolved."""
+    return post.parent / urllib.parse.unquote(target)
+
+
 def _embed(match: re.Match[str], post: Path, line: int, snippets_dir: Path) -> Embed:
     location = Location(post, line)
     shown = f"snippet {match['target']!r}"
-    target = _snippet_file(post.parent / match["target"], snippets_dir, shown, location)
+    target = _snippet_file(embed_target(post, match["target"]), snippets_dir, shown, location)
     cell = match["cell"]
     if cell == "":
         raise AuthoringError("empty cell name after '#'", location)

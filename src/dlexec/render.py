@@ -22,7 +22,7 @@ from .matrix import VariantRecord, fresh_matrix
 from .outputs import ErrorOutput, HistoryOutput, ImageOutput, Output, TextOutput
 from .pipeline import BuildReport, SnippetRun
 from .plots import best_epoch, metric_names, panel_key
-from .posts import EMBED, Placeholder, placeholder_matches, prose_lines
+from .posts import EMBED, Placeholder, embed_target, placeholder_matches, prose_lines
 from .results import Result
 from .snippets import Cell
 from .values import format_value, join_range, value_range
@@ -99,7 +99,7 @@ def resolve_embed(
     match: re.Match[str], post: Path, report: BuildReport
 ) -> tuple[SnippetRun | None, list[Cell]]:
     """The run an embed shows and the cells it covers (all of them without a #cell)."""
-    run = report.runs.get((post.parent / match["target"]).resolve())
+    run = report.runs.get(embed_target(post, match["target"]).resolve())
     if run is None:
         return None, []
     if match["cell"]:
@@ -120,7 +120,7 @@ def expand_placeholders(line: str, post: Path, number: int, report: BuildReport)
 
 
 def _embedded_path(match: re.Match[str], post: Path) -> Path:
-    return (post.parent / match["target"]).resolve()
+    return embed_target(post, match["target"]).resolve()
 
 
 def _embed(
