@@ -216,3 +216,25 @@ def test_a_parsed_snippet_is_cached_by_its_text_and_errors_are_not(tmp_path: Pat
     for _ in range(2):
         with pytest.raises(AuthoringError, match="timeout"):
             load_snippet(path, cache)
+
+
+def test_an_alias_bomb_in_the_header_gets_a_short_error_at_its_line(tmp_path: Path):
+    """Issue 23: nested YAML aliases under `timeout:` made a 39 MB one-line error message."""
+    value = '&a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'
+    for previous, name in zip("abcdef", "bcdefg", strict=True):
+        value = f"[{value}, &{name} [" + ",".join([f"*{previous}"] * 9) + "]]"
+    path = tmp_path / "s.py"
+    path.write_text(f"# ---\n# timeout: {value}\n# ---\n# %% a\nx = 1\n")
+    with pytest.raises(AuthoringError) as refused:
+        load_snippet(path)
+    message = str(refused.value)
+    assert message.startswith(f"{path}:2: snippet header 'timeout' (seconds) is [[[[...]")
+    assert len(message) < 1000
+
+
+def test_an_error_message_is_capped_in_length():
+    from dlexec.errors import MAX_MESSAGE, EngineError
+
+    message = str(EngineError("x" * 10_000_000))
+    assert len(message) < MAX_MESSAGE + 100
+    assert message.endswith("... (9,996,000 more characters cut)")

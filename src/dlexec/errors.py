@@ -3,11 +3,32 @@
 from __future__ import annotations
 
 import re
+import reprlib
 from dataclasses import dataclass
 from pathlib import Path
 
 # C0 controls but tab and newline, DEL, and the C1 controls (U+0080-U+009F; U+009B is a CSI).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+# An error quotes what it refuses; a YAML alias bomb or a megabyte of text must not become a
+# megabyte-long line. Messages are cut here, and values quoted through `quoted`.
+MAX_MESSAGE = 4000
+_QUOTE = reprlib.Repr()  # Python 3.11's takes no settings: set them one by one
+_QUOTE.maxlevel = 3
+_QUOTE.maxtuple = _QUOTE.maxlist = _QUOTE.maxdict = _QUOTE.maxset = 6
+_QUOTE.maxstring = _QUOTE.maxother = 120
+
+
+def quoted(value: object) -> str:
+    """`repr(value)`, shortened without building the whole of a huge or deeply nested value."""
+    return _QUOTE.repr(value)
+
+
+def _capped(message: str) -> str:
+    if len(message) <= MAX_MESSAGE:
+        return message
+    return f"{message[:MAX_MESSAGE]}... ({len(message) - MAX_MESSAGE:,} more characters cut)"
 
 
 def visible(text: str) -> str:
@@ -39,6 +60,7 @@ class EngineError(Exception):
     """Base class: a problem the author must fix, with where it is."""
 
     def __init__(self, message: str, location: Location | None = None) -> None:
+        message = _capped(message)
         super().__init__(message)
         self.message = message
         self.location = location

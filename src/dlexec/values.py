@@ -59,8 +59,7 @@ def check_spec(placeholder: Placeholder) -> None:
         if len(digits) > 3 or (digits and int(digits) > limit):
             shown = digits if len(digits) <= 12 else f"{digits[:12]}... ({len(digits)} digits)"
             raise AuthoringError(
-                f"placeholder {placeholder.text[:80]}: format {name} {shown} is more than "
-                f"{limit}",
+                f"placeholder {placeholder.text[:80]}: format {name} {shown} is more than {limit}",
                 placeholder.location,
             )
 

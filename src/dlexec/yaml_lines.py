@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from .errors import AuthoringError, Location
+from .errors import AuthoringError, Location, quoted
 
 MAX_TIMEOUT_S = 86_400  # a day: anything longer is a typo, not a training run
 
@@ -77,7 +77,7 @@ def check_number(
     if is_number and (low < value or (low == value and not low_open)) and value <= high:
         return float(value)
     rule = f"a finite number {'>' if low_open else '>='} {low:g} and <= {high:g}"
-    raise AuthoringError(f"{what} is {value!r}; it must be {rule}", location)
+    raise AuthoringError(f"{what} is {quoted(value)}; it must be {rule}", location)
 
 
 def check_timeout(value: object, what: str, location: Location) -> float:
