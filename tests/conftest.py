@@ -199,40 +199,25 @@ def mkdocs_build(
     )
 
 
-REAL_SITE_PARTS = (
-    "mkdocs.yml",
-    "pyproject.toml",
-    "docs",
-    "overrides",
-    "posts",
-    "snippets",
-    "results",
-    "notebooks",
-    "hooks",
-)
+# The real blog's configuration: what every page is built with, not its content.
+REAL_CONFIG = ("mkdocs.yml", "pyproject.toml", "docs", "overrides", "hooks")
 
 
-def copy_real_site(target: Path, parts: tuple[str, ...] = REAL_SITE_PARTS) -> Path:
-    """The real blog's `parts` (its mkdocs.yml, with `strict: true`, and hooks by default, its
-    posts and results too unless left out) copied to `target`."""
+def real_config_project(target: Path, post: tuple[str, str], snippet: tuple[str, str]) -> Path:
+    """The real blog's configuration (mkdocs.yml, with `strict: true`, hooks, theme overrides,
+    docs) with one post and one snippet, each (file name, text), instead of the real ones: a
+    short build."""
     target.mkdir()
-    for part in parts:
+    for part in REAL_CONFIG:
         source = REPO / part
         if source.is_dir():
             shutil.copytree(source, target / part)
         else:
             shutil.copy2(source, target / part)
-    return target
-
-
-def real_config_project(target: Path, post: tuple[str, str], snippet: tuple[str, str]) -> Path:
-    """The real blog's configuration (mkdocs.yml, hooks, theme overrides, docs) with one post
-    and one snippet, each (file name, text), instead of the real ones: a short build."""
-    project = copy_real_site(target, ("mkdocs.yml", "pyproject.toml", "docs", "overrides", "hooks"))
     for folder, (name, text) in (("posts", post), ("snippets", snippet)):
-        (project / folder).mkdir()
-        (project / folder / name).write_text(text)
-    return project
+        (target / folder).mkdir()
+        (target / folder / name).write_text(text)
+    return target
 
 
 # -- built once per test run, shared by every worker ------------------------------------------

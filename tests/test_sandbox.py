@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import MKDOCS, wait_until
+from conftest import MKDOCS, processes_with, wait_until
 
 from dlexec import sandbox
 
@@ -115,18 +115,6 @@ def build(project: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def surviving_children() -> list[str]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            command = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if MARKER.encode() in command:
-            found.append(f"{entry.name}: {command!r}")
-    return found
-
-
 @pytest.mark.kernel
 @pytest.mark.build
 def test_hostile_snippet_gets_no_secret_no_network_no_write_and_leaves_nothing(hostile_project):
@@ -152,7 +140,9 @@ def test_hostile_snippet_gets_no_secret_no_network_no_write_and_leaves_nothing(h
     own_outputs = ("results/hostile/", "notebooks/hostile.ipynb")
     changed = [line for line in status if not any(own in line for own in own_outputs)]
     assert changed == [], changed
-    wait_until(lambda: not surviving_children(), timeout=10, what="the snippet's children live on")
+    wait_until(
+        lambda: not processes_with(MARKER), timeout=10, what="the snippet's children live on"
+    )
     from dlexec.results import load_result
 
     values = load_result(project / "results" / "hostile").values

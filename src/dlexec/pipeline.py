@@ -540,8 +540,8 @@ def terminate_as_interrupt() -> Iterator[None]:
 
 def error_text(error: EngineError) -> str:
     """An error as it is shown to the author: location, message, then any traceback (control
-    characters made visible: it is printed to a terminal)."""
-    return visible(f"{error}\n{getattr(error, 'traceback', '')}".rstrip())
+    characters made visible, as `str(error)` makes them: it is printed to a terminal)."""
+    return f"{error}\n{visible(getattr(error, 'traceback', ''))}".rstrip()
 
 
 def failing_cell(snippet: Snippet, error: EngineError) -> str | None:
