@@ -453,3 +453,26 @@ def git(root: Path, *args: str) -> str:
         check=True,
     )
     return done.stdout
+
+
+# The key inputs of a result made by hand (a real result's are computed from its snippet).
+KEY_INPUTS = {
+    "source_sha256": "a" * 64,
+    "engine": "6",
+    "tensorflow": "2.21.0",
+    "keras": "3.15.1",
+    "data": {},
+}
+
+
+def forge_result(folder: Path, edit: Callable[[dict], None]) -> None:
+    """Edit `folder`'s result.json as a hostile pull request would: `edit` changes the document
+    in place, and the checksum is recomputed (anyone can, so it proves nothing)."""
+    from dlexec.results import RESULT_FILE, _checksum
+
+    path = folder / RESULT_FILE
+    document = json.loads(path.read_text())
+    del document["checksum"]
+    edit(document)
+    document["checksum"] = _checksum(document)
+    path.write_text(json.dumps(document, indent=1))

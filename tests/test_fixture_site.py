@@ -5,12 +5,13 @@ that starts from a built blog works on a copy of it (`built_site_project`)."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 from pathlib import Path
 
 import pytest
-from conftest import BuiltFixtureSite, mkdocs_build
+from conftest import BuiltFixtureSite, forge_result, mkdocs_build
 
 pytestmark = [pytest.mark.build, pytest.mark.kernel]
 
@@ -127,6 +128,36 @@ def test_corrupted_result_is_an_error_in_never_and_stale_in_auto(built_site_proj
     assert auto.returncode == 0, auto.stderr
     assert summary(auto.stderr) == (1, 0, 0)
     assert "result is corrupted, treating it as stale" in auto.stderr
+
+
+def _host_file_in(site: Path, host_file: Path) -> list[Path]:
+    content = host_file.read_bytes()
+    return [p for p in site.rglob("*") if p.is_file() and content in p.read_bytes()]
+
+
+def test_a_forged_result_publishes_no_host_file(built_site_project: Path):
+    """The deploy workflow's `never` build with a hostile pull request's result: a figure named
+    by an absolute path, and a curve file replaced by a symlink to a host file, each with a
+    recomputed checksum. The build names the result and publishes neither."""
+    project, host_file = built_site_project, Path("/etc/passwd")
+    folder = project / "results" / "tiny"
+    host_sha = hashlib.sha256(host_file.read_bytes()).hexdigest()
+    [curve] = sorted(folder.glob("curves-*-0-light.svg"))
+
+    def forge(document: dict) -> None:
+        document["files"][str(host_file)] = host_sha
+        image = {"type": "image", "file": str(host_file), "mime": "image/png"}
+        document["cells"][0]["outputs"].append({**image, "width": None, "height": None})
+        document["files"][curve.name] = host_sha
+
+    curve.unlink()
+    curve.symlink_to(host_file)
+    forge_result(folder, forge)
+    shutil.rmtree(project / "site")
+    never = mkdocs_build(project, "never")
+    assert never.returncode != 0
+    assert "snippets/tiny.py: the committed result is corrupted" in never.stderr
+    assert _host_file_in(project / "site", host_file) == []
 
 
 def test_unknown_placeholder_value_fails_with_post_and_line(built_site_project: Path):

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import KEY_INPUTS as INPUTS
 from conftest import git
 
 from dlexec.cli import main
@@ -25,8 +26,6 @@ from dlexec.outputs_diff import (
 )
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
-
-INPUTS = {"source_sha256": "a" * 64, "engine": "6", "tensorflow": "2.21.0", "keras": "3.15.1"}
 
 
 def write_result(root: Path, name: str, values: dict[str, Any], **changes: Any) -> None:

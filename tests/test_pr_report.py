@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import KEY_INPUTS as INPUTS
 from conftest import REPO, git
 
 from dlexec import pr_report, sandbox
@@ -22,7 +23,6 @@ from dlexec.results import Result, save_result
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 
-INPUTS = {"source_sha256": "a" * 64, "engine": "6", "tensorflow": "2.21.0", "keras": "3.15.1"}
 # Claims on the main run only: no backend or seed matrix to record.
 PYPROJECT = '[tool.dlexec]\nbackends = ["tensorflow"]\nseeds = 0\n'
 POST = """---

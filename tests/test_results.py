@@ -1,19 +1,36 @@
 """Stored results: atomic writes, checksums that catch truncation and hand edits."""
 
+import hashlib
+import io
 import json
 from pathlib import Path
 
 import pytest
 
-from dlexec.outputs import ImageOutput, TextOutput
+from dlexec.outputs import HistoryOutput, ImageOutput, TextOutput
 from dlexec.results import CellResult, CorruptResult, Result, load_result, save_result
+
+INPUTS = {"source_sha256": "s", "engine": "1", "tensorflow": "2", "keras": "3", "data": {}}
+
+
+def png(color: str = "red") -> tuple[str, bytes]:
+    """A real PNG and the name the engine gives it (the digest of its bytes)."""
+    from PIL import Image
+
+    stream = io.BytesIO()
+    Image.new("RGB", (4, 3), color).save(stream, "PNG")
+    content = stream.getvalue()
+    return f"figure-{hashlib.sha256(content).hexdigest()[:16]}.png", content
+
+
+FIGURE, FIGURE_BYTES = png()
 
 
 def sample() -> tuple[Result, dict[str, bytes]]:
     result = Result(
         snippet="snippets/s.py",
         key="k",
-        inputs={"engine": "1"},
+        inputs=INPUTS,
         provenance={"device": "CPU"},
         cells=[
             CellResult(
@@ -21,13 +38,13 @@ def sample() -> tuple[Result, dict[str, bytes]]:
                 "a",
                 [
                     TextOutput("stdout", "line 1\nline 2\n"),
-                    ImageOutput("figure-1.png", "image/png"),
+                    ImageOutput(FIGURE, "image/png"),
                 ],
             )
         ],
         values={"accuracy": 0.9},
     )
-    return result, {"figure-1.png": b"png bytes"}
+    return result, {FIGURE: FIGURE_BYTES}
 
 
 def test_round_trip(tmp_path: Path):
@@ -59,8 +76,8 @@ def test_hand_edited_result_is_detected(tmp_path: Path):
 
 def test_changed_figure_is_detected(tmp_path: Path):
     save_result(tmp_path, *sample())
-    (tmp_path / "figure-1.png").write_bytes(b"other")
-    with pytest.raises(CorruptResult, match=r"figure-1\.png"):
+    (tmp_path / FIGURE).write_bytes(b"other")
+    with pytest.raises(CorruptResult, match=FIGURE):
         load_result(tmp_path)
 
 
@@ -89,3 +106,133 @@ def test_interrupted_write_keeps_previous_result(tmp_path: Path, monkeypatch):
     monkeypatch.undo()
     assert load_result(tmp_path) == saved
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+# -- a committed result is untrusted input: forged with a recomputed checksum ------------------
+
+
+def _add_figure(name: str, sha256: str, mime: str = "image/png"):
+    def edit(document: dict) -> None:
+        document["files"][name] = sha256
+        image = {"type": "image", "file": name, "mime": mime, "width": None, "height": None}
+        document["cells"][0]["outputs"].append(image)
+
+    return edit
+
+
+def _sha(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+HOST_FILE = Path("/etc/passwd")
+FORGERIES = {  # what a forgery does -> (the edit, what the refusal says)
+    "absolute path": (
+        _add_figure(str(HOST_FILE), _sha(HOST_FILE.read_bytes())),
+        "is not a name the engine gives",
+    ),
+    "parent path": (
+        _add_figure("../../../etc/passwd", _sha(HOST_FILE.read_bytes())),
+        "is not a name the engine gives",
+    ),
+    "a file no output uses": (
+        lambda d: d["files"].update({"figure-" + "0" * 16 + ".png": "0" * 64}),
+        "in the files map or used by an output, not both",
+    ),
+    "a PNG called a JPEG": (
+        lambda d: d["cells"][0]["outputs"][1].update(mime="image/jpeg"),
+        "not a name the engine gives a image/jpeg figure",
+    ),
+    "a snippet path that breaks out of the code fence": (
+        lambda d: d.update(snippet='snippets/s.py"\n```\n<script>alert(1)</script>\n```\n.py'),
+        "result.snippet must match pattern",
+    ),
+    "a value that is an object": (
+        lambda d: d["values"].update(accuracy={"html": "<b>"}),
+        "result.values.accuracy must be number or string or boolean",
+    ),
+    "text that is not text": (
+        lambda d: d["cells"][0]["outputs"][0].update(text=[{"a": 1}]),
+        r"result.cells\[0\].outputs\[0\] cannot be validated",
+    ),
+    "a width that is not a number": (
+        lambda d: d["cells"][0]["outputs"][1].update(width="9e9"),
+        r"result.cells\[0\].outputs\[1\] cannot be validated",
+    ),
+    "an unknown field": (
+        lambda d: d.update(page_html="<script>"),
+        "result must not contain {'page_html'} properties",
+    ),
+}
+
+
+@pytest.mark.parametrize(("edit", "refusal"), FORGERIES.values(), ids=FORGERIES.keys())
+def test_a_forged_result_is_corrupted_whatever_its_checksum(tmp_path: Path, edit, refusal):
+    from conftest import forge_result
+
+    save_result(tmp_path, *sample())
+    forge_result(tmp_path, edit)
+    with pytest.raises(CorruptResult, match=refusal):
+        load_result(tmp_path)
+
+
+def test_a_symlinked_figure_is_never_read(tmp_path: Path):
+    """A figure file that links elsewhere (here to a copy of its own bytes, so its digest and
+    name match) is refused: a link could as well name any file of the build machine."""
+    folder, elsewhere = tmp_path / "result", tmp_path / "elsewhere.png"
+    save_result(folder, *sample())
+    elsewhere.write_bytes(FIGURE_BYTES)
+    (folder / FIGURE).unlink()
+    (folder / FIGURE).symlink_to(elsewhere)
+    with pytest.raises(CorruptResult, match="cannot be opened as a plain file"):
+        load_result(folder)
+
+
+def test_a_symlinked_result_or_folder_is_never_read(tmp_path: Path):
+    real = tmp_path / "real"
+    save_result(real, *sample())
+    (tmp_path / "linked").symlink_to(real)
+    with pytest.raises(CorruptResult, match="a symlink"):
+        load_result(tmp_path / "linked")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "result.json").symlink_to(real / "result.json")
+    with pytest.raises(CorruptResult, match="unreadable"):
+        load_result(other)
+
+
+def test_a_figure_must_be_the_image_its_name_says(tmp_path: Path):
+    """The name is the digest of the bytes, and the bytes must start like a PNG: an HTML page
+    renamed to a figure name is refused."""
+    page = b"<html><script>alert(1)</script></html>"
+    name = f"figure-{_sha(page)[:16]}.png"
+    save_result(tmp_path, *sample())
+    (tmp_path / name).write_bytes(page)
+    forge_result_edit = _add_figure(name, _sha(page))
+    from conftest import forge_result
+
+    forge_result(tmp_path, forge_result_edit)
+    with pytest.raises(CorruptResult, match="not a PNG image"):
+        load_result(tmp_path)
+
+
+SVG_FORGERIES = {
+    "a script": (b"<g ", b"<script>alert(1)</script><g "),
+    "an event handler": (b"<svg ", b'<svg onload="alert(1)" '),
+    "a style sheet instruction": (b"<svg ", b'<?xml-stylesheet href="https://x.test/a.xsl"?><svg '),
+    "an outside link": (b'xlink:href="#', b'xlink:href="https://x.test/#'),
+    "an outside style": (b'style="', b'style="background: url(https://x.test/t.png); '),
+    "an entity": (b"<svg ", b'<!DOCTYPE x [<!ENTITY e "e">]><svg '),
+    "a foreign element": (b"<g ", b"<foreignObject><p>hi</p></foreignObject><g "),
+}
+
+
+@pytest.mark.parametrize(("marker", "forged"), SVG_FORGERIES.values(), ids=SVG_FORGERIES.keys())
+def test_a_curve_file_holds_only_what_matplotlib_draws(marker: bytes, forged: bytes):
+    from dlexec.plots import curve_files
+    from dlexec.result_checks import svg_problem
+
+    history = HistoryOutput("m", [1, 2], {"loss": [1.0, 0.5]})
+    [(_, drawn), *_] = curve_files(history).values()
+    assert svg_problem(drawn) is None
+    assert marker in drawn
+    assert svg_problem(drawn.replace(marker, forged, 1)) is not None

@@ -238,7 +238,7 @@ class Engine:
 
     def _freshness(self, snippet: Snippet, referrer: Location) -> SnippetRun | Pending:
         folder = self.result_folder(snippet)
-        stored, problem = self._stored(folder)
+        stored, problem = self._stored(folder, self.config.relative(snippet.path).as_posix())
         recorded = stored.inputs.get("data") if stored else None
         inputs = key_inputs(snippet, self.config.keras_home, self.config.data_mirror, recorded)
         fresh = stored is not None and stored.key == inputs.key
@@ -268,9 +268,13 @@ class Engine:
         if not (self.config.local_results / key / "result.json").exists():
             copy_result(folder, self.config.local_results / key)
 
-    def _stored(self, folder: Path) -> tuple[Result | None, str | None]:
+    def _stored(self, folder: Path, snippet: str) -> tuple[Result | None, str | None]:
+        """The stored result if it is sound and names `snippet`, else (None, why not)."""
         try:
-            return load_result(folder), None
+            stored = load_result(folder)
+            if stored is not None and stored.snippet != snippet:
+                raise CorruptResult(f"{folder}: names snippet {stored.snippet!r}, not {snippet!r}")
+            return stored, None
         except CorruptResult as error:
             self.log(f"result is corrupted, treating it as stale: {error}")
             return None, f"is corrupted ({error})"
@@ -333,7 +337,7 @@ class Engine:
     def _submit(self, item: Pending, report: BuildReport) -> Future[Outcome] | None:
         """Start executing `item` (None when it needs no run or cannot start)."""
         snippet, relative = item.snippet, self.config.relative(item.snippet.path)
-        stored, _ = self._stored(item.folder)
+        stored, _ = self._stored(item.folder, relative.as_posix())
         if stored is not None and stored.key == item.inputs.key and self.config.mode is Mode.AUTO:
             run = SnippetRun(snippet, "reused", item.folder, result=stored)  # another build ran it
             self._done(run, item, report)

@@ -46,19 +46,28 @@ PANEL_INCHES = (4.2, 3.0)
 def curve_files(history: HistoryOutput) -> dict[str, tuple[str, bytes]]:
     """Plot key -> (file name, SVG bytes) for one fit's training curves: `panel_key(i,
     palette)` for metric i of `metric_names` in each palette, and CARD for the notebook."""
+    names = curve_names(history)
+    files = {CARD: (names[CARD], _card(history))}
+    for index, name in enumerate(metric_names(history)):
+        for palette in PALETTES:
+            key = panel_key(index, palette)
+            files[key] = (names[key], _panel(history, name, palette))
+    return files
+
+
+def curve_names(history: HistoryOutput) -> dict[str, str]:
+    """Plot key -> file name of `curve_files`, without drawing: the names are a digest of what
+    is drawn, so a stored result's `plots` can be checked against its history cheaply."""
     shown = [history.model, history.epochs, history.metrics]
     if history.restored_epoch is not None:  # drawn as a marker; names stay as they were without
         shown.append(history.restored_epoch)
     identity = json.dumps(shown, sort_keys=True)
     stem = f"curves-{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
-    files = {CARD: (f"{stem}-{CARD}.svg", _card(history))}
-    for index, name in enumerate(metric_names(history)):
+    names = {CARD: f"{stem}-{CARD}.svg"}
+    for index, _ in enumerate(metric_names(history)):
         for palette in PALETTES:
-            files[panel_key(index, palette)] = (
-                f"{stem}-{index}-{palette}.svg",
-                _panel(history, name, palette),
-            )
-    return files
+            names[panel_key(index, palette)] = f"{stem}-{index}-{palette}.svg"
+    return names
 
 
 def panel_key(index: int, palette: str) -> str:

@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import result_checks
 from .outputs import ErrorOutput, HistoryOutput, ImageOutput, Output, TextOutput
 
 RESULT_FILE = "result.json"
@@ -61,25 +63,39 @@ class CorruptResult(Exception):
 
 
 def load_result(folder: Path) -> Result | None:
-    """The stored result in `folder`, None when there is none; CorruptResult when untrustworthy."""
+    """The stored result in `folder`, None when there is none; CorruptResult when it is not
+    exactly what the engine writes (see `result_checks`: a committed result is untrusted)."""
     path = folder / RESULT_FILE
-    if not path.exists():
+    if folder.is_symlink():
+        raise CorruptResult(f"{folder}: a symlink, not a result folder")
+    if not path.exists() and not path.is_symlink():
         return None
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(_read_plain(path))
         checksum = document.pop("checksum")
     except (OSError, ValueError, KeyError, AttributeError, TypeError) as error:
         raise CorruptResult(f"{path}: unreadable ({error})") from None
     if checksum != _checksum(document):
         raise CorruptResult(f"{path}: checksum mismatch (edited or truncated)")
-    for name, expected in document.get("files", {}).items():
-        file = folder / name
-        if not file.is_file() or _sha256(file.read_bytes()) != expected:
-            raise CorruptResult(f"{file}: missing or changed since the run")
-    try:
-        return _from_json(document)
-    except (KeyError, TypeError) as error:
-        raise CorruptResult(f"{path}: unexpected structure ({error})") from None
+    problem = result_checks.structure_problem(document)
+    if problem:
+        raise CorruptResult(f"{path}: not a result the engine writes ({problem})")
+    result = _from_json(document)
+    problem = result_checks.reference_problem(result)
+    for name, expected in result.files.items():
+        problem = problem or result_checks.read_file(folder, name, expected)[1]
+    if problem:
+        raise CorruptResult(f"{path}: {problem}")
+    return result
+
+
+def _read_plain(path: Path) -> bytes:
+    """The bytes of a regular file, refusing a symlink (it could name any file of the machine)."""
+    handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(handle, "rb") as stream:
+        if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+            raise ValueError("not a regular file")
+        return stream.read(result_checks.MAX_RESULT_BYTES + 1)
 
 
 def save_result(folder: Path, result: Result, files: dict[str, bytes]) -> Result:

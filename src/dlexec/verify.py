@@ -3,9 +3,12 @@ git ref and hold the committed result against the fresh one.
 
 A checksum only proves that `result.json` was written by something that knows the checksum
 function, which any pull request does. Re-running is the only proof that a result came from its
-snippet. The comparison (pure functions, first half of this module) ignores what cannot be
-reproduced: provenance, wall-clock timings in Keras logs, machine-specific paths, the pixels of
-figures, and numbers within a tolerance (rounding on another CPU).
+snippet. The comparison (pure functions, first half of this module) covers everything that
+reaches a page or a notebook: values, printed text, histories, errors, the figures (decoded and
+compared pixel by pixel within `MAX_FIGURE_RMS`) and training curves (redrawn from the history
+and compared byte for byte), and the snippet itself (its path and the digest of its source in
+the cache key). It ignores what cannot be reproduced: provenance, wall-clock timings in Keras
+logs, machine-specific paths, and numbers within a tolerance (rounding on another CPU).
 """
 
 from __future__ import annotations
@@ -29,11 +32,11 @@ from .pipeline import BuildReport, Engine
 from .plots import curve_files
 from .posts import find_references, snippet_for_placeholder
 from .results import RESULT_FILE, CellResult, CorruptResult, Result, load_result
-from .snippets import Snippet, load_snippet
+from .snippets import MAX_TOLERANCE, Snippet, load_snippet
 
-DEFAULT_RELATIVE = 1e-6  # same machine and deterministic ops: identical; another CPU: last digits
+DEFAULT_RELATIVE = MAX_TOLERANCE  # another CPU's kernels, same seeds: up to 0.18% (README)
 DEFAULT_ABSOLUTE = 1e-9
-MAX_TOLERANCE = 0.1  # a header may loosen the check, not switch it off
+MAX_FIGURE_RMS = 8.0  # of 255: a plot redrawn from numbers 0.1% off measures 1-6; 8% off, 17-32
 SHOWN = 160  # characters of a differing line shown in a message
 
 # Absolute paths that name the machine or a run's temporary folder, not a result:
@@ -67,7 +70,8 @@ class Tolerance:
 
 
 def tolerance_for(declared: float | None) -> Tolerance:
-    """The snippet header's relative `tolerance:`, else the default; ValueError beyond the cap."""
+    """The snippet header's relative `tolerance:` (it may only tighten the default), else the
+    default; ValueError beyond the cap (the header parser refuses it first, with its line)."""
     if declared is None:
         return Tolerance()
     if not 0 <= declared <= MAX_TOLERANCE:
@@ -231,7 +235,7 @@ def kind(output: Output) -> str:
 
 
 def compare_output(committed: Output, rerun: Output, tolerance: Tolerance) -> str | None:
-    """Two outputs of the same kind; images are equal by kind (pixels are not compared)."""
+    """Two outputs of the same kind; figures are compared by `figure_problems` (pixels)."""
     if isinstance(committed, TextOutput) and isinstance(rerun, TextOutput):
         return compare_text(committed.text, rerun.text, tolerance)
     if isinstance(committed, HistoryOutput) and isinstance(rerun, HistoryOutput):
@@ -352,6 +356,10 @@ def verify_one(config: EngineConfig, engine: Engine, name: str) -> Verdict:
         return verdict
     verdict.executed = True
     verdict.problems += compare_results(committed, run.result, tolerance)
+    if not verdict.problems:  # same outputs in the same places: now their figures
+        verdict.problems += figure_problems(
+            config.results_dir / name, committed, run.folder, run.result
+        )
     return verdict
 
 
@@ -395,6 +403,45 @@ def curve_problems(folder: Path, committed: Result | None) -> list[str]:
                     "of the committed history"
                 )
     return problems
+
+
+def figure_problems(
+    old_folder: Path, committed: Result, new_folder: Path, rerun: Result
+) -> list[str]:
+    """Each figure of the committed result against the re-run's at the same place: same type
+    and displayed size, same pixel size, and pixels that differ by at most `MAX_FIGURE_RMS`
+    (root mean square, 0-255) where a re-run on another machine draws lines a pixel apart."""
+    problems = []
+    pairs = [
+        (cell.name or cell.index, a, b)
+        for cell, other in zip(committed.cells, rerun.cells, strict=True)
+        for a, b in zip(cell.outputs, other.outputs, strict=True)
+        if isinstance(a, ImageOutput) and isinstance(b, ImageOutput)
+    ]
+    for where, a, b in pairs:
+        shown = (a.mime, a.width, a.height), (b.mime, b.width, b.height)
+        if shown[0] != shown[1]:
+            problems.append(f"cell {where} figure: committed {shown[0]} vs re-run {shown[1]}")
+            continue
+        difference = pixel_difference(old_folder / a.file, new_folder / b.file)
+        if difference is not None:
+            problems.append(f"cell {where} figure {a.file}: {difference}")
+    return problems
+
+
+def pixel_difference(committed: Path, rerun: Path) -> str | None:
+    """Why two figure files do not show the same picture (None when they do)."""
+    from PIL import Image, ImageChops, ImageStat
+
+    with Image.open(committed) as old, Image.open(rerun) as new:
+        if old.size != new.size:
+            (a, b), (c, d) = old.size, new.size
+            return f"committed {a}x{b} pixels vs re-run {c}x{d}"
+        difference = ImageChops.difference(old.convert("RGBA"), new.convert("RGBA"))
+        rms = max(ImageStat.Stat(difference).rms)
+    if rms > MAX_FIGURE_RMS:
+        return f"the pixels differ (root mean square {rms:.1f} of 255, at most {MAX_FIGURE_RMS})"
+    return None
 
 
 def post_timeouts(config: EngineConfig) -> dict[Path, float]:
