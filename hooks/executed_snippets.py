@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import logging
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from mkdocs.plugins import event_priority, get_plugin_logger
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 from mkdocs.utils import get_relative_url
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
 from dlexec.config import EngineConfig, Mode
 from dlexec.errors import AuthoringError, EngineError, Location, visible
@@ -39,7 +41,7 @@ from dlexec.notebooks import (
     sync_snippet_notebook,
 )
 from dlexec.pipeline import BuildReport, Engine, SnippetRun
-from dlexec.posts import front_matter
+from dlexec.posts import front_matter, read_post
 from dlexec.progress import Bar
 from dlexec.render import Links, RenderedPage, error_html, notebook_buttons, render_page
 from dlexec.scaffold import placeholder_description_warnings
@@ -92,8 +94,25 @@ def on_config(config: MkDocsConfig) -> None:
 
 def on_serve(server: LiveReloadServer, config: MkDocsConfig, builder: Callable) -> None:
     """Posts and snippets live outside docs/: watch them so edits rebuild the page."""
-    for folder in (_state.config.posts_dir, _state.config.snippets_dir):
+    folders = (_state.config.posts_dir, _state.config.snippets_dir)
+    for folder in folders:
         server.watch(str(folder))
+    # MkDocs' polling watcher reports a path that turned from a folder back into a file (same
+    # inode) as a folder event, which it ignores: the restored post would wait for another
+    # edit. Such an event rewrites a file in a watched folder of our own, which rebuilds.
+    nudge = _state.config.root / ".cache" / "serve-events" / "changed"
+    nudge.parent.mkdir(parents=True, exist_ok=True)
+    nudge.write_text("0")
+    server.watch(str(nudge.parent))
+    handler = FileSystemEventHandler()
+    handler.on_any_event = lambda event: _nudge(event, nudge)
+    for folder in folders:
+        server.observer.schedule(handler, str(folder), recursive=True)
+
+
+def _nudge(event: FileSystemEvent, nudge: Path) -> None:
+    if event.is_directory and str(event.src_path).endswith((".md", ".py")):
+        nudge.write_text(str(time.time_ns()))
 
 
 @event_priority(100)  # before the blog plugin collects posts and mkdocs-jupyter notebooks
@@ -198,9 +217,9 @@ def _blog_would_reject(post: Path, config: MkDocsConfig) -> EngineError | None:
     """Under serve: what in the post's front matter would make the blog plugin fail the
     rebuild (bad YAML, bad dates or types, unknown author or category), if anything."""
     try:
-        meta, _ = front_matter(post.read_text(encoding="utf-8"), post)
-    except (AuthoringError, OSError, UnicodeDecodeError) as error:
-        return error if isinstance(error, EngineError) else EngineError(str(error), Location(post))
+        meta, _ = front_matter(read_post(post), post)
+    except AuthoringError as error:
+        return error
     if not meta:
         return AuthoringError(
             "a post needs front matter with at least a `date:`", Location(post, 1)

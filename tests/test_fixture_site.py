@@ -207,15 +207,28 @@ def test_unknown_placeholder_value_fails_with_post_and_line(built_site_project: 
             "posts/tiny.md:12: placeholder {{ tiny.n_samples:>100000000 }}: format width "
             "100000000 is more than 100",
         ),
+        (
+            "snippets/tiny.py",
+            "# %% data\n",
+            "# ---\n# resources: {cpus: 1000}\n# ---\n# %% data\n",
+            "snippets/tiny.py: `resources: cpus` claims 1000 CPUs; this machine has",
+        ),
+        (
+            "posts/tiny.md",
+            "# A tiny post",
+            "# A tiny post \xff",
+            "posts/tiny.md:4: the post is not UTF-8 text: byte 0xff at byte offset",
+        ),
     ],
-    ids=["timeout", "dies", "front-matter", "infinite-timeout", "huge-width"],
+    ids=["timeout", "dies", "front-matter", "infinite-timeout", "huge-width", "cpus", "not-utf8"],
 )
 def test_strict_build_fails_on_every_breakage_serve_survives(
     built_site_project: Path, file: str, old: str, new: str, shown: str
 ):
     site_project = built_site_project
     path = site_project / file
-    path.write_text(path.read_text().replace(old, new, 1))
+    content = path.read_text().replace(old, new, 1)  # "\xff" below is a raw byte, not "ÿ"
+    path.write_bytes(content.encode("utf-8", "surrogateescape").replace(b"\xc3\xbf", b"\xff"))
     built = mkdocs_build(site_project)
     assert built.returncode != 0
     assert shown in built.stderr

@@ -235,9 +235,18 @@ def test_ledger_hands_out_in_order_and_never_oversubscribes():
 
 
 def test_a_claim_larger_than_the_machine_is_refused_up_front():
-    ledger = Ledger(Machine(cpus=(0,), gpus=(), memory=2 * GiB), slots=1)
+    where = Location(Path("snippets/big.py"))
+    ledger = Ledger(Machine(cpus=(0, 1), gpus=(), memory=2 * GiB), slots=1)
     with pytest.raises(EngineError, match=r"claims 64.0 GiB; this machine has 2.0 GiB"):
-        ledger.check(Claim(memory=64 * GiB), Location(Path("snippets/big.py")))
+        ledger.check(Claim(memory=64 * GiB), where)
+    with pytest.raises(
+        EngineError, match=r"^snippets/big.py: `resources: cpus` claims 1000 CPUs; "
+    ):
+        ledger.check(Claim(cpus=1000, memory=GiB), where)
+    ledger.check(Claim(cpus=2, gpus=1, memory=GiB), where)  # no GPU here: it runs on the CPU
+    with_gpus = Ledger(Machine(cpus=(0, 1), gpus=("0",), memory=2 * GiB), slots=1)
+    with pytest.raises(EngineError, match=r"`resources: gpus` claims 4 GPUs; this machine has 1"):
+        with_gpus.check(Claim(gpus=4, memory=GiB), where)
 
 
 @pytest.mark.parametrize(

@@ -98,10 +98,15 @@ The kernel answered {{ smoke_probe.answer }} on {{ smoke_probe.host }}.
 
 <!-- more -->
 
+Beside the math $x^2$ stands the label {{ smoke_probe.label }}, as printed.
+
 [The probe](../snippets/smoke_probe.py)
 """
+# Every character that is syntax for Markdown, its extensions (math: `\\(` and `$`) or HTML.
+LABEL = r"accuracy (test set) [x](javascript:alert(1)) $5 \(y\) * _a_ <b> {: .c} `z` |t| :smile:"
 PROBE = (
     "# %% probe\nimport socket\n\nanswer = 6 * 7\nhost = socket.gethostname()\nprint('probe ok')\n"
+    f"label = {LABEL!r}\n"
 )
 
 
@@ -132,4 +137,8 @@ def test_a_new_snippet_runs_sandboxed_through_the_real_config(tmp_path: Path):
     text = html.unescape(re.sub(r"<[^>]+>", "", page))
     assert "The kernel answered 42 on sandbox." in text  # bubblewrap's --hostname
     assert "probe ok" in text
-    assert (project / "notebooks" / "smoke-probe.ipynb").is_file()
+    assert f"stands the label {LABEL}, as printed." in text  # no math, link, markup or emoji
+    assert page.count('class="katex"') == 1  # the post's own $x^2$, nothing of the label
+    assert not re.search(r"(href|src)\s*=\s*[\"']?\s*javascript", page, re.IGNORECASE)
+    notebook = (project / "notebooks" / "smoke-probe.ipynb").read_text()
+    assert "javascript&#58;alert" in notebook and "javascript&amp;#58;" not in notebook

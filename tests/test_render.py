@@ -85,7 +85,7 @@ def test_placeholders_are_formatted_and_escaped(tmp_path):
     page = render_page(
         "A {{ s.accuracy:.1% }} B {{ s.name }}\n", post, report, Links(lambda folder, name: name)
     )
-    assert page.markdown.startswith("A 98.8% B &lt;script&gt;")
+    assert page.markdown.startswith("A 98.8% B &#60;script&#62;")
 
 
 def keras_log(epochs: int, between: str = "") -> str:

@@ -188,3 +188,93 @@ def test_environment_is_an_allowlist():
     assert env["LANG"] == "C.UTF-8" and env["CUDA_VISIBLE_DEVICES"] == "0"
     assert env["KERAS_HOME"] == "/k" and "HOME" not in env
     assert env["PYTHONHASHSEED"] == "0"
+
+
+FILLER = """# ---
+# resources: {{memory: 1GiB}}
+# ---
+
+# %% fill
+import os
+import time
+
+folder = "{folder}"
+os.makedirs(folder, exist_ok=True)
+chunk = bytes(64 * 2**20)
+written = 0
+try:
+    for index in range(40):  # up to 2.5 GiB, 64 MiB at a time
+        with open(os.path.join(folder, f"fill-{{index}}"), "wb") as stream:
+            stream.write(chunk)
+        written += len(chunk)
+        time.sleep(0.05)  # under test: the memory watch samples every 0.2 s
+finally:
+    print("written", written // 2**20, "MiB")
+time.sleep(30)  # under test: the watch stops it long before
+"""
+
+
+def _shared_memory_used() -> int:
+    status = os.statvfs("/dev/shm")
+    return (status.f_blocks - status.f_bfree) * status.f_frsize
+
+
+@pytest.mark.kernel
+def test_files_a_snippet_writes_count_against_its_memory_claim(tmp_path: Path):
+    """A snippet claiming 1 GiB writes into its HOME, /tmp and /dev/shm (tmpfs: memory): each is
+    stopped with the memory error, and nothing lands in the host's shared memory or disk."""
+    from conftest import engine_project, prepare_into
+
+    folders = {"home": "/home/reader/out", "tmp": "/tmp/out", "shm": "/dev/shm/out"}
+    config = engine_project(
+        tmp_path, {name: FILLER.format(folder=folder) for name, folder in folders.items()}
+    )
+    host_shared_before = _shared_memory_used()
+    report, _ = prepare_into(config, {"BLOG_JOBS": "1"}, "results")
+    for name in folders:
+        run = report.snippet_named(name)
+        assert run.status == "failed", f"{name}: {run.status}"
+        message = str(run.error)
+        assert "more than the 1.00 GiB this snippet claims" in message, message
+        assert "GiB of it files in /home/reader, /tmp, /dev/shm" in message, message
+    assert _shared_memory_used() - host_shared_before < 256 * 2**20
+    assert not list(tmp_path.rglob("fill-*"))
+
+
+@pytest.mark.kernel
+def test_a_full_home_says_why(tmp_path: Path):
+    """2 GiB reserved at once in a 1 GiB claim's HOME: the disk is full before any watch can
+    sample it, and the error says where the limit comes from."""
+    from conftest import engine_project, prepare_into
+
+    body = "# ---\n# resources: {memory: 1GiB}\n# ---\n\n# %% fill\nimport os\n"
+    body += "handle = os.open('big', os.O_CREAT | os.O_WRONLY)\n"
+    body += "os.posix_fallocate(handle, 0, 2 * 2**30)\n"
+    config = engine_project(tmp_path, {"full": body})
+    report, _ = prepare_into(config, {"BLOG_JOBS": "1"}, "results")
+    message = str(report.snippet_named("full").error)
+    assert "OSError: [Errno 28] No space left on device" in message, message
+    assert "HOME, /tmp and /dev/shm are each a folder in memory as large as the" in message
+
+
+@pytest.mark.kernel
+@pytest.mark.build
+def test_a_build_from_a_symlinked_virtual_environment_runs_its_kernels(
+    site_project: Path, tmp_path: Path
+):
+    """`.venv` reached through a symlink: the kernel starts as `sys.executable` names it, so
+    the sandbox shows the environment at that path too (it died before replying)."""
+    linked = tmp_path / "linked-venv"
+    linked.symlink_to(Path(sys.prefix))
+    python = linked / "bin" / Path(sys.executable).name
+    env = {**os.environ, "BLOG_EXECUTE": "auto", "BLOG_SANDBOX": "on", "NO_MKDOCS_2_WARNING": "1"}
+    built = subprocess.run(
+        [str(python), "-m", "mkdocs", "build", "--strict"],
+        cwd=site_project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert built.returncode == 0, built.stderr[-3000:]
+    assert "snippets: 1 executed, 0 reused, 0 failed" in built.stderr

@@ -163,3 +163,37 @@ def test_serve_with_the_real_config_survives_every_breakage_and_recovers(real_co
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+OTHER_POST = "---\ndate: 2026-01-02\nslug: other\n---\n# Other\n\nAlso {{ tiny.n_samples }}.\n"
+
+
+@pytest.mark.alone  # its stand-in page waits on a rebuild: no competing kernels
+def test_serve_isolates_a_post_it_cannot_read(built_site_project: Path):
+    """A post saved with bytes that are not UTF-8, then replaced by a folder: it shows its own
+    error page (file, line, byte offset); the other post keeps its outputs; restoring the file
+    recovers on that event."""
+    project = built_site_project
+    other = project / "posts" / "other.md"
+    other.write_text(OTHER_POST)
+    server, port = serve(project)
+    base = f"http://127.0.0.1:{port}/"
+    tiny, other_url = f"{base}2026/01/01/a-tiny-post/", f"{base}2026/01/02/other/"
+    stand_in = f"{base}{date.today():%Y/%m/%d}/other/"
+    try:
+        wait_for(other_url, "Also 64.", server)
+        other.write_bytes(OTHER_POST.encode().replace(b"Also", b"Al\xffso"))
+        page = wait_for(stand_in, "cannot be built", server)
+        assert "posts/other.md:7" in page and "byte 0xff at byte offset 48" in page, page
+        assert "The model saw 64 samples." in wait_for(tiny, "samples:", server)
+        other.unlink()
+        other.mkdir()
+        page = wait_for(stand_in, "this is a folder", server)
+        assert "The model saw 64 samples." in fetch(tiny)
+        other.rmdir()
+        other.write_text(OTHER_POST)
+        wait_for(other_url, "Also 64.", server)
+        assert "The model saw 64 samples." in fetch(tiny)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
-from .errors import AuthoringError, Location
+from .errors import AuthoringError, EngineError, Location
 
 
 class Mode(StrEnum):
@@ -67,14 +69,10 @@ class EngineConfig:
         )
         return config.with_environment(os.environ if environ is None else environ)
 
-    def with_environment(self, environ: dict[str, str] | os._Environ[str]) -> EngineConfig:
-        """Apply BLOG_EXECUTE (auto|never|always) and BLOG_DATA_MIRROR."""
-        mode_name = environ.get("BLOG_EXECUTE", "auto").strip().lower() or "auto"
-        try:
-            mode = Mode(mode_name)
-        except ValueError:
-            choices = ", ".join(m.value for m in Mode)
-            raise AuthoringError(f"BLOG_EXECUTE={mode_name!r} is not one of {choices}") from None
+    def with_environment(self, environ: Mapping[str, str]) -> EngineConfig:
+        """Check every BLOG_* variable, then apply BLOG_EXECUTE and BLOG_DATA_MIRROR."""
+        check_variables(environ)
+        mode = Mode(environ.get("BLOG_EXECUTE", "auto").strip().lower() or "auto")
         mirror = environ.get("BLOG_DATA_MIRROR")
         return replace(
             self, mode=mode, data_mirror=Path(mirror).resolve() if mirror else self.data_mirror
@@ -86,6 +84,54 @@ class EngineConfig:
             return path.resolve().relative_to(self.root)
         except ValueError:
             return path
+
+
+# Every variable the engine reads, with what it accepts (None: checked by `_value_problem`).
+VARIABLES = {
+    "BLOG_EXECUTE": ("auto", "never", "always"),
+    "BLOG_EXECUTOR": ("local", "ray"),
+    "BLOG_SANDBOX": ("auto", "on", "off"),
+    "BLOG_JOBS": None,
+    "BLOG_GPUS": None,
+    "BLOG_DATA_MIRROR": None,
+}
+MAX_JOBS = 4096
+GPU_ID = re.compile(r"[\w./:-]{1,100}")  # an index, a GPU-... UUID or a MIG-... id
+
+
+def check_variables(environ: Mapping[str, str]) -> None:
+    """One line for the first BLOG_* variable that is unknown (a typo would be ignored) or has
+    a value the engine does not accept; up front, before anything runs."""
+    for name in sorted(name for name in environ if name.startswith("BLOG_")):
+        if name not in VARIABLES:
+            raise EngineError(
+                f"{name} is not a variable the engine reads; it reads {', '.join(VARIABLES)}"
+            )
+        value = environ[name]
+        allowed = VARIABLES[name]
+        if allowed is not None:
+            if (value.strip().lower() or allowed[0]) not in allowed:
+                raise EngineError(f"{name}={value!r:.80} is not one of {', '.join(allowed)}")
+            continue
+        problem = _value_problem(name, value)
+        if problem:
+            raise EngineError(f"{name}={value!r:.80} {problem}")
+
+
+def _value_problem(name: str, value: str) -> str | None:
+    text = value.strip()
+    if name == "BLOG_JOBS":
+        if text.lower() in ("", "auto") or (text.isdigit() and 1 <= int(text) <= MAX_JOBS):
+            return None
+        return f"must be a whole number from 1 to {MAX_JOBS}, or 'auto'"
+    if name == "BLOG_GPUS":
+        ids = [part.strip() for part in text.split(",") if part.strip()]
+        if all(GPU_ID.fullmatch(part) for part in ids):
+            return None
+        return "must be GPU ids separated by commas (e.g. 0,1), or empty for none"
+    if text and not Path(text).is_dir():
+        return "is not a folder"
+    return None
 
 
 def _matrix_settings(table: dict, pyproject: Path) -> dict:

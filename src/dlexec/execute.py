@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +29,15 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 
 from .clean import TF_NOISE, human_size
 from .resources import GiB
-from .sandbox import HOME_INSIDE, Sandbox, kernel_environment, manager_class, readonly_paths
+from .sandbox import (
+    DEFAULT_SCRATCH,
+    HOME_INSIDE,
+    SCRATCH,
+    Sandbox,
+    kernel_environment,
+    manager_class,
+    readonly_paths,
+)
 from .snippets import Snippet
 
 SETUP_CODE = "import dlexec._kernel as _dlexec_kernel\n_dlexec_kernel.install()"
@@ -201,11 +209,12 @@ class KernelRun:
         # every run and read like a reader's own machine.
         home = HOME_INSIDE if self.sandbox is not None else run_dir / "home"
         binds = _stage_home(run_dir / "home", home, self.data_files, copy=self.sandbox is None)
+        scratch = self.launch.memory_limit or DEFAULT_SCRATCH
         env = kernel_environment({**self.launch.env, **_home_env(home)})
         client = BoundedClient(
             self.notebook,
             kernel_name="python3",
-            kernel_manager_class=_kernel_manager(run_dir, env, binds, self.sandbox),
+            kernel_manager_class=_kernel_manager(run_dir, env, binds, self.sandbox, scratch),
             timeout=self.timeout,
             allow_errors=False,
             # nbclient's merging of streams is quadratic on long lines: capture merges them.
@@ -226,7 +235,11 @@ class KernelRun:
         self._stack.enter_context(
             client.setup_kernel(env=env, cwd=run_dir / "home", stdout=log, stderr=log)
         )
-        self.watch = MemoryWatch(_kernel_process(client), self.launch.memory_limit)
+        self.watch = MemoryWatch(
+            _kernel_process(client),
+            self.launch.memory_limit,
+            scratch=SCRATCH if self.sandbox is not None else (),
+        )
         self._stack.callback(self.watch.stop)
         # The engine's own setup (importing Keras and its backend) is not the snippet's time.
         deadline = time.monotonic() + SETUP_LIMIT
@@ -303,31 +316,29 @@ def _home_env(home: Path) -> dict[str, str]:
 def _stage_home(
     folder: Path, home: Path, data_files: Mapping[str, Path], copy: bool
 ) -> dict[Path, Path]:
-    """Make the run's home in `folder` (seen by the kernel at `home`) with its declared data:
-    copied (unsandboxed) or bound read-only (sandboxed). Returns binds, target -> source."""
-    binds = {}
-    for name, source in data_files.items():
-        target = folder / ".keras" / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if copy:
-            shutil.copyfile(source, target)
-        else:
-            binds[home / ".keras" / name] = source
-    _seed_font_cache(folder / ".config" / "matplotlib")
-    return binds
-
-
-def _seed_font_cache(mpl_config: Path) -> None:
-    """Copy the build's matplotlib font list, so each kernel does not rebuild it (seconds)."""
+    """Make the run's home (seen by the kernel at `home`) with its declared data and the build's
+    matplotlib font list (so each kernel does not rebuild it, seconds): copied into `folder`
+    (unsandboxed), or bound read-only into the sandbox's home. Returns binds, target -> source."""
     import matplotlib
 
-    mpl_config.mkdir(parents=True, exist_ok=True)
-    for cached in Path(matplotlib.get_cachedir()).glob("fontlist-*.json"):
-        shutil.copyfile(cached, mpl_config / cached.name)
+    fonts = Path(matplotlib.get_cachedir()).glob("fontlist-*.json")
+    wanted = {Path(".keras") / name: source for name, source in data_files.items()}
+    wanted |= {Path(".config", "matplotlib", cached.name): cached for cached in fonts}
+    if not copy:
+        return {home / relative: source for relative, source in wanted.items()}
+    for relative, source in wanted.items():
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, folder / relative)
+    (folder / ".config" / "matplotlib").mkdir(parents=True, exist_ok=True)
+    return {}
 
 
 def _kernel_manager(
-    run_dir: Path, env: dict[str, str], binds: Mapping[Path, Path], sandbox: Sandbox | None
+    run_dir: Path,
+    env: dict[str, str],
+    binds: Mapping[Path, Path],
+    sandbox: Sandbox | None,
+    scratch_bytes: int,
 ) -> type[AsyncKernelManager]:
     """A kernel manager class speaking over Unix sockets in the run folder (they cross the
     sandbox; TCP on localhost would not, and has port races between parallel kernels). A class,
@@ -338,7 +349,9 @@ def _kernel_manager(
         "ip": str(ipc / "kernel"),
         "connection_file": str(ipc / "kernel.json"),
     }
-    prefix = [] if sandbox is None else sandbox.command(run_dir, env, readonly_paths(), binds)
+    prefix = []
+    if sandbox is not None:
+        prefix = sandbox.command(run_dir, env, readonly_paths(), binds, scratch_bytes)
     # Should the machine run out of memory anyway, its killer takes a kernel, not the build.
     choom = shutil.which("choom")
     prefix = [choom, "-n", "1000", "--", *prefix] if choom else prefix
@@ -382,23 +395,38 @@ def _run_cell(
             return Failure("memory", code_index, watch.message())
         return Failure("setup" if setup else "died", code_index, _death_message(client, log_path))
     except CellExecutionError as error:
-        return Failure("setup" if setup else "error", code_index, f"{error.ename}: {error.evalue}")
+        message = f"{error.ename}: {error.evalue}"
+        if client.sandboxed and "No space left on device" in error.evalue:
+            message += f"; {FULL_SCRATCH}"
+        return Failure("setup" if setup else "error", code_index, message)
     finally:
         client.finish_cell(cells[index], index)
     return None
 
 
+FULL_SCRATCH = (
+    "in the sandbox, HOME, /tmp and /dev/shm are each a folder in memory as large as the "
+    "snippet's memory claim, and their files count in it: raise `resources: {memory: ...}` in "
+    "the snippet's header if it really needs more"
+)
+
+
 class MemoryWatch:
-    """Measures a kernel's memory (every process it started, summed) and, past `limit` bytes,
-    kills it: the snippet fails with a message naming its claim, instead of the machine's
+    """Measures a kernel's memory (every process it started, summed, plus the files in its
+    sandbox's `scratch` tmpfs folders, which are memory too) and, past `limit` bytes, kills
+    it: the snippet fails with a message naming its claim, instead of the machine's
     out-of-memory killer choosing a victim (perhaps the build). Also pins CPUs."""
 
     interval = 0.2  # seconds between measurements
 
-    def __init__(self, process: psutil.Process | None, limit: int | None) -> None:
+    def __init__(
+        self, process: psutil.Process | None, limit: int | None, scratch: Iterable[Path] = ()
+    ) -> None:
         self.process = process
         self.limit = limit
+        self.scratch = tuple(scratch)
         self.peak = 0
+        self.peak_files = 0  # bytes in the scratch folders when `peak` was measured
         self.exceeded = False
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="dlexec-memory", daemon=True)
@@ -406,10 +434,14 @@ class MemoryWatch:
             self._thread.start()
 
     def message(self) -> str:
+        files = ""
+        if self.peak_files:
+            where = ", ".join(str(folder) for folder in self.scratch)
+            files = f" ({self.peak_files / GiB:.2f} GiB of it files in {where})"
         return (
-            f"the kernel used {self.peak / GiB:.2f} GiB, more than the {self.limit / GiB:.2f} GiB "
-            "this snippet claims, and was stopped; raise `resources: {memory: ...}` in the "
-            "snippet's header if it really needs more"
+            f"the kernel used {self.peak / GiB:.2f} GiB{files}, more than the "
+            f"{self.limit / GiB:.2f} GiB this snippet claims, and was stopped; raise "
+            "`resources: {memory: ...}` in the snippet's header if it really needs more"
         )
 
     def stop(self) -> None:
@@ -426,15 +458,29 @@ class MemoryWatch:
     def _loop(self) -> None:
         while not self._stopped.wait(self.interval):
             tree = self._tree()
-            used = 0
+            used = files = self._files(tree)
             for process in tree:
                 with suppress(psutil.Error):
                     used += process.memory_info().rss
-            self.peak = max(self.peak, used)
+            if used > self.peak:
+                self.peak, self.peak_files = used, files
             if self.limit is not None and used > self.limit:
                 self.exceeded = True
                 self.kill()
                 return
+
+    def _files(self, tree: list[psutil.Process]) -> int:
+        """Bytes used in the scratch folders, seen through the root of a process inside the
+        sandbox (one whose mount namespace is not ours: bwrap itself runs outside)."""
+        inside = next((p.pid for p in tree if _mount_namespace(p.pid) != _mount_namespace()), None)
+        if inside is None:
+            return 0
+        used = 0
+        for folder in self.scratch:
+            with suppress(OSError):
+                status = os.statvfs(f"/proc/{inside}/root{folder}")
+                used += (status.f_blocks - status.f_bfree) * status.f_frsize
+        return used
 
     def kill(self) -> None:
         for process in self._tree():
@@ -446,6 +492,13 @@ class MemoryWatch:
             return [self.process, *self.process.children(recursive=True)]
         except psutil.Error:
             return []
+
+
+def _mount_namespace(pid: int | str = "self") -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/mnt")
+    except OSError:
+        return None
 
 
 def _tasks(pid: int) -> list[int]:

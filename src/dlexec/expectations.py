@@ -33,7 +33,7 @@ import yaml
 
 from . import yaml_lines
 from .errors import AuthoringError, Location
-from .posts import front_matter_nodes
+from .posts import front_matter_nodes, read_post
 from .variants import BACKENDS, Variant
 
 OPERATORS = {
@@ -103,7 +103,7 @@ def scope_text(claim: Expectation) -> str:
 def read_expectations(post: Path) -> list[Expectation]:
     """The `expect` mapping of a post's front matter, validated: an Expectation per claim, each
     with the line it is written on."""
-    meta, nodes = front_matter_nodes(post.read_text(encoding="utf-8"), post)
+    meta, nodes = front_matter_nodes(read_post(post), post)
     if not meta.get("expect"):
         return []
     expect_key, declared = nodes["expect"]

@@ -34,7 +34,7 @@ from .errors import EngineError, Location, StaleNotebookError
 from .outputs import ErrorOutput, HistoryOutput, ImageOutput, Output, TextOutput
 from .pipeline import BuildReport, SnippetRun
 from .plots import CARD
-from .posts import front_matter
+from .posts import front_matter, read_post
 from .render import (
     backend_text,
     expand_placeholders,
@@ -44,7 +44,7 @@ from .render import (
 )
 from .results import MATRIX_FILE, RESULT_FILE, atomic_write
 from .snippets import Cell
-from .values import NOTEBOOK_MARKDOWN, literal_markdown
+from .values import literal_markdown
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -95,7 +95,7 @@ def _cell_label(name: str | None, seconds: float | None) -> str:
 
 def post_notebook(post: Path, report: BuildReport, source_url: str | None = None) -> NotebookNode:
     """The post as a notebook: prose in Markdown cells, each embed as code cells with outputs."""
-    text = post.read_text(encoding="utf-8")
+    text = read_post(post)
     _, skip = front_matter(text, post)
     body = "\n".join(text.splitlines()[skip:])
     cells: list[NotebookNode] = []
@@ -207,7 +207,7 @@ def _output(output: Output, folder: Path) -> NotebookNode | None:
 
 def markdown_text(text: str) -> str:
     """`text` as literal text on one line of a Markdown cell: HTML and Markdown syntax escaped."""
-    return literal_markdown(" ".join(text.split()), NOTEBOOK_MARKDOWN)
+    return literal_markdown(" ".join(text.split()))
 
 
 def markdown_url(url: str) -> str | None:

@@ -138,9 +138,32 @@ def _front_matter(
     return meta, end + 1, yaml_lines.key_nodes(node)
 
 
+def read_post(post: Path) -> str:
+    """The post's text; AuthoringError naming the file, and the line and byte of the first one
+    that is not UTF-8, when it cannot be read (one broken post must not stop the others)."""
+    try:
+        content = post.read_bytes()
+    except IsADirectoryError:
+        raise AuthoringError(
+            "a post must be a file, and this is a folder", Location(post)
+        ) from None
+    except OSError as error:
+        raise AuthoringError(f"cannot read the post: {error.strerror}", Location(post)) from None
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = content.count(b"\n", 0, error.start) + 1
+        column = error.start - (content.rfind(b"\n", 0, error.start) + 1)
+        raise AuthoringError(
+            f"the post is not UTF-8 text: byte 0x{content[error.start]:02x} at byte offset "
+            f"{error.start} (column {column + 1}) cannot be decoded; save the file as UTF-8",
+            Location(post, line),
+        ) from None
+
+
 def find_references(post: Path, snippets_dir: Path, text: str | None = None) -> PostReferences:
     """Scan a post (its whole file, so line numbers match the file) for embeds and placeholders."""
-    text = post.read_text(encoding="utf-8") if text is None else text
+    text = read_post(post) if text is None else text
     meta, _, nodes = _front_matter(text, post)  # validate early: MkDocs ignores broken ones
     timeout = None
     if "snippet_timeout" in meta:

@@ -142,13 +142,25 @@ class Ledger:
             raise Cancelled
 
     def check(self, claim: Claim, where: Location) -> None:
-        """Refuse a claim this machine can never satisfy (it would wait for ever)."""
-        if claim.memory > self.machine.memory:
-            raise EngineError(
+        """Refuse a claim this machine can never satisfy: it would wait for ever, or run with
+        more math threads than CPUs. A GPU claim on a machine without a GPU runs on the CPU
+        (the blog's promise); one for more GPUs than a GPU machine has is refused."""
+        machine, gpus = self.machine, len(self.machine.gpus)
+        problem = None
+        if claim.memory > machine.memory:
+            problem = (
                 f"`resources: memory` claims {claim.memory / GiB:.1f} GiB; this machine has "
-                f"{self.machine.memory / GiB:.1f} GiB for kernels",
-                where,
+                f"{machine.memory / GiB:.1f} GiB for kernels"
             )
+        elif claim.cpus > len(machine.cpus):
+            problem = (
+                f"`resources: cpus` claims {claim.cpus} CPUs; this machine has "
+                f"{len(machine.cpus)} for kernels"
+            )
+        elif gpus and (claim.gpus or 0) > gpus:
+            problem = f"`resources: gpus` claims {claim.gpus} GPUs; this machine has {gpus}"
+        if problem:
+            raise EngineError(problem, where)
 
     def queue(self, order: int) -> None:
         """Reserve a run's place in the admission order (when it is submitted, before its

@@ -4,9 +4,11 @@ Every kernel starts inside a sandbox with: no network (its own, empty network na
 own PID namespace (it cannot see the build's processes or their `/proc/<pid>/environ`, and every
 process it starts dies with it); a read-only view of only what Python, the engine and the
 libraries need (the system's /usr, the interpreter, the virtual environment, the engine's
-package); one writable folder, the run's own (working directory, HOME, KERAS_HOME copy and the
-kernel's socket files: Jupyter talks to the kernel over Unix sockets there, since TCP on
-localhost does not cross network namespaces); and an allowlisted environment.
+package); writable HOME (working directory, KERAS_HOME with the declared data bound read-only),
+/tmp and /dev/shm, each a tmpfs as large as the memory claim and counted in it, so nothing a
+snippet writes lands on the host's disk or shared memory; the run's socket folder (Jupyter talks
+to the kernel over Unix sockets there, since TCP on localhost does not cross network
+namespaces); and an allowlisted environment.
 
 `BLOG_SANDBOX`: unset or `auto` sandboxes when bwrap works, else warns loudly (and refuses when
 `CI=true`); `on` requires it; `off` runs kernels unsandboxed (unsafe: trusted snippets only).
@@ -57,6 +59,10 @@ FIXED_ENV = {
 }
 RECEIVE_QUEUE = 32  # kernel messages the build buffers per channel (each at most ~1 MB)
 HOME_INSIDE = Path("/home/reader")  # the kernel's home, working directory and KERAS_HOME parent
+# Where a sandboxed kernel can write: each a tmpfs (memory, not the host's disk or /dev/shm),
+# sized like the snippet's memory claim and counted with it.
+SCRATCH = (HOME_INSIDE, Path("/tmp"), Path("/dev/shm"))
+DEFAULT_SCRATCH = 4 * 1024**3
 SYSTEM_DIRS = ("/usr", "/bin", "/lib", "/lib32", "/lib64", "/libx32", "/sbin")
 ETC_ENTRIES = (
     "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "passwd", "group",
@@ -87,22 +93,25 @@ class Sandbox:
         env: Mapping[str, str],
         readonly: Iterable[Path],
         files: Mapping[Path, Path] | None = None,
+        scratch_bytes: int = DEFAULT_SCRATCH,
     ) -> list[str]:
-        """The `bwrap ...` prefix that confines a kernel to `run_dir`: its `home` folder is the
-        only writable place, seen at HOME_INSIDE, and its `ipc` folder (the kernel's sockets)
-        keeps its path, which the connection file names; `files` are bound read-only at their
-        targets (target -> source)."""
+        """The `bwrap ...` prefix that confines a kernel: its writable places are HOME_INSIDE,
+        /tmp and /dev/shm (SCRATCH), each a tmpfs of `scratch_bytes` (memory: MemoryWatch
+        counts their files with the kernel's processes), and its `ipc` folder (the kernel's
+        sockets) keeps its path, which the connection file names; `files` are bound read-only
+        at their targets (target -> source)."""
         args = [self.bwrap, "--unshare-all", "--die-with-parent", "--new-session"]
         args += ["--cap-drop", "ALL", "--hostname", "sandbox", "--clearenv"]
         for name, value in sorted(env.items()):
             args += ["--setenv", name, value]
-        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/dev/shm"]
+        args += ["--proc", "/proc", "--dev", "/dev"]
+        for folder in SCRATCH:
+            args += ["--size", str(scratch_bytes), "--tmpfs", str(folder)]
         args += _system_mounts() + _gpu_mounts()
-        for path in _outermost(readonly):
-            args += ["--ro-bind", str(path), str(path)]
+        for path in _outermost(readonly):  # a symlinked path shows its target's files
+            args += ["--ro-bind", os.path.realpath(path), str(path)]
         ipc = str(run_dir / "ipc")
-        args += ["--bind", ipc, ipc, "--bind", str(run_dir / "home"), str(HOME_INSIDE)]
-        args += ["--chdir", str(HOME_INSIDE)]
+        args += ["--bind", ipc, ipc, "--chdir", str(HOME_INSIDE)]
         for target, source in sorted((files or {}).items()):
             args += ["--ro-bind", str(source), str(target)]
         return [*args, "--"]
@@ -142,11 +151,15 @@ def kernel_environment(
 
 
 def readonly_paths() -> list[Path]:
-    """The interpreter, the virtual environment and the engine's package, nothing else."""
-    engine = Path(dlexec.__file__).resolve().parent
+    """The interpreter, the virtual environment and the engine's package, nothing else: each
+    at its real path and, when the build reached it through a symlink (a linked `.venv`), at
+    that path too, since the kernel is started as the build's `sys.executable` names it."""
+    engine = Path(dlexec.__file__).parent
     paths = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix), engine}
     paths.add(Path(os.path.realpath(sys.executable)).parent.parent)
-    return sorted(path.resolve() for path in paths if path.exists())
+    paths.add(Path(sys.executable).parent.parent)
+    existing = {Path(os.path.abspath(path)) for path in paths if path.exists()}
+    return sorted(existing | {path.resolve() for path in existing})
 
 
 def choose(environ: Mapping[str, str] | None = None, log: Any = print) -> Sandbox | None:
@@ -176,7 +189,8 @@ def probe() -> str | None:
     if bwrap is None:
         return "bubblewrap (bwrap) is not installed"
     check = [bwrap, "--unshare-all", "--die-with-parent", "--cap-drop", "ALL"]
-    check += ["--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "true"]
+    check += ["--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev"]
+    check += ["--size", "1048576", "--tmpfs", "/tmp", "true"]  # `--size`: bubblewrap 0.8
     try:
         done = subprocess.run(check, capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as error:

@@ -18,7 +18,7 @@ import yaml
 
 from .config import EngineConfig
 from .errors import AuthoringError, Location
-from .posts import front_matter_nodes
+from .posts import front_matter_nodes, read_post
 
 # The description a scaffolded post starts with. It is the page's meta description (what search
 # engines and link previews show): placeholder_description_warnings names the posts that still
@@ -141,8 +141,8 @@ def placeholder_description_warnings(posts_dir: Path, root: Path | None = None) 
     warnings = []
     for post in sorted(posts_dir.glob("*.md")):
         try:
-            meta, nodes = front_matter_nodes(post.read_text(encoding="utf-8"), post)
-        except (AuthoringError, OSError, UnicodeDecodeError):
+            meta, nodes = front_matter_nodes(read_post(post), post)
+        except AuthoringError:
             continue
         if not is_placeholder_description(meta.get("description")):
             continue

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import html
 import re
 from typing import Any
 
 from .errors import AuthoringError
 from .posts import FILTERS, Placeholder
 
-# Characters Python-Markdown reads as markup and lets a backslash escape (a backslash before
-# any other character would show). Jupyter's Markdown also reads |, ~ and $ (tables, strike,
-# math) and escapes all of them.
-PAGE_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#!])")
-NOTEBOOK_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#|~$!])")
+# A value passes through Markdown (and its extensions: arithmatex reads `\\(` and `$` as math,
+# emoji `:name:`, tables `|`, attr_list `{...}`) and then HTML, in a page and in a notebook.
+# A backslash escape is itself syntax for some of them (`\\(` opens math), so every ASCII
+# punctuation character becomes a numeric character reference, which each of them passes
+# through as text; `.`, `,` and `%` stay as they are (numbers read the same in the source).
+PUNCTUATION = re.compile(r"[!-/:-@\[-`{-~]")
+PLAIN = frozenset(".,%")
 
 
-def literal_markdown(text: str, syntax: re.Pattern[str] = PAGE_MARKDOWN) -> str:
-    """`text` shown as itself in Markdown: markup characters and HTML escaped."""
-    return html.escape(syntax.sub(r"\\\1", text))
+def literal_markdown(text: str) -> str:
+    """`text` shown as itself in Markdown, HTML and the math extension."""
+    return PUNCTUATION.sub(lambda m: m[0] if m[0] in PLAIN else f"&#{ord(m[0])};", text)
 
 
 def format_value(values: dict[str, Any], placeholder: Placeholder) -> str:
