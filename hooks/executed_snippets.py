@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import logging
+import os
 import time
 import traceback
 from collections.abc import Callable
@@ -118,7 +119,8 @@ def _nudge(event: FileSystemEvent, nudge: Path) -> None:
 @event_priority(100)  # before the blog plugin collects posts and mkdocs-jupyter notebooks
 def on_files(files: Files, config: MkDocsConfig) -> Files:
     engine_config = _state.config
-    posts = sorted(engine_config.posts_dir.glob("*.md"))
+    _refuse_links_out(files)
+    posts = [p for p in sorted(engine_config.posts_dir.glob("*.md")) if not _linked_out(p)]
     for post in posts:
         problem = _blog_would_reject(post, config) if _state.serving else None
         files.append(
@@ -203,6 +205,27 @@ def _source_url(post: Path, config: MkDocsConfig) -> str | None:
     branch = config.extra.get("repo_branch", "main")
     relative = post.relative_to(_state.config.root).as_posix()
     return f"{config.repo_url.rstrip('/')}/blob/{branch}/{relative}" if config.repo_url else None
+
+
+def _refuse_links_out(files: Files) -> None:
+    """A project file that is a symlink out of the project (say docs/x.txt -> /etc/passwd)
+    would be copied into the site: the build fails naming it; `serve` leaves it out."""
+    for file in list(files):
+        if file.abs_src_path and _linked_out(Path(file.abs_src_path)):
+            files.remove(file)
+
+
+def _linked_out(path: Path) -> bool:
+    """True (under serve, after logging it) when `path` links out of the project; the build
+    fails on it."""
+    if not _state.config.leaves_project(path):
+        return False
+    shown = Path(os.path.abspath(path)).relative_to(_state.config.root).as_posix()
+    message = visible(f"{shown}: a symlink to a file outside the project; it is not published")
+    if not _state.serving:
+        raise PluginError(message)
+    serve_log.error(message)
+    return True
 
 
 def _report_errors(report: BuildReport) -> None:

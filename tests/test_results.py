@@ -148,7 +148,7 @@ FORGERIES = {  # what a forgery does -> (the edit, what the refusal says)
     ),
     "a value that is an object": (
         lambda d: d["values"].update(accuracy={"html": "<b>"}),
-        "result.values.accuracy must be number or string or boolean",
+        "result.values.accuracy cannot be validated",
     ),
     "text that is not text": (
         lambda d: d["cells"][0]["outputs"][0].update(text=[{"a": 1}]),
@@ -157,6 +157,14 @@ FORGERIES = {  # what a forgery does -> (the edit, what the refusal says)
     "a width that is not a number": (
         lambda d: d["cells"][0]["outputs"][1].update(width="9e9"),
         r"result.cells\[0\].outputs\[1\] cannot be validated",
+    ),
+    "a 10 MB string value": (
+        lambda d: d["values"].update(accuracy="9" * 10_000_000),
+        "result.values.accuracy cannot be validated",
+    ),
+    "a 1 MB device in the provenance line": (
+        lambda d: d["provenance"].update(device="H100 " * 200_000),
+        "result.provenance.device cannot be validated",
     ),
     "an unknown field": (
         lambda d: d.update(page_html="<script>"),
@@ -236,3 +244,24 @@ def test_a_curve_file_holds_only_what_matplotlib_draws(marker: bytes, forged: by
     assert svg_problem(drawn) is None
     assert marker in drawn
     assert svg_problem(drawn.replace(marker, forged, 1)) is not None
+
+
+def test_a_forged_matrix_counts_as_none(tmp_path: Path):
+    """matrix.json comes from pull requests too: one the engine would not write (a value that
+    is markup in an object, a 10 MB string) or a symlink is not read; its runs count as missing."""
+    from dlexec.matrix import VariantRecord, load_matrix, store_record
+    from dlexec.variants import Variant
+
+    record = VariantRecord(Variant("jax"), "k", {"backend": "jax"}, values={"accuracy": 0.9})
+    store_record(tmp_path, record, tmp_path / ".locks")
+    assert list(load_matrix(tmp_path)) == [Variant("jax")]
+    path = tmp_path / "matrix.json"
+    honest = path.read_text()
+    for forged in ('{"html": "<script>"}', '"' + "9" * 10_000_000 + '"'):
+        path.write_text(honest.replace("0.9", forged))
+        assert load_matrix(tmp_path) == {}
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_text(honest)
+    path.unlink()
+    path.symlink_to(elsewhere)
+    assert load_matrix(tmp_path) == {}

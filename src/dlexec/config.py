@@ -78,6 +78,16 @@ class EngineConfig:
             self, mode=mode, data_mirror=Path(mirror).resolve() if mirror else self.data_mirror
         )
 
+    def leaves_project(self, path: Path) -> bool:
+        """Is `path` in the project, but a symlink (or under one) to somewhere outside it, or
+        into `.git` (whose config holds CI's token)? Such a committed link would publish a
+        file of the build machine."""
+        lexical = Path(os.path.abspath(path))
+        if not lexical.is_relative_to(self.root):
+            return False
+        real = Path(os.path.realpath(lexical))
+        return not real.is_relative_to(self.root) or real.is_relative_to(self.root / ".git")
+
     def relative(self, path: Path) -> Path:
         """`path` relative to the project root when inside it, for messages."""
         try:

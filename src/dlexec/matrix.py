@@ -21,12 +21,13 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import result_checks
 from .cache_key import KeyInputs
 from .datasets import fetch
 from .errors import EngineError, Location
 from .expectations import read_expectations
 from .pipeline import BuildReport, Engine, SnippetRun
-from .results import MATRIX_FILE, Result, atomic_write
+from .results import MATRIX_FILE, Result, atomic_write, read_plain
 from .variants import BACKENDS, Variant, variant_inputs, variant_key, wanted_variants
 
 if TYPE_CHECKING:
@@ -69,7 +70,9 @@ def load_matrix(folder: Path) -> dict[Variant, VariantRecord]:
     """The variant records stored in `folder`; an unreadable file counts as none (they run
     again)."""
     try:
-        document = json.loads((folder / MATRIX_FILE).read_text(encoding="utf-8"))
+        document = json.loads(read_plain(folder / MATRIX_FILE))
+        if result_checks.structure_problem(document, "matrix"):
+            return {}  # committed by a pull request: held to the engine's form like a result
         records = [VariantRecord.from_json(entry) for entry in document["variants"].values()]
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}

@@ -24,6 +24,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._kernel import MAX_STRING_VALUE
 from .images import MAX_IMAGE_BYTES
 
 if TYPE_CHECKING:
@@ -65,6 +66,20 @@ SVG_PROLOG = (
 OUTSIDE_REFERENCE = re.compile(r"url\(\s*(?!#)|@import|javascript:|expression\(", re.IGNORECASE)
 
 HEX64 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+SHORT = {"type": "string", "maxLength": MAX_NAME}
+PLAIN_VALUE = {  # what `_kernel` publishes as a value: a number, a boolean or a short string
+    "anyOf": [{"type": ["number", "boolean"]}, {"type": "string", "maxLength": MAX_STRING_VALUE}]
+}
+PROVENANCE = {
+    "type": "object",
+    "additionalProperties": {
+        "anyOf": [
+            {"type": ["number", "null"]},
+            {"type": "string", "maxLength": MAX_NAME},
+            {"type": "array", "maxItems": 100_000, "items": {"type": ["number", "null"]}},
+        ]
+    },
+}
 KEY = {"type": "string", "maxLength": 64}  # compared with the key computed now: any other misses
 LINES = {"type": "array", "items": {"type": "string"}}
 OPTIONAL_INT = {"type": ["integer", "null"]}
@@ -95,7 +110,7 @@ OUTPUT = {
         _output(
             "history",
             {
-                "model": {"type": "string", "maxLength": MAX_NAME},
+                "model": SHORT,
                 "epochs": {"type": "array", "items": {"type": "integer", "minimum": 0}},
                 "metrics": {
                     "type": "object",
@@ -127,15 +142,7 @@ SCHEMA = {
                 "data": {"type": "object", "additionalProperties": HEX64},
             },
         },
-        "provenance": {
-            "type": "object",
-            "additionalProperties": {
-                "anyOf": [
-                    {"type": ["string", "number", "null"]},
-                    {"type": "array", "items": {"type": ["number", "null"]}},
-                ]
-            },
-        },
+        "provenance": PROVENANCE,
         "cells": {
             "type": "array",
             "items": {
@@ -144,35 +151,61 @@ SCHEMA = {
                 "additionalProperties": False,
                 "properties": {
                     "index": {"type": "integer", "minimum": 0},
-                    "name": {"type": ["string", "null"]},
+                    "name": {"anyOf": [SHORT, {"type": "null"}]},
                     "outputs": {"type": "array", "items": OUTPUT},
                 },
             },
         },
-        "values": {
-            "type": "object",
-            "additionalProperties": {"type": ["number", "string", "boolean"]},
-        },
+        "values": {"type": "object", "additionalProperties": PLAIN_VALUE},
         "files": {"type": "object", "additionalProperties": HEX64},
     },
 }
 
 
+# matrix.json beside a result: each backend's and seed's values, histories and provenance.
+MATRIX_SCHEMA = {
+    "type": "object",
+    "required": ["format", "variants"],
+    "additionalProperties": False,
+    "properties": {
+        "format": {"type": "integer"},
+        "variants": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "required": ["variant", "key", "inputs"],
+                "additionalProperties": False,
+                "properties": {
+                    "variant": SHORT,
+                    "key": KEY,
+                    "inputs": {"type": "object"},
+                    "values": {"type": "object", "additionalProperties": PLAIN_VALUE},
+                    "histories": {"type": "array", "items": {"type": "object"}},
+                    "provenance": PROVENANCE,
+                    "error": {"type": ["string", "null"], "maxLength": 100_000},
+                },
+            },
+        },
+    },
+}
+
+
 @cache
-def _validator() -> Callable[[Any], Any]:
+def _validator(schema: str) -> Callable[[Any], Any]:
     import fastjsonschema
 
-    return fastjsonschema.compile(SCHEMA)
+    return fastjsonschema.compile(SCHEMA if schema == "result" else MATRIX_SCHEMA)
 
 
-def structure_problem(document: Any) -> str | None:
-    """Why `document` (result.json without its checksum) is not what the engine writes."""
+def structure_problem(document: Any, schema: str = "result") -> str | None:
+    """Why `document` (result.json without its checksum, or a "matrix" file) is not what the
+    engine writes."""
     import fastjsonschema
 
     try:
-        _validator()(document)
+        _validator(schema)(document)
     except fastjsonschema.JsonSchemaValueException as error:
-        return error.message.replace("data", "result", 1)[:300]
+        return error.message.replace("data", schema, 1)[:300]
     return None
 
 

@@ -71,7 +71,7 @@ def load_result(folder: Path) -> Result | None:
     if not path.exists() and not path.is_symlink():
         return None
     try:
-        document = json.loads(_read_plain(path))
+        document = json.loads(read_plain(path))
         checksum = document.pop("checksum")
     except (OSError, ValueError, KeyError, AttributeError, TypeError) as error:
         raise CorruptResult(f"{path}: unreadable ({error})") from None
@@ -89,7 +89,7 @@ def load_result(folder: Path) -> Result | None:
     return result
 
 
-def _read_plain(path: Path) -> bytes:
+def read_plain(path: Path) -> bytes:
     """The bytes of a regular file, refusing a symlink (it could name any file of the machine)."""
     handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     with os.fdopen(handle, "rb") as stream:
