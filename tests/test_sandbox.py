@@ -214,6 +214,29 @@ time.sleep(30)  # under test: the watch stops it long before
 """
 
 
+MEMFD_FILLER = """# ---
+# resources: {memory: 1GiB}
+# ---
+
+# %% fill
+import os
+import time
+
+handle = os.memfd_create("hog")  # a file in memory, in no process' resident set
+for _ in range(40):
+    os.write(handle, bytes(64 * 2**20))
+    time.sleep(0.05)  # under test: the memory watch samples every 0.2 s
+time.sleep(30)  # under test: the watch stops it long before
+"""
+SYSV_SHM = """# %% shm
+import ctypes
+
+libc = ctypes.CDLL(None, use_errno=True)
+segment = libc.shmget(0, 2**30, 0o1600)  # IPC_PRIVATE | IPC_CREAT: would outlive the process
+print("shmget", segment, "errno", ctypes.get_errno())
+"""
+
+
 def _shared_memory_used() -> int:
     status = os.statvfs("/dev/shm")
     return (status.f_blocks - status.f_bfree) * status.f_frsize
@@ -221,17 +244,22 @@ def _shared_memory_used() -> int:
 
 @pytest.mark.kernel
 def test_files_a_snippet_writes_count_against_its_memory_claim(tmp_path: Path):
-    """A snippet claiming 1 GiB writes into its HOME, /tmp and /dev/shm (tmpfs: memory): each is
-    stopped with the memory error, and nothing lands in the host's shared memory or disk."""
+    """A snippet claiming 1 GiB writes into its HOME, /tmp and /dev/shm (tmpfs: memory) or a
+    memfd file: each is stopped with the memory error, and nothing lands in the host's shared
+    memory or disk. System V shared memory (in no process, outliving it) is refused."""
     from conftest import engine_project, prepare_into
 
     folders = {"home": "/home/reader/out", "tmp": "/tmp/out", "shm": "/dev/shm/out"}
-    config = engine_project(
-        tmp_path, {name: FILLER.format(folder=folder) for name, folder in folders.items()}
-    )
+    snippets = {name: FILLER.format(folder=folder) for name, folder in folders.items()}
+    snippets["memfd"] = MEMFD_FILLER
+    snippets["sysv"] = SYSV_SHM
+    config = engine_project(tmp_path, snippets)
     host_shared_before = _shared_memory_used()
     report, _ = prepare_into(config, {"BLOG_JOBS": "1"}, "results")
-    for name in folders:
+    sysv = report.snippet_named("sysv")
+    assert sysv.status == "executed", sysv.error
+    assert sysv.result.cells[0].outputs[0].text == "shmget -1 errno 28\n"  # ENOSPC: refused
+    for name in [*folders, "memfd"]:
         run = report.snippet_named(name)
         assert run.status == "failed", f"{name}: {run.status}"
         message = str(run.error)

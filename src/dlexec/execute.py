@@ -437,7 +437,7 @@ class MemoryWatch:
         files = ""
         if self.peak_files:
             where = ", ".join(str(folder) for folder in self.scratch)
-            files = f" ({self.peak_files / GiB:.2f} GiB of it files in {where})"
+            files = f" ({self.peak_files / GiB:.2f} GiB of it files in {where} or memfd)"
         return (
             f"the kernel used {self.peak / GiB:.2f} GiB{files}, more than the "
             f"{self.limit / GiB:.2f} GiB this snippet claims, and was stopped; raise "
@@ -458,7 +458,7 @@ class MemoryWatch:
     def _loop(self) -> None:
         while not self._stopped.wait(self.interval):
             tree = self._tree()
-            used = files = self._files(tree)
+            used = files = self._files(tree) + _memory_files(tree)
             for process in tree:
                 with suppress(psutil.Error):
                     used += process.memory_info().rss
@@ -492,6 +492,24 @@ class MemoryWatch:
             return [self.process, *self.process.children(recursive=True)]
         except psutil.Error:
             return []
+
+
+def _memory_files(tree: list[psutil.Process]) -> int:
+    """Bytes held in memfd files (`os.memfd_create`) the processes have open: memory that is
+    in no process' resident set until it is mapped."""
+    seen: set[tuple[int, int]] = set()
+    used = 0
+    for process in tree:
+        with suppress(OSError):
+            for fd in os.listdir(f"/proc/{process.pid}/fd"):
+                with suppress(OSError):
+                    if not os.readlink(f"/proc/{process.pid}/fd/{fd}").startswith("/memfd:"):
+                        continue
+                    status = os.stat(f"/proc/{process.pid}/fd/{fd}")
+                    if (status.st_dev, status.st_ino) not in seen:
+                        seen.add((status.st_dev, status.st_ino))
+                        used += status.st_blocks * 512
+    return used
 
 
 def _mount_namespace(pid: int | str = "self") -> str | None:

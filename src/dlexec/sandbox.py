@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import functools
 import os
+import platform
 import shutil
+import struct
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping
@@ -114,7 +116,42 @@ class Sandbox:
         args += ["--bind", ipc, ipc, "--chdir", str(HOME_INSIDE)]
         for target, source in sorted((files or {}).items()):
             args += ["--ro-bind", str(source), str(target)]
-        return [*args, "--"]
+        program = seccomp_program()
+        if program is None:
+            return [*args, "--"]
+        # bwrap reads the filter from a file descriptor: a shell opens it and execs bwrap.
+        (run_dir / "seccomp.bpf").write_bytes(program)
+        opener = ["/bin/sh", "-c", f'exec "$@" {SECCOMP_FD}<"$0"', str(run_dir / "seccomp.bpf")]
+        return [*opener, *args, "--seccomp", str(SECCOMP_FD), "--"]
+
+
+# System V shared memory outlives the process that made it and is in no process' memory, so the
+# memory watch could not see it: `shmget` fails with ENOSPC in the sandbox. (POSIX shared memory
+# lives in /dev/shm, a counted tmpfs; memfd files are counted by the watch.) A classic BPF
+# program: check the architecture, then the system call number (x32 calls are refused too).
+SECCOMP_FD = 9
+SHMGET = {"x86_64": (0xC000003E, 29), "aarch64": (0xC00000B7, 194)}  # AUDIT_ARCH_*, __NR_shmget
+ENOSPC = 28
+
+
+def seccomp_program(machine: str | None = None) -> bytes | None:
+    """The filter for this machine's architecture (None where the call number is not known)."""
+    known = SHMGET.get(machine or platform.machine())
+    if known is None:
+        return None
+    arch, shmget = known
+    load, jump_equal, jump_at_least, give = 0x20, 0x15, 0x35, 0x06
+    refuse, allow = 0x00050000 | ENOSPC, 0x7FFF0000  # SECCOMP_RET_ERRNO | errno, _RET_ALLOW
+    program = [
+        (load, 0, 0, 4),  # A = seccomp_data.arch
+        (jump_equal, 0, 3, arch),  # another architecture: allow
+        (load, 0, 0, 0),  # A = seccomp_data.nr
+        (jump_at_least, 2, 0, 0x40000000),  # an x32 call: refuse
+        (jump_equal, 1, 0, shmget),
+        (give, 0, 0, allow),
+        (give, 0, 0, refuse),
+    ]
+    return b"".join(struct.pack("=HBBI", *instruction) for instruction in program)
 
 
 def manager_class(prefix: list[str], options: dict[str, Any]) -> type[AsyncKernelManager]:
