@@ -9,6 +9,7 @@
 # make ready REF=origin/main - what a pull request is checked for, in order; what to do per failure
 # make bench - build times with and without the engine, side by side (benchmarks/bench.py)
 # make verify - every snippet on TensorFlow, JAX and PyTorch and with more seeds; check claims
+#   (VERIFY_ARGS="--recheck origin/main": re-run the matrix records changed since that ref)
 # make lighthouse - Lighthouse scores of two posts, phone and desktop, against targets (npm)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -70,7 +71,7 @@ $(BACKENDS_STAMP): $(STAMP)
 # Bring results up to date, run every snippet on JAX and PyTorch and each claimed one with more
 # seeds (only what changed), store them in results/*/matrix.json, then check every claim.
 verify: $(BACKENDS_STAMP)
-	$(BIN)/python -m dlexec verify
+	$(BIN)/python -m dlexec verify $(VERIFY_ARGS)
 
 # Which snippets' results changed since REF (default origin/main), why, and how.
 REF ?= origin/main

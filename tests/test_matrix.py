@@ -176,3 +176,36 @@ def test_a_tensorflow_kernel_starts_without_importing_jax(tmp_path: Path):
     assert report.errors == [], report.error_texts()
     assert run.result.values["jax_loaded_with_keras"] is False
     assert run.result.values["jax_version"]
+
+
+def test_a_forged_matrix_record_with_a_valid_key_fails_the_recheck(tmp_path: Path):
+    """A record is fresh when its key fits, so a pull request could change a value and keep
+    the key; `verify --recheck REF` re-runs every record changed since REF and compares."""
+    from conftest import git
+
+    root = project(tmp_path)
+    (root / "posts" / "p.md").write_text(POST.replace("[tf only](../snippets/tf_only.py)", ""))
+    (root / "snippets" / "tf_only.py").unlink()
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "no results yet")
+    first = dlexec(root, "verify", "--backends", "tensorflow,jax")
+    assert first.returncode == 0, first.stderr
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "honest results")
+
+    honest = dlexec(root, "verify", "--backends", "tensorflow,jax", "--recheck", "HEAD~1")
+    assert honest.returncode == 0, honest.stderr
+    assert "variants: 2 executed, 0 reused, 0 failed" in honest.stdout + honest.stderr
+    assert git(root, "status", "--porcelain") == ""  # reproduced records stay as committed
+
+    path = root / "results" / "portable" / "matrix.json"
+    document = json.loads(path.read_text())
+    jax = document["variants"]["jax"]
+    jax["values"]["loss"] *= 1.08
+    path.write_text(json.dumps(document, indent=1))
+    git(root, "commit", "-q", "-am", "a better loss on JAX")
+
+    forged = dlexec(root, "verify", "--backends", "tensorflow,jax", "--recheck", "HEAD~1")
+    assert forged.returncode == 1
+    assert "results/portable/matrix.json jax: committed vs re-run: value loss" in forged.stderr

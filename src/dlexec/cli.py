@@ -6,9 +6,10 @@
   BLOG_EXECUTE; with --shard, only this machine's share of the stale snippets (CI matrices).
 - `check`: hold every post's claims against the committed results, on every backend and seed
   that `verify` recorded.
-- `verify [--backends tensorflow,jax,torch] [--seeds K]`: bring results up to date, then run
-  every snippet on the other backends and claimed ones with K further seeds (what changed
-  only); store each run beside its result (`matrix.json`) and check the claims.
+- `verify [--backends tensorflow,jax,torch] [--seeds K] [--recheck REF]`: bring results up to
+  date, then run every snippet on the other backends and claimed ones with K further seeds
+  (what changed only); store each run beside its result (`matrix.json`) and check the claims.
+  With --recheck, every record changed since REF is re-run and compared, not trusted.
 - `diff REF`: which snippets' results changed since a git ref, why, and how; and results
   folders whose snippet no longer exists.
 - `verify-results REF`: re-execute the snippets whose results changed since REF; fail if any
@@ -71,6 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     matrix.add_argument(
         "--seeds", type=int, help="further seeds per claimed snippet (default: pyproject)"
     )
+    matrix.add_argument(
+        "--recheck",
+        metavar="REF",
+        help="re-run every matrix record changed since REF and compare it with the committed one",
+    )
     diff = commands.add_parser("diff", help="results changed since a git ref")
     diff.add_argument("ref", nargs="?", default="origin/main")
     verify = commands.add_parser(
@@ -117,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check":
             return _check(config)
         if args.command == "verify":
-            return _verify(config, args.backends, args.seeds)
+            return _verify(config, args.backends, args.seeds, args.recheck)
         if args.command == "diff":
             lines = diff_report(config.root, config.results_dir, config.snippets_dir, args.ref)
             print("\n".join(lines))
@@ -255,16 +261,24 @@ def _check(config: EngineConfig) -> int:
     return 1 if failed else 0
 
 
-def _verify(config: EngineConfig, backends: tuple[str, ...] | None, seeds: int | None) -> int:
-    """Results, then the backend and seed matrix, then the claims."""
-    from .matrix import MatrixSettings, verify_matrix
+def _verify(
+    config: EngineConfig,
+    backends: tuple[str, ...] | None,
+    seeds: int | None,
+    recheck: str | None = None,
+) -> int:
+    """Results, then the backend and seed matrix (`recheck`: re-run the records changed since
+    that ref and compare), then the claims."""
+    from .matrix import MatrixSettings, changed_records, verify_matrix
     from .variants import MAIN_BACKEND
 
     backends = tuple(dict.fromkeys((MAIN_BACKEND, *(backends or config.backends))))
     settings = MatrixSettings(backends, config.seeds if seeds is None else seeds)
     bar = Bar()
     engine = Engine(config, log=bar.write, progress=bar)
-    report, matrix = verify_matrix(engine, sorted(config.posts_dir.glob("*.md")), settings)
+    records = changed_records(config, recheck) if recheck else frozenset()
+    posts = sorted(config.posts_dir.glob("*.md"))
+    report, matrix = verify_matrix(engine, posts, settings, records)
     _print_errors(report)
     for failure in matrix.failures:
         print(f"error: {failure}", file=sys.stderr)

@@ -31,6 +31,7 @@ from .results import MATRIX_FILE, Result, atomic_write, read_plain
 from .variants import BACKENDS, Variant, variant_inputs, variant_key, wanted_variants
 
 if TYPE_CHECKING:
+    from .config import EngineConfig
     from .executors import Outcome
 
 FORMAT = 1
@@ -130,6 +131,7 @@ class PendingVariant:
     variant: Variant
     inputs: dict[str, Any]
     key: str
+    committed: VariantRecord | None = None  # a record to re-check, not trust (`--recheck`)
 
 
 @dataclass
@@ -163,9 +165,13 @@ def claimed_snippets(posts: Iterable[Path]) -> set[str]:
 
 
 def plan(
-    report: BuildReport, settings: MatrixSettings, claimed: set[str]
+    report: BuildReport,
+    settings: MatrixSettings,
+    claimed: set[str],
+    recheck: frozenset[tuple[str, str]] = frozenset(),
 ) -> tuple[list[PendingVariant], dict[tuple[Path, Variant], VariantRecord]]:
-    """The variants to run (stale or missing), and the fresh ones already stored."""
+    """The variants to run (stale or missing, or fresh but named in `recheck` as (result
+    folder, variant name)), and the fresh ones already stored."""
     pending, fresh = [], {}
     for path, run in sorted(report.runs.items()):
         if run.result is None or run.status == "failed":
@@ -177,7 +183,9 @@ def plan(
             inputs = variant_inputs(main_inputs, variant)
             key = variant_key(inputs)
             record = stored.get(variant)
-            if record is not None and record.key == key:
+            if (run.folder.name, variant.name) in recheck and record is not None:
+                pending.append(PendingVariant(run, variant, inputs, key, committed=record))
+            elif record is not None and record.key == key:
                 fresh[(path, variant)] = record
             else:
                 pending.append(PendingVariant(run, variant, inputs, key))
@@ -207,9 +215,60 @@ def run_variants(
             record = VariantRecord(item.variant, item.key, item.inputs, error=str(error))
         else:
             record = _record(item, outcome)
-        if outcome is not None and (outcome.error is None or outcome.error.kind == "error"):
+        where = f"{config.relative(item.run.folder).as_posix()}/{MATRIX_FILE} {item.variant.name}"
+        differences = recheck_problems(item.committed, record) if item.committed else []
+        report.failures += [f"{where}: committed vs re-run: {line}" for line in differences]
+        reproduced = item.committed is not None and not differences
+        stored = outcome is not None and (outcome.error is None or outcome.error.kind == "error")
+        if stored and not reproduced:  # a reproduced record stays as committed (its provenance)
             store_record(item.run.folder, record, config.root / ".cache" / "locks")
         _note(item, record, report, engine.log, relative)
+
+
+def recheck_problems(committed: VariantRecord, rerun: VariantRecord) -> list[str]:
+    """What differs between a committed record and its re-run, as `verify-results` compares a
+    main result: the key, success, values and histories (within the tolerance)."""
+    from .outputs import HistoryOutput
+    from .verify import Tolerance, compare_history, compare_values
+
+    if committed.key != rerun.key:
+        return [f"key {committed.key[:12]} vs {rerun.key[:12]}"]
+    if committed.ok != rerun.ok:
+        return [f"error {committed.error!r:.120} vs {rerun.error!r:.120}"]
+    problems = compare_values(committed.values, rerun.values, Tolerance())
+    if len(committed.histories) != len(rerun.histories):
+        return [*problems, f"{len(committed.histories)} vs {len(rerun.histories)} histories"]
+    for old, new in zip(committed.histories, rerun.histories, strict=True):
+        try:
+            difference = compare_history(HistoryOutput(**old), HistoryOutput(**new), Tolerance())
+        except TypeError:
+            difference = "a history that is not the engine's"
+        if difference:
+            problems.append(f"history: {difference}")
+    return problems
+
+
+def changed_records(config: EngineConfig, ref: str) -> frozenset[tuple[str, str]]:
+    """(result folder, variant) of every matrix record that differs from `ref`'s, or is new:
+    a pull request's records are re-run and compared, not trusted because their key fits."""
+    from .outputs_diff import git
+
+    changed = set()
+    for folder in sorted(config.results_dir.iterdir()):
+        path = folder / MATRIX_FILE
+        if not path.is_file():
+            continue
+        relative = path.relative_to(config.root).as_posix()
+        try:
+            before = json.loads(git(config.root, "show", f"{ref}:{relative}"))["variants"]
+        except (EngineError, ValueError, KeyError, TypeError):
+            before = {}
+        try:
+            now = json.loads(read_plain(path))["variants"]
+        except (OSError, ValueError, KeyError, TypeError):
+            now = {}
+        changed |= {(folder.name, name) for name in now if now[name] != before.get(name)}
+    return frozenset(changed)
 
 
 def _run_order(engine: Engine, item: PendingVariant) -> tuple[float, float, str, str]:
@@ -273,9 +332,13 @@ def _note(
 
 
 def verify_matrix(
-    engine: Engine, posts: list[Path], settings: MatrixSettings
+    engine: Engine,
+    posts: list[Path],
+    settings: MatrixSettings,
+    recheck: frozenset[tuple[str, str]] = frozenset(),
 ) -> tuple[BuildReport, MatrixReport]:
-    """Bring the main results up to date (as a build would), then every variant they need."""
+    """Bring the main results up to date (as a build would), then every variant they need;
+    the records in `recheck` are re-run and compared with what is committed."""
     started = time.monotonic()
     missing = missing_backends(settings.backends)
     if missing:
@@ -285,7 +348,7 @@ def verify_matrix(
         )
     report = engine.prepare(posts)
     matrix = MatrixReport()
-    pending, fresh = plan(report, settings, claimed_snippets(report.posts))
+    pending, fresh = plan(report, settings, claimed_snippets(report.posts), recheck)
     for entry in fresh:
         matrix.statuses[entry] = "reused"
     try:
