@@ -119,8 +119,9 @@ def _nudge(event: FileSystemEvent, nudge: Path) -> None:
 @event_priority(100)  # before the blog plugin collects posts and mkdocs-jupyter notebooks
 def on_files(files: Files, config: MkDocsConfig) -> Files:
     engine_config = _state.config
-    _refuse_links_out(files)
-    posts = [p for p in sorted(engine_config.posts_dir.glob("*.md")) if not _linked_out(p)]
+    posts = sorted(engine_config.posts_dir.glob("*.md"))
+    linked = _refuse_links_out(files, posts)
+    posts = [post for post in posts if post not in linked]
     for post in posts:
         problem = _blog_would_reject(post, config) if _state.serving else None
         files.append(
@@ -207,25 +208,29 @@ def _source_url(post: Path, config: MkDocsConfig) -> str | None:
     return f"{config.repo_url.rstrip('/')}/blob/{branch}/{relative}" if config.repo_url else None
 
 
-def _refuse_links_out(files: Files) -> None:
-    """A project file that is a symlink out of the project (say docs/x.txt -> /etc/passwd)
-    would be copied into the site: the build fails naming it; `serve` leaves it out."""
-    for file in list(files):
-        if file.abs_src_path and _linked_out(Path(file.abs_src_path)):
-            files.remove(file)
-
-
-def _linked_out(path: Path) -> bool:
-    """True (under serve, after logging it) when `path` links out of the project; the build
-    fails on it."""
-    if not _state.config.leaves_project(path):
-        return False
-    shown = Path(os.path.abspath(path)).relative_to(_state.config.root).as_posix()
-    message = visible(f"{shown}: a symlink to a file outside the project; it is not published")
+def _refuse_links_out(files: Files, posts: list[Path]) -> set[Path]:
+    """Project files (and posts) that are symlinks out of the project (say docs/x.txt ->
+    /etc/passwd) would be copied into the site: the build fails naming every one; `serve`
+    leaves them out, says so, and returns them."""
+    sources = [Path(file.abs_src_path) for file in files if file.abs_src_path] + posts
+    linked = {path for path in sources if _state.config.leaves_project(path)}
+    if not linked:
+        return linked
+    root = _state.config.root
+    message = "\n".join(
+        visible(
+            f"{Path(os.path.abspath(path)).relative_to(root).as_posix()}: a symlink to a file "
+            "outside the project; it is not published"
+        )
+        for path in sorted(linked)
+    )
     if not _state.serving:
         raise PluginError(message)
     serve_log.error(message)
-    return True
+    for file in list(files):
+        if file.abs_src_path and Path(file.abs_src_path) in linked:
+            files.remove(file)
+    return linked
 
 
 def _report_errors(report: BuildReport) -> None:

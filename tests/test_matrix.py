@@ -180,32 +180,32 @@ def test_a_tensorflow_kernel_starts_without_importing_jax(tmp_path: Path):
 
 def test_a_forged_matrix_record_with_a_valid_key_fails_the_recheck(tmp_path: Path):
     """A record is fresh when its key fits, so a pull request could change a value and keep
-    the key; `verify --recheck REF` re-runs every record changed since REF and compares."""
+    the key; `verify --recheck REF` re-runs every record changed since REF and compares. Here
+    the JAX record's loss is forged, the seed record only re-dated (an honest re-run)."""
     from conftest import git
 
     root = project(tmp_path)
     (root / "posts" / "p.md").write_text(POST.replace("[tf only](../snippets/tf_only.py)", ""))
     (root / "snippets" / "tf_only.py").unlink()
-    git(root, "init", "-q")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "no results yet")
     first = dlexec(root, "verify", "--backends", "tensorflow,jax")
     assert first.returncode == 0, first.stderr
+    git(root, "init", "-q")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "honest results")
 
-    honest = dlexec(root, "verify", "--backends", "tensorflow,jax", "--recheck", "HEAD~1")
-    assert honest.returncode == 0, honest.stderr
-    assert "variants: 2 executed, 0 reused, 0 failed" in honest.stdout + honest.stderr
-    assert git(root, "status", "--porcelain") == ""  # reproduced records stay as committed
-
     path = root / "results" / "portable" / "matrix.json"
     document = json.loads(path.read_text())
-    jax = document["variants"]["jax"]
-    jax["values"]["loss"] *= 1.08
+    document["variants"]["jax"]["values"]["loss"] *= 1.08
+    document["variants"]["tensorflow+seed1"]["provenance"]["date"] = "2026-12-24 09:00 UTC"
     path.write_text(json.dumps(document, indent=1))
     git(root, "commit", "-q", "-am", "a better loss on JAX")
+    changed = path.read_text()
 
-    forged = dlexec(root, "verify", "--backends", "tensorflow,jax", "--recheck", "HEAD~1")
-    assert forged.returncode == 1
-    assert "results/portable/matrix.json jax: committed vs re-run: value loss" in forged.stderr
+    checked = dlexec(root, "verify", "--backends", "tensorflow,jax", "--recheck", "HEAD~1")
+    assert checked.returncode == 1
+    assert "variants: 2 executed, 0 reused, 0 failed" in checked.stdout + checked.stderr
+    assert "results/portable/matrix.json jax: committed vs re-run: value loss" in checked.stderr
+    assert "tensorflow+seed1: committed vs re-run" not in checked.stderr
+    records = json.loads(path.read_text())["variants"]
+    assert records["tensorflow+seed1"] == json.loads(changed)["variants"]["tensorflow+seed1"]
+    assert records["jax"]["values"]["loss"] != document["variants"]["jax"]["values"]["loss"]

@@ -110,7 +110,7 @@ def test_the_backend_matrix_runs_on_snippet_changes_and_weekly_without_secrets()
         assert "TORCH_INDEX=https://download.pytorch.org/whl/cpu" in runs[verify]
     # A pull request's changed records are re-run and compared, not trusted for their key.
     by_event = {steps[i].get("if", ""): runs[i] for i in verifies}
-    assert '--recheck origin/$BASE_REF' in by_event["github.event_name == 'pull_request'"]
+    assert "--recheck origin/$BASE_REF" in by_event["github.event_name == 'pull_request'"]
     assert "--recheck" not in by_event["github.event_name != 'pull_request'"]
     assert "git diff --exit-code" in runs[verifies[-1] + 1]  # the committed matrix is current
 
