@@ -35,16 +35,12 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
 from dlexec.config import EngineConfig, Mode
 from dlexec.errors import AuthoringError, EngineError, Location, visible
-from dlexec.notebooks import (
-    NotebookStamps,
-    colab_url,
-    sync_post_notebooks,
-    sync_snippet_notebook,
-)
-from dlexec.pipeline import BuildReport, Engine, SnippetRun
+from dlexec.notebooks import NotebookStamps, colab_url, sync_post_notebooks, sync_snippet_notebook
+from dlexec.pipeline import Engine
 from dlexec.posts import front_matter, read_post
 from dlexec.progress import Bar
 from dlexec.render import Links, RenderedPage, error_html, notebook_buttons, render_page
+from dlexec.report import BuildReport, SnippetRun
 from dlexec.scaffold import placeholder_description_warnings
 
 if TYPE_CHECKING:

@@ -18,8 +18,9 @@ from conftest import kernel_pids
 from dlexec import sandbox
 from dlexec.config import EngineConfig
 from dlexec.errors import DataMissingError, SnippetFailedError
-from dlexec.pipeline import BuildReport, Engine
+from dlexec.pipeline import Engine
 from dlexec.render import Links, render_page
+from dlexec.report import BuildReport
 
 FIXTURE = Path(__file__).parent / "fixtures" / "bad_snippets"
 pytestmark = pytest.mark.kernel

@@ -9,8 +9,10 @@ import pytest
 from PIL import Image
 
 from dlexec import _kernel
-from dlexec.capture import HistoryOutput, ImageOutput, TextOutput, capture_cell
-from dlexec.plots import curve_files, metric_names
+from dlexec.capture import capture_cell
+from dlexec.curves import metric_names
+from dlexec.outputs import HistoryOutput, ImageOutput, TextOutput
+from dlexec.plots import curve_files
 
 
 def test_history_record_is_plain_json_with_one_based_epochs():

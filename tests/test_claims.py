@@ -10,7 +10,7 @@ import pytest
 from dlexec.claims import FAILED_RUN, FAILS, HOLDS, MISSING, OUT_OF_SCOPE, claim_reports
 from dlexec.errors import AuthoringError
 from dlexec.expectations import Scope, read_expectations
-from dlexec.matrix import MatrixSettings, VariantRecord, store_record
+from dlexec.records import MatrixSettings, VariantRecord, store_record
 from dlexec.results import Result, save_result
 from dlexec.variants import MAIN, Variant
 

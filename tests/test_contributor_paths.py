@@ -28,8 +28,8 @@ from dlexec.cache_key import key_inputs
 from dlexec.config import EngineConfig
 from dlexec.expectations import NAME, read_expectations
 from dlexec.outputs import TextOutput
-from dlexec.pipeline import SnippetRun
 from dlexec.posts import find_references, front_matter
+from dlexec.report import SnippetRun
 from dlexec.results import CellResult, Result, save_result
 from dlexec.scaffold import (
     OLD_PLACEHOLDER_DESCRIPTIONS,

@@ -11,7 +11,8 @@ import pytest
 
 from dlexec.config import EngineConfig, Mode
 from dlexec.errors import Location
-from dlexec.pipeline import BuildReport, Engine
+from dlexec.pipeline import Engine
+from dlexec.report import BuildReport
 from dlexec.snippets import load_snippet
 
 PROVENANCE_ONLY = re.compile(

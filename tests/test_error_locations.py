@@ -20,8 +20,9 @@ from dlexec.errors import (
     StaleResultError,
 )
 from dlexec.notebooks import NotebookStamps, sync_post_notebooks
-from dlexec.pipeline import BuildReport, Engine, failing_cell, referrer_for
+from dlexec.pipeline import Engine, referrer_for
 from dlexec.posts import Embed, PostReferences, find_references
+from dlexec.report import BuildReport, failing_cell
 from dlexec.snippets import load_snippet
 
 REPO = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ from dlexec.claims import claim_reports
 from dlexec.config import EngineConfig
 from dlexec.errors import AuthoringError
 from dlexec.expectations import NAME, check, read_expectations
-from dlexec.matrix import MatrixSettings
+from dlexec.records import MatrixSettings
 from dlexec.results import load_result
 
 POSTS = sorted((REPO / "posts").glob("*.md"))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from dlexec.matrix import load_matrix
+from dlexec.records import load_matrix
 from dlexec.variants import Variant
 
 pytest.importorskip(

@@ -14,8 +14,8 @@ from conftest import REPO
 import dlexec.notebooks as notebooks
 from dlexec.notebooks import NotebookStamps, markdown_url, snippet_notebook, sync_post_notebooks
 from dlexec.outputs import HistoryOutput, ImageOutput, TextOutput
-from dlexec.pipeline import BuildReport, SnippetRun
 from dlexec.posts import find_references
+from dlexec.report import BuildReport, SnippetRun
 from dlexec.results import CellResult, Result, save_result
 from dlexec.snippets import load_snippet
 

@@ -19,7 +19,8 @@ from conftest import Gate, engine_project, prepare_into, wait_until
 
 from dlexec.config import Mode
 from dlexec.errors import AuthoringError, EngineError, Location
-from dlexec.resources import Claim, GiB, Ledger, Machine, parse_claim, parse_size
+from dlexec.needs import Claim, GiB, parse_claim, parse_size
+from dlexec.resources import Ledger, Machine
 
 PROBE = """\
 import os, time
@@ -364,7 +365,7 @@ def test_waiting_runs_are_admitted_in_submission_order_not_arrival_order():
 def test_curves_drawn_in_several_threads_are_the_bytes_drawn_alone():
     from concurrent.futures import ThreadPoolExecutor
 
-    from dlexec.capture import HistoryOutput
+    from dlexec.outputs import HistoryOutput
     from dlexec.plots import curve_files
 
     histories = [

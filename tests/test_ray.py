@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 from conftest import engine_project, prepare_into
 
-from dlexec.cache_key import KeyInputs, installed_version
+from dlexec.cache_key import KeyInputs
 from dlexec.config import EngineConfig
 from dlexec.errors import EngineError, Location
 from dlexec.executors import make_executor
-from dlexec.pipeline import BuildReport
 from dlexec.ray_executor import _worker_environ, check_versions
+from dlexec.report import BuildReport
 from dlexec.results import load_result
+from dlexec.versions import installed_version
 
 NUMBERS = "1,2\n3,4\n5,6\n"
 PLAIN = """\

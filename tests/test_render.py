@@ -7,8 +7,8 @@ import pytest
 
 from dlexec.errors import AuthoringError
 from dlexec.outputs import ErrorOutput, HistoryOutput, TextOutput
-from dlexec.pipeline import BuildReport, SnippetRun
 from dlexec.render import Links, render_page, text_html
+from dlexec.report import BuildReport, SnippetRun
 from dlexec.results import CellResult, Result
 from dlexec.snippets import load_snippet
 from dlexec.values import format_value
@@ -162,8 +162,8 @@ def test_provenance_names_the_backend_that_ran():
 def matrix_report(tmp_path: Path) -> tuple[BuildReport, Path]:
     """A post whose prose shows s.accuracy as a percentage and claims it, with a recorded
     matrix: JAX and one more seed ran, PyTorch failed."""
-    from dlexec.matrix import VariantRecord, store_record
     from dlexec.posts import find_references
+    from dlexec.records import VariantRecord, store_record
     from dlexec.variants import Variant
 
     report, post = report_for(tmp_path)

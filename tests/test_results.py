@@ -95,7 +95,7 @@ def test_interrupted_write_keeps_previous_result(tmp_path: Path, monkeypatch):
     def crash(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("dlexec.results.os.replace", crash)
+    monkeypatch.setattr("dlexec.files.os.replace", crash)
     result, files = sample()
     with pytest.raises(KeyboardInterrupt):
         save_result(
@@ -249,7 +249,7 @@ def test_a_curve_file_holds_only_what_matplotlib_draws(marker: bytes, forged: by
 def test_a_forged_matrix_counts_as_none(tmp_path: Path):
     """matrix.json comes from pull requests too: one the engine would not write (a value that
     is markup in an object, a 10 MB string) or a symlink is not read; its runs count as missing."""
-    from dlexec.matrix import VariantRecord, load_matrix, store_record
+    from dlexec.records import VariantRecord, load_matrix, store_record
     from dlexec.variants import Variant
 
     record = VariantRecord(Variant("jax"), "k", {"backend": "jax"}, values={"accuracy": 0.9})

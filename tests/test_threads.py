@@ -15,9 +15,9 @@ import pytest
 from conftest import engine_project
 
 from dlexec import snippets
+from dlexec.needs import Claim
 from dlexec.pipeline import Engine
 from dlexec.posts import find_references
-from dlexec.resources import Claim
 
 ONE_CPU = 'import os\n\n# %% run\nthreads = os.environ["OMP_NUM_THREADS"]\nprint(threads)\n'
 

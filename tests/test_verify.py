@@ -12,6 +12,17 @@ from pathlib import Path
 import pytest
 
 from dlexec.cache_key import key_inputs
+from dlexec.compare import (
+    Tolerance,
+    compare_cell,
+    compare_error,
+    compare_history,
+    compare_results,
+    compare_text,
+    compare_values,
+    figure_problems,
+    tolerance_for,
+)
 from dlexec.config import EngineConfig
 from dlexec.errors import AuthoringError
 from dlexec.outputs import ErrorOutput, HistoryOutput, ImageOutput, TextOutput
@@ -20,19 +31,10 @@ from dlexec.plots import curve_files
 from dlexec.results import CellResult, Result, load_result, save_result
 from dlexec.snippets import MAX_TOLERANCE, load_snippet
 from dlexec.verify import (
-    Tolerance,
     changed_results,
-    compare_cell,
-    compare_error,
-    compare_history,
-    compare_results,
-    compare_text,
-    compare_values,
     curve_problems,
-    figure_problems,
     ownership_problems,
     summary_line,
-    tolerance_for,
     verify_one,
 )
 

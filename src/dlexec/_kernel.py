@@ -15,10 +15,11 @@ import os
 import platform
 from typing import Any
 
+from .limits import MAX_STRING_VALUE
+
 HISTORY_MIME = "application/vnd.dlexec.history+json"
 VALUES_MIME = "application/vnd.dlexec.values+json"
 PROVENANCE_MIME = "application/vnd.dlexec.provenance+json"
-MAX_STRING_VALUE = 2000
 
 
 def _publish(mime: str, data: dict[str, Any]) -> None:

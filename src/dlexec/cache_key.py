@@ -9,8 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from functools import cache
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +16,7 @@ from . import ENGINE_VERSION
 from .datasets import DataTooLarge, digest, locate, missing_message
 from .errors import DataMissingError, Location
 from .snippets import Snippet
+from .versions import installed_version
 
 if TYPE_CHECKING:
     from .snippets import DataFile
@@ -54,15 +53,6 @@ def _data_digest(
     if entry.name in recorded:
         return recorded[entry.name]
     raise DataMissingError(missing_message(entry.name, keras_home, mirror), where)
-
-
-@cache
-def installed_version(package: str) -> str:
-    """Version of an installed distribution, read from its metadata (no import of TensorFlow)."""
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return "not installed"
 
 
 def key_inputs(

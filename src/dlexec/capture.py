@@ -12,8 +12,9 @@ import math
 from dataclasses import dataclass, field
 
 from . import images
-from ._kernel import HISTORY_MIME, MAX_STRING_VALUE, PROVENANCE_MIME, VALUES_MIME
+from ._kernel import HISTORY_MIME, PROVENANCE_MIME, VALUES_MIME
 from .clean import human_size, terminal_text, truncate
+from .limits import MAX_STRING_VALUE
 from .outputs import ErrorOutput, HistoryOutput, ImageOutput, Output, TextOutput
 
 # Preference order when an output offers several image types.

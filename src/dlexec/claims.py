@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .expectations import NAME, Expectation, check, read_expectations, scope_text
-from .matrix import MatrixSettings, VariantRecord, load_matrix, made_from
+from .records import MatrixSettings, VariantRecord, load_matrix, made_from
 from .results import CorruptResult, Result, load_result
 from .variants import MAIN, Variant, wanted_variants
 

@@ -28,12 +28,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from .config import EngineConfig, Mode
+from .curves import CARD
 from .errors import EngineError, Location, visible
 from .outputs import ErrorOutput, HistoryOutput, ImageOutput, TextOutput
 from .outputs_diff import report as diff_report
-from .pipeline import BuildReport, Engine, SnippetRun
-from .plots import CARD
+from .pipeline import Engine
 from .progress import Bar
+from .report import BuildReport, SnippetRun
 from .scaffold import new_post
 from .shards import Shard
 from .snippets import load_snippet
@@ -233,7 +234,7 @@ def _prepare(config: EngineConfig, shard: Shard | None) -> int:
 
 
 def _backend_list(text: str) -> tuple[str, ...]:
-    from .variants import BACKENDS
+    from .backends import BACKENDS
 
     names = tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
     unknown = [name for name in names if name not in BACKENDS]
@@ -245,7 +246,7 @@ def _backend_list(text: str) -> tuple[str, ...]:
 def _check(config: EngineConfig) -> int:
     """Print every claim with its value on each recorded run; fail if any does not hold."""
     from .claims import claim_reports
-    from .matrix import MatrixSettings
+    from .records import MatrixSettings
 
     settings = MatrixSettings(config.backends, config.seeds)
     posts = sorted(config.posts_dir.glob("*.md"))
@@ -269,8 +270,9 @@ def _verify(
 ) -> int:
     """Results, then the backend and seed matrix (`recheck`: re-run the records changed since
     that ref and compare), then the claims."""
-    from .matrix import MatrixSettings, changed_records, verify_matrix
-    from .variants import MAIN_BACKEND
+    from .backends import MAIN_BACKEND
+    from .matrix import changed_records, verify_matrix
+    from .records import MatrixSettings
 
     backends = tuple(dict.fromkeys((MAIN_BACKEND, *(backends or config.backends))))
     settings = MatrixSettings(backends, config.seeds if seeds is None else seeds)

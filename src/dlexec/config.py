@@ -146,7 +146,7 @@ def _value_problem(name: str, value: str) -> str | None:
 
 def _matrix_settings(table: dict, pyproject: Path) -> dict:
     """`backends` (some of tensorflow, jax, torch) and `seeds` (0 or more) of [tool.dlexec]."""
-    from .variants import BACKENDS, MAIN_BACKEND
+    from .backends import BACKENDS, MAIN_BACKEND
 
     backends = table.get("backends", list(BACKENDS))
     seeds = table.get("seeds", 2)

@@ -28,7 +28,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
 from .clean import TF_NOISE, human_size
-from .resources import GiB
+from .needs import GiB
 from .sandbox import (
     DEFAULT_SCRATCH,
     HOME_INSIDE,

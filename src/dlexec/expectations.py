@@ -32,9 +32,10 @@ from typing import Any
 import yaml
 
 from . import yaml_lines
+from .backends import BACKENDS
 from .errors import AuthoringError, Location
 from .posts import front_matter_nodes, read_post
-from .variants import BACKENDS, Variant
+from .variants import Variant
 
 OPERATORS = {
     ">=": operator.ge,
@@ -90,7 +91,7 @@ class Expectation:
 
 def scope_text(claim: Expectation) -> str:
     """'on TensorFlow with its own seed': where a narrowed claim is meant to hold."""
-    from .variants import BACKEND_NAMES
+    from .backends import BACKEND_NAMES
 
     parts = []
     if claim.scope.backends is not None:

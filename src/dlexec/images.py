@@ -29,11 +29,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .clean import human_size
+from .limits import MAX_IMAGE_BYTES
 
 if TYPE_CHECKING:
     from PIL import Image
 
-MAX_IMAGE_BYTES = 5 * 1024 * 1024  # one figure, decoded
 MAX_SVG_BYTES = 2 * 1024 * 1024  # one SVG document, before drawing
 MAX_SIDE = 4096  # pixels on either side; larger figures are downscaled
 MAX_PIXELS = 64 * 1024 * 1024  # decoded size (about 256 MB as RGBA); larger is refused

@@ -17,112 +17,31 @@ import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, as_completed
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import result_checks
 from .cache_key import KeyInputs
+from .compare import recheck_problems
 from .datasets import fetch
 from .errors import EngineError, Location
 from .expectations import read_expectations
-from .pipeline import BuildReport, Engine, SnippetRun
-from .results import MATRIX_FILE, Result, atomic_write, read_plain
-from .variants import BACKENDS, Variant, variant_inputs, variant_key, wanted_variants
+from .files import read_plain
+from .pipeline import Engine
+from .records import MatrixSettings, VariantRecord, load_matrix, store_record
+from .report import BuildReport, SnippetRun
+from .results import MATRIX_FILE
+from .variants import Variant, variant_inputs, variant_key, wanted_variants
 
 if TYPE_CHECKING:
     from .config import EngineConfig
-    from .executors import Outcome
+    from .run_base import Outcome
 
-FORMAT = 1
-MAIN_FIELDS = tuple(f.name for f in fields(KeyInputs))
 # Other backends may be slower on a CPU than TensorFlow, whose runs set the snippets' limits.
 VARIANT_TIMEOUT_FACTOR = 3
 
 
-@dataclass(frozen=True)
-class VariantRecord:
-    """What one variant's run gave: the values it published, its training histories (model,
-    epochs, metrics) and provenance; or, when it failed, `error` (the message and traceback)."""
-
-    variant: Variant
-    key: str
-    inputs: dict[str, Any]
-    values: dict[str, Any] = field(default_factory=dict)
-    histories: list[dict[str, Any]] = field(default_factory=list)
-    provenance: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    def to_json(self) -> dict[str, Any]:
-        document = asdict(self)
-        document["variant"] = self.variant.name
-        return document
-
-    @classmethod
-    def from_json(cls, document: Mapping[str, Any]) -> VariantRecord:
-        return cls(**{**document, "variant": Variant.parse(document["variant"])})
-
-
-def load_matrix(folder: Path) -> dict[Variant, VariantRecord]:
-    """The variant records stored in `folder`; an unreadable file counts as none (they run
-    again)."""
-    try:
-        document = json.loads(read_plain(folder / MATRIX_FILE))
-        if result_checks.structure_problem(document, "matrix"):
-            return {}  # committed by a pull request: held to the engine's form like a result
-        records = [VariantRecord.from_json(entry) for entry in document["variants"].values()]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return {}
-    return {record.variant: record for record in records}
-
-
-def made_from(record: VariantRecord, main: Result) -> bool:
-    """Was the variant run from the same code, data and engine as the main result? (Not its
-    backend's version: a checkout without that backend can still read what was recorded.)"""
-    return all(record.inputs.get(name) == main.inputs.get(name) for name in MAIN_FIELDS)
-
-
-def fresh_matrix(folder: Path, main: Result) -> dict[Variant, VariantRecord]:
-    """The variant records of `folder` made from its current main result."""
-    return {v: r for v, r in load_matrix(folder).items() if made_from(r, main)}
-
-
-def store_record(folder: Path, record: VariantRecord, locks: Path) -> None:
-    """Add or replace one variant's record in `folder`'s matrix.json (other builds may be
-    storing other variants of the same snippet: read, change and write under a lock)."""
-    from filelock import FileLock
-
-    locks.mkdir(parents=True, exist_ok=True)
-    name = folder.as_posix().strip("/").replace("/", "__")
-    with FileLock(locks / f"{name}.matrix.lock"):
-        records = load_matrix(folder)
-        records[record.variant] = record
-        document = {
-            "format": FORMAT,
-            "variants": {r.variant.name: r.to_json() for r in sorted(records.values(), key=_order)},
-        }
-        folder.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
-        atomic_write(folder / MATRIX_FILE, text.encode())
-
-
-def _order(record: VariantRecord) -> tuple[int, str, int]:
-    return (BACKENDS.index(record.variant.backend), record.variant.backend, record.variant.seed)
-
-
 # -- planning and running -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MatrixSettings:
-    """Which backends every snippet runs on, and how many further seeds a claimed one gets."""
-
-    backends: tuple[str, ...] = BACKENDS
-    seeds: int = 2
 
 
 @dataclass(frozen=True)
@@ -225,33 +144,10 @@ def run_variants(
         _note(item, record, report, engine.log, relative)
 
 
-def recheck_problems(committed: VariantRecord, rerun: VariantRecord) -> list[str]:
-    """What differs between a committed record and its re-run, as `verify-results` compares a
-    main result: the key, success, values and histories (within the tolerance)."""
-    from .outputs import HistoryOutput
-    from .verify import Tolerance, compare_history, compare_values
-
-    if committed.key != rerun.key:
-        return [f"key {committed.key[:12]} vs {rerun.key[:12]}"]
-    if committed.ok != rerun.ok:
-        return [f"error {committed.error!r:.120} vs {rerun.error!r:.120}"]
-    problems = compare_values(committed.values, rerun.values, Tolerance())
-    if len(committed.histories) != len(rerun.histories):
-        return [*problems, f"{len(committed.histories)} vs {len(rerun.histories)} histories"]
-    for old, new in zip(committed.histories, rerun.histories, strict=True):
-        try:
-            difference = compare_history(HistoryOutput(**old), HistoryOutput(**new), Tolerance())
-        except TypeError:
-            difference = "a history that is not the engine's"
-        if difference:
-            problems.append(f"history: {difference}")
-    return problems
-
-
 def changed_records(config: EngineConfig, ref: str) -> frozenset[tuple[str, str]]:
     """(result folder, variant) of every matrix record that differs from `ref`'s, or is new:
     a pull request's records are re-run and compared, not trusted because their key fits."""
-    from .outputs_diff import git
+    from .git import git
 
     changed = set()
     for folder in sorted(config.results_dir.iterdir()):
@@ -281,7 +177,7 @@ def _run_order(engine: Engine, item: PendingVariant) -> tuple[float, float, str,
 def _submit(
     engine: Engine, item: PendingVariant, referrer: Location | None, report: MatrixReport
 ) -> Future[Outcome] | None:
-    from .executors import Job
+    from .run_base import Job
 
     snippet, config = item.run.snippet, engine.config
     relative = config.relative(snippet.path)

@@ -30,19 +30,14 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
+from .curves import CARD
 from .errors import EngineError, Location, StaleNotebookError
+from .files import atomic_write
 from .outputs import ErrorOutput, HistoryOutput, ImageOutput, Output, TextOutput
-from .pipeline import BuildReport, SnippetRun
-from .plots import CARD
 from .posts import front_matter, read_post
-from .render import (
-    backend_text,
-    expand_placeholders,
-    provenance_text,
-    resolve_embed,
-    scan,
-)
-from .results import MATRIX_FILE, RESULT_FILE, atomic_write
+from .render import backend_text, expand_placeholders, provenance_text, resolve_embed, scan
+from .report import BuildReport, SnippetRun
+from .results import MATRIX_FILE, RESULT_FILE
 from .snippets import Cell
 from .values import literal_markdown
 
@@ -371,7 +366,7 @@ def _stale_message(path: Path) -> str:
 def stale_post_notebooks(report: BuildReport, root: Path, folder: Path) -> list[EngineError]:
     """The check a BLOG_EXECUTE=never build makes of the committed post notebooks, outside a
     build (`dlexec run`, `make ready`): nothing is written; the build's stamps are trusted."""
-    from .scaffold import mkdocs_settings
+    from .site import mkdocs_settings
 
     settings = mkdocs_settings(root)
     repo_url, extra = settings.get("repo_url"), settings.get("extra") or {}

@@ -12,12 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from .errors import AuthoringError
+from .git import git
 
 RESULT = "result.json"
 MAX_SHOWN = 80  # characters of a value's repr before it is cut with "…"
@@ -234,11 +234,3 @@ def _relative(path: Path, root: Path) -> str:
         return path.relative_to(root).as_posix()
     except ValueError:
         return path.as_posix()
-
-
-def git(root: Path, *args: str) -> str:
-    """`git ARGS` run in `root`: its output, or an AuthoringError with git's message."""
-    done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise AuthoringError(f"git {' '.join(args)} failed: {done.stderr.strip()}")
-    return done.stdout

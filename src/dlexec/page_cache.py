@@ -19,7 +19,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from .results import atomic_write
+from .files import atomic_write
 
 FORMAT = 2  # bump when the layout of an entry changes
 # The packages whose code turns a notebook into a page: mkdocs-jupyter drives nbconvert, which

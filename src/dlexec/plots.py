@@ -11,14 +11,13 @@ result draws nothing and should not pay for the import.
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from .curves import CARD, PALETTE_NAMES, curve_names, metric_names, panel_key
 from .outputs import HistoryOutput
 
 PALETTES = {
@@ -38,7 +37,7 @@ PALETTES = {
         "ground": "#1e2129",
     },
 }
-CARD = "card"  # the key of the notebook figure in HistoryOutput.plots
+assert tuple(PALETTES) == PALETTE_NAMES  # the file names (curves) and the drawings agree
 STYLE = {"svg.fonttype": "none", "svg.hashsalt": "dlexec", "font.size": 11}
 PANEL_INCHES = (4.2, 3.0)
 
@@ -53,31 +52,6 @@ def curve_files(history: HistoryOutput) -> dict[str, tuple[str, bytes]]:
             key = panel_key(index, palette)
             files[key] = (names[key], _panel(history, name, palette))
     return files
-
-
-def curve_names(history: HistoryOutput) -> dict[str, str]:
-    """Plot key -> file name of `curve_files`, without drawing: the names are a digest of what
-    is drawn, so a stored result's `plots` can be checked against its history cheaply."""
-    shown = [history.model, history.epochs, history.metrics]
-    if history.restored_epoch is not None:  # drawn as a marker; names stay as they were without
-        shown.append(history.restored_epoch)
-    identity = json.dumps(shown, sort_keys=True)
-    stem = f"curves-{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
-    names = {CARD: f"{stem}-{CARD}.svg"}
-    for index, _ in enumerate(metric_names(history)):
-        for palette in PALETTES:
-            names[panel_key(index, palette)] = f"{stem}-{index}-{palette}.svg"
-    return names
-
-
-def panel_key(index: int, palette: str) -> str:
-    return f"{index}/{palette}"
-
-
-def metric_names(history: HistoryOutput) -> list[str]:
-    """Training metrics to plot (validation variants go on the same axes), accuracy before loss."""
-    names = [name for name in history.metrics if not name.startswith("val_")]
-    return sorted(names, key=lambda name: (name == "loss", name))
 
 
 def best_epoch(history: HistoryOutput, name: str) -> tuple[int, float] | None:

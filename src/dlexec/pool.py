@@ -17,8 +17,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from .errors import Location
 from .execute import KernelRun
-from .executors import Job, Outcome, Watcher, outcome_of, start_kernel
+from .progress import Watcher
 from .resources import Cancelled, Ledger, Machine, jobs_setting
+from .run_base import Job, Outcome, outcome_of, start_kernel
 from .sandbox import Sandbox
 
 

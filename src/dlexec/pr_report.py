@@ -32,7 +32,8 @@ from .claims import OUT_OF_SCOPE, ClaimReport, _shown, claim_reports
 from .config import EngineConfig
 from .errors import EngineError
 from .expectations import scope_text
-from .outputs_diff import git, report, results_at, results_now
+from .git import git
+from .outputs_diff import report, results_at, results_now
 
 FALLBACK_REF = "HEAD~1"
 SITE_ARTIFACT = "site"  # the name pull-request.yml uploads the built site under
@@ -136,7 +137,7 @@ def changed_section(config: EngineConfig, ref: str | None) -> list[str]:
 
 def claims_section(config: EngineConfig) -> list[str]:
     """Every claim with its measured value on each run it covers (`dlexec check`)."""
-    from .matrix import MatrixSettings
+    from .records import MatrixSettings
 
     posts = sorted(config.posts_dir.glob("*.md"))
     reports = claim_reports(

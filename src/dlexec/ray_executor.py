@@ -37,11 +37,13 @@ from typing import Any
 
 import dlexec
 
-from .cache_key import KeyInputs, installed_version
+from .cache_key import KeyInputs
 from .errors import EngineError, Location, SnippetFailedError
-from .executors import Job, Outcome, outcome_of, start_kernel
+from .needs import Claim, GiB
 from .progress import Watcher
-from .resources import Cancelled, Claim, GiB
+from .resources import Cancelled
+from .run_base import Job, Outcome, outcome_of, start_kernel
+from .versions import installed_version
 
 INSTALL_ADVICE = (
     "BLOG_EXECUTOR=ray needs Ray on the build machine: "

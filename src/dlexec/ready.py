@@ -27,7 +27,7 @@ from pathlib import Path
 
 from .config import EngineConfig, Mode
 from .errors import AuthoringError, EngineError
-from .outputs_diff import git
+from .git import git
 from .pr_report import resolve_ref
 
 LINE_LENGTH = 88

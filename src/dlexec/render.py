@@ -15,18 +15,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .backends import BACKEND_NAMES, BACKENDS
+from .curves import metric_names, panel_key
 from .errors import AuthoringError, EngineError
 from .expectations import NAME, read_expectations, scope_text
 from .logs import EpochRun, segments
-from .matrix import VariantRecord, fresh_matrix
 from .outputs import ErrorOutput, HistoryOutput, ImageOutput, Output, TextOutput
-from .pipeline import BuildReport, SnippetRun
-from .plots import best_epoch, metric_names, panel_key
+from .plots import best_epoch
 from .posts import EMBED, Placeholder, embed_target, placeholder_matches, prose_lines
+from .records import VariantRecord, fresh_matrix
+from .report import BuildReport, SnippetRun
 from .results import Result
 from .snippets import Cell
 from .values import format_value, join_range, value_range
-from .variants import BACKEND_NAMES, BACKENDS, MAIN, Variant
+from .variants import MAIN, Variant
 
 LONG_CODE_LINES = 15  # code blocks this long get line numbers
 LONG_TEXT_LINES = 60  # printed text (not epochs) this long collapses to its last lines

@@ -9,21 +9,15 @@ machine or BLOG_JOBS: a seeded snippet then computes the same numbers run alone 
 from __future__ import annotations
 
 import os
-import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import AuthoringError, EngineError, Location
+from .errors import EngineError, Location
+from .needs import DEFAULT_CPUS, DEFAULT_MEMORY, UNITS, Claim, GiB
 
-GiB = 1 << 30
-DEFAULT_CPUS = 1
-DEFAULT_MEMORY = 4 * GiB  # launch snippets peak under 1 GiB on a CPU; CUDA libraries add GiBs
 BUILD_RESERVE = 1 * GiB  # left for the build process itself (MkDocs, capture, plots)
-RESOURCE_KEYS = ("cpus", "gpus", "memory")
-SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?", re.IGNORECASE)
-UNITS = {"": 1, "b": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
 UNITS |= {"ki": 1 << 10, "mi": 1 << 20, "gi": 1 << 30, "ti": 1 << 40}
 THREAD_VARIABLES = (
     "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
@@ -33,23 +27,6 @@ THREAD_VARIABLES = (
 
 class Cancelled(Exception):
     """The build is stopping (Ctrl-C, SIGTERM): runs still waiting never start."""
-
-
-@dataclass(frozen=True)
-class Claim:
-    """What one run of a snippet needs. `gpus=None` (the default) means one GPU when the
-    machine has any, else none; `serial` runs it alone."""
-
-    cpus: int = DEFAULT_CPUS
-    gpus: int | None = None
-    memory: int = DEFAULT_MEMORY
-    serial: bool = False
-
-    def gpus_on(self, available: int) -> int:
-        """How many GPUs this claim takes on a machine (or cluster) with `available` of them:
-        a snippet wanting a GPU still runs, on the CPU, where there is none."""
-        wanted = 1 if self.gpus is None else self.gpus
-        return min(wanted, available)
 
 
 @dataclass(frozen=True)
@@ -229,59 +206,6 @@ class Ledger:
         with self._changed:
             self._free_gpus += gpus
             self._changed.notify_all()
-
-
-def parse_claim(
-    resources: object, serial: object, where: Location, serial_where: Location
-) -> Claim:
-    """The header's `resources:` mapping and `serial:` flag, checked at their lines."""
-    if not isinstance(serial, bool):
-        raise AuthoringError(
-            f"snippet header 'serial' is {serial!r}; use true or false", serial_where
-        )
-    if resources is None:
-        return Claim(serial=serial)
-    if not isinstance(resources, dict):
-        raise AuthoringError(
-            "snippet header 'resources' must be a mapping, e.g. {cpus: 2, gpus: 1, memory: 4GiB}",
-            where,
-        )
-    unknown = [key for key in resources if key not in RESOURCE_KEYS]
-    if unknown:
-        raise AuthoringError(
-            f"unknown key {unknown[0]!r} in 'resources'; allowed: {', '.join(RESOURCE_KEYS)}",
-            where,
-        )
-    cpus = _whole(resources.get("cpus", DEFAULT_CPUS), "cpus", 1, 1024, where)
-    gpus = resources.get("gpus")
-    if gpus is not None:
-        gpus = _whole(gpus, "gpus", 0, 64, where)
-    memory = parse_size(resources.get("memory", DEFAULT_MEMORY), where)
-    return Claim(cpus=cpus, gpus=gpus, memory=memory, serial=serial)
-
-
-def parse_size(value: object, where: Location) -> int:
-    """Bytes from `4GiB`, `512MiB`, `2GB`, `2G` or a plain number of bytes."""
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    match = SIZE.fullmatch(value.strip()) if isinstance(value, str) else None
-    if match:
-        unit = (match.group(2) or "").lower().removesuffix("b")
-        size = int(float(match.group(1)) * UNITS[unit])
-        if size >= 1 << 20:
-            return size
-    raise AuthoringError(
-        f"'resources: memory' is {value!r}; write a size of at least 1MiB such as 4GiB or 512MiB",
-        where,
-    )
-
-
-def _whole(value: object, name: str, low: int, high: int, where: Location) -> int:
-    if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
-        return value
-    raise AuthoringError(
-        f"'resources: {name}' is {value!r}; it must be a whole number from {low} to {high}", where
-    )
 
 
 def _gpu_ids(environ: Mapping[str, str]) -> tuple[str, ...]:

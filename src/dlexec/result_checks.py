@@ -24,8 +24,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._kernel import MAX_STRING_VALUE
-from .images import MAX_IMAGE_BYTES
+from .limits import MAX_IMAGE_BYTES, MAX_STRING_VALUE
 
 if TYPE_CHECKING:
     from .results import Result
@@ -213,7 +212,7 @@ def reference_problem(result: Result) -> str | None:
     """Files named by the outputs and the files map must be the same set, each name one the
     engine gives, each image's MIME type that of its file, and each history's curve files the
     ones drawn from it (their names are a digest of the history)."""
-    from .plots import curve_names
+    from .curves import curve_names
 
     used: set[str] = set()
     for cell in result.cells:

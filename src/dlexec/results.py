@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import stat
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import result_checks
+from .files import atomic_write, read_plain
 from .outputs import ErrorOutput, HistoryOutput, ImageOutput, Output, TextOutput
 
 RESULT_FILE = "result.json"
@@ -89,15 +87,6 @@ def load_result(folder: Path) -> Result | None:
     return result
 
 
-def read_plain(path: Path) -> bytes:
-    """The bytes of a regular file, refusing a symlink (it could name any file of the machine)."""
-    handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    with os.fdopen(handle, "rb") as stream:
-        if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
-            raise ValueError("not a regular file")
-        return stream.read(result_checks.MAX_RESULT_BYTES + 1)
-
-
 def save_result(folder: Path, result: Result, files: dict[str, bytes]) -> Result:
     """Write `files`, then `result`, atomically into `folder`; return it with file checksums."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -131,23 +120,6 @@ def copy_result(source: Path, target: Path) -> Result | None:
 
 def _fields(result: Result) -> dict[str, Any]:
     return {name: getattr(result, name) for name in result.__dataclass_fields__}
-
-
-def atomic_write(target: Path, content: bytes) -> None:
-    """Write `content` to `target` through a temporary file renamed into place."""
-    handle, temporary = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-    )
-    try:
-        os.fchmod(handle, 0o644)  # mkstemp makes 0600 files; results are shared, reviewable files
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(content)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _remove_unreferenced(folder: Path, keep: set[str]) -> None:

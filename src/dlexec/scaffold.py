@@ -14,11 +14,10 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import yaml
-
 from .config import EngineConfig
 from .errors import AuthoringError, Location
 from .posts import front_matter_nodes, read_post
+from .site import _MkDocsLoader, mkdocs_settings
 
 # The description a scaffolded post starts with. It is the page's meta description (what search
 # engines and link previews show): placeholder_description_warnings names the posts that still
@@ -159,20 +158,7 @@ def placeholder_description_warnings(posts_dir: Path, root: Path | None = None) 
     return warnings
 
 
-class _MkDocsLoader(yaml.SafeLoader):
-    """mkdocs.yml as plain YAML: its tags (`!!python/name:...`, `!ENV`) are read as None."""
-
-
 _MkDocsLoader.add_multi_constructor("", lambda loader, suffix, node: None)
-
-
-def mkdocs_settings(root: Path) -> dict:
-    """The top-level settings of `root/mkdocs.yml`, unvalidated; {} when it cannot be read."""
-    try:
-        settings = yaml.load((root / "mkdocs.yml").read_text(encoding="utf-8"), _MkDocsLoader)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return {}
-    return settings if isinstance(settings, dict) else {}
 
 
 def serve_url(addr: str, port: int | str, root: Path | None = None) -> str:

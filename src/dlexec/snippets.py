@@ -32,7 +32,7 @@ import yaml
 
 from . import yaml_lines
 from .errors import AuthoringError, Location
-from .resources import Claim, parse_claim
+from .needs import Claim, parse_claim
 
 if TYPE_CHECKING:
     import nbformat
@@ -126,7 +126,7 @@ def load_snippet(path: Path, cache: Path | None = None) -> Snippet:
     snippet = _from_entry(entry, path, text)
     if snippet is None:
         snippet = _parsed(path, text)  # a bad snippet raises: errors are never cached
-        from .results import atomic_write
+        from .files import atomic_write
 
         entry.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(entry, json.dumps(_entry(snippet)).encode())
@@ -135,7 +135,7 @@ def load_snippet(path: Path, cache: Path | None = None) -> Snippet:
 
 def _parse_key(path: Path, text: str) -> str:
     """What a parse depends on: the file's path and text, this parser's code, jupytext's version."""
-    from .cache_key import installed_version
+    from .versions import installed_version
 
     context = [PARSE_FORMAT, str(path), installed_version("jupytext"), _parser_code(), text]
     return hashlib.sha256(json.dumps(context).encode()).hexdigest()

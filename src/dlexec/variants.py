@@ -15,11 +15,10 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .cache_key import KeyInputs, installed_version
+from .backends import BACKEND_NAMES, BACKENDS, MAIN_BACKEND
+from .cache_key import KeyInputs
+from .versions import installed_version
 
-MAIN_BACKEND = "tensorflow"  # what the main results and their keys are made with
-BACKENDS = ("tensorflow", "jax", "torch")  # KERAS_BACKEND values, each an installable package
-BACKEND_NAMES = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}
 SEED_OFFSET_VARIABLE = "DLEXEC_SEED_OFFSET"
 NAME = re.compile(r"^(?P<backend>[a-z]+)(?:\+seed(?P<seed>[1-9]\d*))?$")
 

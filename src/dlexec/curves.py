@@ -1,0 +1,37 @@
+"""The names of a history's training-curve files: a digest of what is drawn, so a stored
+result's `plots` can be checked against its history without drawing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from .outputs import HistoryOutput
+
+CARD = "card"  # the key of the notebook figure in HistoryOutput.plots
+PALETTE_NAMES = ("light", "dark")  # each metric's panel is drawn in both (plots.PALETTES)
+
+
+def curve_names(history: HistoryOutput) -> dict[str, str]:
+    """Plot key -> file name of `curve_files`, without drawing: the names are a digest of what
+    is drawn, so a stored result's `plots` can be checked against its history cheaply."""
+    shown = [history.model, history.epochs, history.metrics]
+    if history.restored_epoch is not None:  # drawn as a marker; names stay as they were without
+        shown.append(history.restored_epoch)
+    identity = json.dumps(shown, sort_keys=True)
+    stem = f"curves-{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
+    names = {CARD: f"{stem}-{CARD}.svg"}
+    for index, _ in enumerate(metric_names(history)):
+        for palette in PALETTE_NAMES:
+            names[panel_key(index, palette)] = f"{stem}-{index}-{palette}.svg"
+    return names
+
+
+def panel_key(index: int, palette: str) -> str:
+    return f"{index}/{palette}"
+
+
+def metric_names(history: HistoryOutput) -> list[str]:
+    """Training metrics to plot (validation variants go on the same axes), accuracy before loss."""
+    names = [name for name in history.metrics if not name.startswith("val_")]
+    return sorted(names, key=lambda name: (name == "loss", name))
