@@ -55,7 +55,7 @@ test-bench: $(STAMP)
 ADDR ?= 127.0.0.1
 PORT ?= 8000
 serve: $(STAMP)
-	@$(BIN)/python -c 'import dlexec.scaffold as s; print("serving at", s.serve_url("$(ADDR)", "$(PORT)"))'
+	@$(BIN)/python -c 'import dlexec.tools.scaffold as s; print("serving at", s.serve_url("$(ADDR)", "$(PORT)"))'
 	$(BIN)/mkdocs serve --livereload --dev-addr $(ADDR):$(PORT)
 
 # Hold every post's claims (front matter `expect:`) against the committed results, on every
@@ -92,7 +92,7 @@ pr-report: $(STAMP)
 
 # A contributor's checklist, in the order a pull request meets it, each item run even after one
 # failed: format and lint at 88 columns of the snippets changed since REF, fresh results and
-# notebooks (what a BLOG_EXECUTE=never build checks), claims, the fast tests (src/dlexec/ready.py
+# notebooks (what a BLOG_EXECUTE=never build checks), claims, the fast tests (src/dlexec/tools/ready.py
 # lists them); then one line per item, PASS or FAIL with what to do.
 ready: $(STAMP)
 	$(BIN)/python -m dlexec ready $(REF)

@@ -60,7 +60,7 @@ REPO = Path(__file__).resolve().parents[1]
 SITE = REPO / ".cache" / "bench"
 HOOKS = (REPO / "hooks" / "executed_snippets.py", REPO / "hooks" / "notebook_pages.py")
 # As in the real mkdocs.yml: mkdocs-jupyter's converter is imported only when it converts.
-LAZY_CONVERTER = "extra:\n  lazy_converter: !!python/name:dlexec.lazy_converter.READY\n"
+LAZY_CONVERTER = "extra:\n  lazy_converter: !!python/name:dlexec.adapter.lazy_converter.READY\n"
 PYTHON = sys.executable
 SAMPLE_SECONDS = 0.2
 WARM_REPEATS = 3

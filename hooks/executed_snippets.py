@@ -33,15 +33,20 @@ from mkdocs.structure.pages import Page
 from mkdocs.utils import get_relative_url
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
+from dlexec.build.engine import Engine
+from dlexec.build.report import BuildReport, SnippetRun
 from dlexec.config import EngineConfig, Mode
 from dlexec.errors import AuthoringError, EngineError, Location, visible
-from dlexec.notebooks import NotebookStamps, colab_url, sync_post_notebooks, sync_snippet_notebook
-from dlexec.pipeline import Engine
-from dlexec.posts import front_matter, read_post
+from dlexec.present.notebooks import (
+    NotebookStamps,
+    colab_url,
+    sync_post_notebooks,
+    sync_snippet_notebook,
+)
+from dlexec.present.page import Links, RenderedPage, error_html, notebook_buttons, render_page
 from dlexec.progress import Bar
-from dlexec.render import Links, RenderedPage, error_html, notebook_buttons, render_page
-from dlexec.report import BuildReport, SnippetRun
-from dlexec.scaffold import placeholder_description_warnings
+from dlexec.sources.posts import front_matter, read_post
+from dlexec.tools.scaffold import placeholder_description_warnings
 
 if TYPE_CHECKING:
     from mkdocs.livereload import LiveReloadServer

@@ -33,7 +33,7 @@ from mkdocs.structure.pages import Page
 from mkdocs.structure.toc import AnchorLink, get_toc
 from mkdocs.utils import get_relative_url
 
-from dlexec.page_cache import PageCache, conversion_key
+from dlexec.adapter.page_cache import PageCache, conversion_key
 
 PLUGIN = "mkdocs-jupyter"
 CACHE = ".cache/notebook-pages"

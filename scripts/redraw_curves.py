@@ -1,7 +1,7 @@
 """Redraw the training-curve figures of stored results from their recorded histories.
 
 Run it after a change to `src/dlexec/plots.py`: the figures are drawn when a result is stored,
-and a result stays fresh while its snippet, data and versions do (see `cache_key`), so a new
+and a result stays fresh while its snippet, data and versions do (see `store/keys.py`), so a new
 way of drawing reaches committed results only through this script or a re-run. Nothing is
 executed; each result is written back atomically with its new figures and checksums.
 
@@ -14,9 +14,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from dlexec.outputs import HistoryOutput
-from dlexec.plots import curve_files
-from dlexec.results import CellResult, load_result, save_result
+from dlexec.store.outputs import HistoryOutput
+from dlexec.capture.plots import curve_files
+from dlexec.store.results import CellResult, load_result, save_result
 
 ROOT = Path(__file__).resolve().parent.parent
 

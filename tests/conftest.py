@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from dlexec.posts import PostReferences, find_references
+from dlexec.sources.posts import PostReferences, find_references
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE_SITE = Path(__file__).parent / "fixtures" / "tiny_blog"
@@ -431,7 +431,7 @@ def prepare_into(config, environ: dict[str, str], results: str):
     """Prepare the project's post into its own results folder; the report and log lines."""
     from dataclasses import replace
 
-    from dlexec.pipeline import Engine
+    from dlexec.build.engine import Engine
 
     config = replace(
         config, results_dir=config.root / results, local_results=config.root / f".{results}"
@@ -468,7 +468,7 @@ KEY_INPUTS = {
 def forge_result(folder: Path, edit: Callable[[dict], None]) -> None:
     """Edit `folder`'s result.json as a hostile pull request would: `edit` changes the document
     in place, and the checksum is recomputed (anyone can, so it proves nothing)."""
-    from dlexec.results import RESULT_FILE, _checksum
+    from dlexec.store.results import RESULT_FILE, _checksum
 
     path = folder / RESULT_FILE
     document = json.loads(path.read_text())

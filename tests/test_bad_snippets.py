@@ -15,12 +15,12 @@ import pytest
 from bs4 import BeautifulSoup
 from conftest import kernel_pids
 
-from dlexec import sandbox
+from dlexec.build.engine import Engine
+from dlexec.build.report import BuildReport
 from dlexec.config import EngineConfig
 from dlexec.errors import DataMissingError, SnippetFailedError
-from dlexec.pipeline import Engine
-from dlexec.render import Links, render_page
-from dlexec.report import BuildReport
+from dlexec.present.page import Links, render_page
+from dlexec.run import sandbox
 
 FIXTURE = Path(__file__).parent / "fixtures" / "bad_snippets"
 pytestmark = pytest.mark.kernel

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from dlexec import cache_key
-from dlexec.cache_key import key_inputs
 from dlexec.errors import DataMissingError
-from dlexec.snippets import load_snippet
+from dlexec.sources.snippets import load_snippet
+from dlexec.store import keys as cache_key
+from dlexec.store.keys import key_inputs
 
 SNIPPET = "# ---\n# data: [datasets/numbers.txt]\n# ---\n\n# %% a\nprint(1)\n"
 

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dlexec import _kernel
-from dlexec.capture import capture_cell
-from dlexec.curves import metric_names
-from dlexec.outputs import HistoryOutput, ImageOutput, TextOutput
-from dlexec.plots import curve_files
+from dlexec.capture import _kernel
+from dlexec.capture.cells import capture_cell
+from dlexec.capture.plots import curve_files
+from dlexec.store.curves import metric_names
+from dlexec.store.outputs import HistoryOutput, ImageOutput, TextOutput
 
 
 def test_history_record_is_plain_json_with_one_based_epochs():

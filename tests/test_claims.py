@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from dlexec.claims import FAILED_RUN, FAILS, HOLDS, MISSING, OUT_OF_SCOPE, claim_reports
+from dlexec.backends import MAIN, Variant
+from dlexec.checks.claims import FAILED_RUN, FAILS, HOLDS, MISSING, OUT_OF_SCOPE, claim_reports
 from dlexec.errors import AuthoringError
-from dlexec.expectations import Scope, read_expectations
-from dlexec.records import MatrixSettings, VariantRecord, store_record
-from dlexec.results import Result, save_result
-from dlexec.variants import MAIN, Variant
+from dlexec.sources.expectations import Scope, read_expectations
+from dlexec.store.records import MatrixSettings, VariantRecord, store_record
+from dlexec.store.results import Result, save_result
 
 INPUTS = {"source_sha256": "s", "engine": "6", "tensorflow": "2", "keras": "3", "data": {}}
 SETTINGS = MatrixSettings(("tensorflow", "jax", "torch"), seeds=1)

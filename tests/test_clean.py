@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from dlexec.clean import terminal_text, truncate, without_timings
+from dlexec.capture.clean import terminal_text, truncate, without_timings
 
 # What Keras' Progbar writes in a kernel: an update, backspaces over it, "\r", the next one.
 BOLD, GREEN, GREY, RESET = "\x1b[1m", "\x1b[32m", "\x1b[37m", "\x1b[0m"

@@ -11,7 +11,7 @@ import pytest
 from conftest import Gate, processes_with, wait_until
 from test_interrupts import prepare
 
-from dlexec.results import load_result
+from dlexec.store.results import load_result
 
 
 @pytest.mark.kernel

@@ -22,23 +22,23 @@ from pathlib import Path
 import pytest
 from conftest import MKDOCS, REPO, mkdocs_build, wait_until
 
-import dlexec.pipeline as pipeline
-from dlexec import cli
-from dlexec.cache_key import key_inputs
+import dlexec.build.engine as pipeline
+from dlexec.build.report import SnippetRun
 from dlexec.config import EngineConfig
-from dlexec.expectations import NAME, read_expectations
-from dlexec.outputs import TextOutput
-from dlexec.posts import find_references, front_matter
-from dlexec.report import SnippetRun
-from dlexec.results import CellResult, Result, save_result
-from dlexec.scaffold import (
+from dlexec.sources.expectations import NAME, read_expectations
+from dlexec.sources.posts import find_references, front_matter
+from dlexec.sources.snippets import load_snippet
+from dlexec.store.keys import key_inputs
+from dlexec.store.outputs import TextOutput
+from dlexec.store.results import CellResult, Result, save_result
+from dlexec.tools import cli
+from dlexec.tools.scaffold import (
     OLD_PLACEHOLDER_DESCRIPTIONS,
     PLACEHOLDER_DESCRIPTION,
     new_post,
     placeholder_description_warnings,
     serve_url,
 )
-from dlexec.snippets import load_snippet
 
 # -- make new-post: the placeholder description is recognisable, and the build warns -----------
 
@@ -123,7 +123,7 @@ from pathlib import Path
 
 from mkdocs.plugins import get_plugin_logger
 
-from dlexec.scaffold import placeholder_description_warnings
+from dlexec.tools.scaffold import placeholder_description_warnings
 
 log = get_plugin_logger("dlexec")  # as hooks/executed_snippets.py logs
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from dlexec.datasets import DataTooLarge, confined, digest, fetch
 from dlexec.errors import DataMissingError
-from dlexec.snippets import DataFile
+from dlexec.sources.datasets import DataTooLarge, confined, digest, fetch
+from dlexec.sources.snippets import DataFile
 
 CONTENT = b"Month,Passengers\n1949-01,112\n"
 SHA = hashlib.sha256(CONTENT).hexdigest()

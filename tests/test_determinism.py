@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from dlexec.build.engine import Engine
+from dlexec.build.report import BuildReport
 from dlexec.config import EngineConfig, Mode
 from dlexec.errors import Location
-from dlexec.pipeline import Engine
-from dlexec.report import BuildReport
-from dlexec.snippets import load_snippet
+from dlexec.sources.snippets import load_snippet
 
 PROVENANCE_ONLY = re.compile(
     r'^ *"(date|wall_time_s|peak_memory_mib|checksum)": .*$|^ *"cell_wall_time_s": \[[^\]]*\],?$',

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from dlexec.build.engine import Engine, referrer_for
+from dlexec.build.report import BuildReport, failing_cell
 from dlexec.config import EngineConfig
 from dlexec.errors import (
     AuthoringError,
@@ -19,11 +21,9 @@ from dlexec.errors import (
     StaleNotebookError,
     StaleResultError,
 )
-from dlexec.notebooks import NotebookStamps, sync_post_notebooks
-from dlexec.pipeline import Engine, referrer_for
-from dlexec.posts import Embed, PostReferences, find_references
-from dlexec.report import BuildReport, failing_cell
-from dlexec.snippets import load_snippet
+from dlexec.present.notebooks import NotebookStamps, sync_post_notebooks
+from dlexec.sources.posts import Embed, PostReferences, find_references
+from dlexec.sources.snippets import load_snippet
 
 REPO = Path(__file__).resolve().parents[1]
 BAD_SNIPPETS = Path(__file__).parent / "fixtures" / "bad_snippets"

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from dlexec.claims import claim_reports
+from dlexec.checks.claims import claim_reports
 from dlexec.config import EngineConfig
 from dlexec.errors import AuthoringError
-from dlexec.expectations import NAME, check, read_expectations
-from dlexec.records import MatrixSettings
-from dlexec.results import load_result
+from dlexec.sources.expectations import NAME, check, read_expectations
+from dlexec.store.records import MatrixSettings
+from dlexec.store.results import load_result
 
 POSTS = sorted((REPO / "posts").glob("*.md"))
 

@@ -12,9 +12,9 @@ import time
 import pytest
 from PIL import Image
 
-from dlexec import _kernel, images
-from dlexec.capture import FileBudget, capture_cell, provenance, values
-from dlexec.outputs import HistoryOutput, ImageOutput, TextOutput
+from dlexec.capture import _kernel, images
+from dlexec.capture.cells import FileBudget, capture_cell, provenance, values
+from dlexec.store.outputs import HistoryOutput, ImageOutput, TextOutput
 
 SVG_NS = 'xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"'
 

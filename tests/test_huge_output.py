@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from dlexec.results import load_result
+from dlexec.store.results import load_result
 
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a process started by a large
 # parent (pytest, after the image tests) would report the parent's peak as its own.
 MEASURE = """
 import re, sys
-from dlexec.cli import main
+from dlexec.tools.cli import main
 code = main(["--root", sys.argv[1], "run", sys.argv[2]])
 status = open("/proc/self/status").read()
 print("peak_mb", int(re.search(r"VmHWM:\\s+(\\d+) kB", status)[1]) // 1024)

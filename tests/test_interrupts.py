@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import kernel_pids, processes_with, wait_until
 
-from dlexec.results import load_result
+from dlexec.store.results import load_result
 
 
 def prepare(project: Path) -> subprocess.Popen:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from dlexec.records import load_matrix
-from dlexec.variants import Variant
+from dlexec.backends import Variant
+from dlexec.store.records import load_matrix
 
 pytest.importorskip(
     "jax", reason="the JAX leg needs the dev dependencies (make test installs them)"

@@ -15,8 +15,8 @@ import nbformat
 import pytest
 from conftest import REPO, mkdocs_build
 
-import dlexec.page_cache as page_cache
-from dlexec.page_cache import PageCache, conversion_key
+import dlexec.adapter.page_cache as page_cache
+from dlexec.adapter.page_cache import PageCache, conversion_key
 
 CONFIG = """site_name: Notebook pages
 docs_dir: docs
@@ -226,7 +226,7 @@ def test_a_warm_build_of_the_site_does_not_import_the_converter(tmp_path: Path):
         "config = load_config(config_file='mkdocs.yml', site_dir=tempfile.mkdtemp())\n"
         "config.plugins.on_startup(command='build', dirty=False)\n"
         "build(config)\n"
-        "from dlexec.lazy_converter import DeferredModule\n"
+        "from dlexec.adapter.lazy_converter import DeferredModule\n"
         "loaded = [name for name in ('nbconvert', 'jupytext', 'nbformat')\n"
         "          if not isinstance(sys.modules.get(name, DeferredModule(name)), DeferredModule)]\n"
         "print(loaded)\n"
@@ -260,7 +260,7 @@ def test_a_deferred_module_runs_at_its_first_attribute_and_only_once(tmp_path: P
     code = (
         "import sys, threading\n"
         f"sys.path.insert(0, {str(tmp_path)!r})\n"
-        "from dlexec.lazy_converter import defer\n"
+        "from dlexec.adapter.lazy_converter import defer\n"
         "assert defer('heavy') and not defer('heavy') and not defer('no_such_module')\n"
         "import heavy\n"
         "assert getattr(sys, 'heavy_runs', 0) == 0, 'an import statement ran it'\n"

@@ -11,13 +11,18 @@ import markdown
 from bs4 import BeautifulSoup
 from conftest import REPO
 
-import dlexec.notebooks as notebooks
-from dlexec.notebooks import NotebookStamps, markdown_url, snippet_notebook, sync_post_notebooks
-from dlexec.outputs import HistoryOutput, ImageOutput, TextOutput
-from dlexec.posts import find_references
-from dlexec.report import BuildReport, SnippetRun
-from dlexec.results import CellResult, Result, save_result
-from dlexec.snippets import load_snippet
+import dlexec.present.notebooks as notebooks
+from dlexec.build.report import BuildReport, SnippetRun
+from dlexec.present.notebooks import (
+    NotebookStamps,
+    markdown_url,
+    snippet_notebook,
+    sync_post_notebooks,
+)
+from dlexec.sources.posts import find_references
+from dlexec.sources.snippets import load_snippet
+from dlexec.store.outputs import HistoryOutput, ImageOutput, TextOutput
+from dlexec.store.results import CellResult, Result, save_result
 
 COLAB = "https://colab.research.google.com/github/example/deep-learning-executed/blob/main/"
 

@@ -14,8 +14,8 @@ import pytest
 from conftest import KEY_INPUTS as INPUTS
 from conftest import git
 
-from dlexec.cli import main
-from dlexec.outputs_diff import (
+from dlexec.tools.cli import main
+from dlexec.tools.outputs_diff import (
     MAX_SHOWN,
     describe,
     describe_orphans,

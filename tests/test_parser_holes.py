@@ -10,7 +10,7 @@ import pytest
 from conftest import refs
 
 from dlexec.errors import AuthoringError, Location
-from dlexec.posts import placeholder_matches, prose_lines, snippet_for_placeholder
+from dlexec.sources.posts import placeholder_matches, prose_lines, snippet_for_placeholder
 
 
 def found(project: Path, text: str) -> tuple[list[int], list[str]]:

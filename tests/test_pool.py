@@ -19,8 +19,8 @@ from conftest import Gate, engine_project, prepare_into, wait_until
 
 from dlexec.config import Mode
 from dlexec.errors import AuthoringError, EngineError, Location
-from dlexec.needs import Claim, GiB, parse_claim, parse_size
-from dlexec.resources import Ledger, Machine
+from dlexec.run.resources import Ledger, Machine
+from dlexec.sources.needs import Claim, GiB, parse_claim, parse_size
 
 PROBE = """\
 import os, time
@@ -283,7 +283,7 @@ def test_memory_sizes(text, size):
 
 
 def test_header_claim_is_read_with_its_line(project: Path):
-    from dlexec.snippets import load_snippet
+    from dlexec.sources.snippets import load_snippet
 
     path = project / "snippets" / "s.py"
     path.write_text(
@@ -365,8 +365,8 @@ def test_waiting_runs_are_admitted_in_submission_order_not_arrival_order():
 def test_curves_drawn_in_several_threads_are_the_bytes_drawn_alone():
     from concurrent.futures import ThreadPoolExecutor
 
-    from dlexec.outputs import HistoryOutput
-    from dlexec.plots import curve_files
+    from dlexec.capture.plots import curve_files
+    from dlexec.store.outputs import HistoryOutput
 
     histories = [
         HistoryOutput(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from dlexec.posts import front_matter
+from dlexec.sources.posts import front_matter
 
 POSTS = sorted((REPO / "posts").glob("*.md"))
 HEADING = re.compile(r"^(#{1,6}) ", re.MULTILINE)

@@ -15,11 +15,12 @@ import yaml
 from conftest import KEY_INPUTS as INPUTS
 from conftest import REPO, git
 
-from dlexec import pr_report, sandbox
-from dlexec.cli import main
 from dlexec.config import EngineConfig
-from dlexec.outputs_diff import report as diff_report
-from dlexec.results import Result, save_result
+from dlexec.run import sandbox
+from dlexec.store.results import Result, save_result
+from dlexec.tools import pr_report
+from dlexec.tools.cli import main
+from dlexec.tools.outputs_diff import report as diff_report
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from dlexec import progress
+from dlexec.build.engine import Announcing
 from dlexec.errors import Location
-from dlexec.pipeline import Announcing
 from dlexec.progress import Bar, PlainLine, Quiet, Silent, SnippetLine
 
 SLUG = "my-very-long-scaffolded-post-title-about-regularization"

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from conftest import engine_project, prepare_into
 
-from dlexec.cache_key import KeyInputs
+from dlexec.build.report import BuildReport
 from dlexec.config import EngineConfig
 from dlexec.errors import EngineError, Location
-from dlexec.executors import make_executor
-from dlexec.ray_executor import _worker_environ, check_versions
-from dlexec.report import BuildReport
-from dlexec.results import load_result
+from dlexec.run.choose import make_executor
+from dlexec.run.ray_executor import _worker_environ, check_versions
+from dlexec.store.keys import KeyInputs
+from dlexec.store.results import load_result
 from dlexec.versions import installed_version
 
 NUMBERS = "1,2\n3,4\n5,6\n"
@@ -81,7 +81,9 @@ def test_without_ray_address_the_build_starts_a_local_ray_and_stops_it(tmp_path:
     ray = pytest.importorskip("ray")
     if ray.is_initialized():
         pytest.skip("a Ray is already initialised in this process")
-    body = "# %% run\nimport dlexec._kernel\nkernel_engine = dlexec._kernel.__file__\n"
+    body = (
+        "# %% run\nimport dlexec.capture._kernel\nkernel_engine = dlexec.capture._kernel.__file__\n"
+    )
     config = make_project(tmp_path, {"where": body})
     environ, sigterm = dict(os.environ), signal.getsignal(signal.SIGTERM)
     report, messages = prepare_into(config, {"BLOG_EXECUTOR": "ray"}, "results")

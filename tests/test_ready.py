@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from conftest import REPO, git
 
-from dlexec import ready
-from dlexec.cli import main
 from dlexec.config import EngineConfig
 from dlexec.errors import EngineError
+from dlexec.tools import ready
+from dlexec.tools.cli import main
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 

@@ -14,7 +14,7 @@ import pytest
 from bs4 import BeautifulSoup
 from conftest import MKDOCS, REPO, real_config_project
 
-from dlexec import sandbox
+from dlexec.run import sandbox
 
 RESIDUE = ("Write a technical blog post", "[end of text]", "original plan", "earlier draft")
 POSTS = sorted((REPO / "posts").glob("*.md"))

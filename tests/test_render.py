@@ -5,13 +5,13 @@ from pathlib import Path
 
 import pytest
 
+from dlexec.build.report import BuildReport, SnippetRun
 from dlexec.errors import AuthoringError
-from dlexec.outputs import ErrorOutput, HistoryOutput, TextOutput
-from dlexec.render import Links, render_page, text_html
-from dlexec.report import BuildReport, SnippetRun
-from dlexec.results import CellResult, Result
-from dlexec.snippets import load_snippet
-from dlexec.values import format_value
+from dlexec.present.page import Links, render_page, text_html
+from dlexec.sources.snippets import load_snippet
+from dlexec.sources.values import format_value
+from dlexec.store.outputs import ErrorOutput, HistoryOutput, TextOutput
+from dlexec.store.results import CellResult, Result
 
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"
 
@@ -148,8 +148,8 @@ def test_long_text_folds_but_a_displayed_value_stays_whole():
 
 
 def test_provenance_names_the_backend_that_ran():
-    from dlexec.render import provenance_text
-    from dlexec.results import Result
+    from dlexec.present.page import provenance_text
+    from dlexec.store.results import Result
 
     info = {"backend": "jax", "jax": "0.10.2", "keras": "3.15.1", "device": "GPU NVIDIA H100"}
     text = provenance_text(Result("s.py", "k", {}, {**info, "wall_time_s": 3.2, "date": "d"}, []))
@@ -162,9 +162,9 @@ def test_provenance_names_the_backend_that_ran():
 def matrix_report(tmp_path: Path) -> tuple[BuildReport, Path]:
     """A post whose prose shows s.accuracy as a percentage and claims it, with a recorded
     matrix: JAX and one more seed ran, PyTorch failed."""
-    from dlexec.posts import find_references
-    from dlexec.records import VariantRecord, store_record
-    from dlexec.variants import Variant
+    from dlexec.backends import Variant
+    from dlexec.sources.posts import find_references
+    from dlexec.store.records import VariantRecord, store_record
 
     report, post = report_for(tmp_path)
     post.write_text(
@@ -269,7 +269,7 @@ def test_provenance_once_per_snippet_and_long_cells_say_how_long_they_ran(tmp_pa
 def test_curves_are_one_zoomable_panel_per_metric_in_both_palettes(tmp_path):
     from bs4 import BeautifulSoup
 
-    from dlexec.render import history_html
+    from dlexec.present.page import history_html
 
     history = HistoryOutput(
         "m",
@@ -288,7 +288,7 @@ def test_curves_are_one_zoomable_panel_per_metric_in_both_palettes(tmp_path):
 
 
 def test_log_segments_join_back_to_the_printed_text():
-    from dlexec.logs import EpochRun, segments
+    from dlexec.present.logs import EpochRun, segments
 
     text = "start\n" + keras_log(3) + "Epoch 9/9\nnot a progress line\n" + keras_log(2)
     parts = segments(text)
@@ -323,7 +323,7 @@ def test_a_huge_width_or_precision_is_refused_at_the_placeholders_line(
 
 
 def find_references_in(post: Path, text: str):
-    from dlexec.posts import find_references
+    from dlexec.sources.posts import find_references
 
     post.write_text(text)
     return find_references(post, post.parent.parent / "snippets").placeholders

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from dlexec.outputs import HistoryOutput, ImageOutput, TextOutput
-from dlexec.results import CellResult, CorruptResult, Result, load_result, save_result
+from dlexec.store.outputs import HistoryOutput, ImageOutput, TextOutput
+from dlexec.store.results import CellResult, CorruptResult, Result, load_result, save_result
 
 INPUTS = {"source_sha256": "s", "engine": "1", "tensorflow": "2", "keras": "3", "data": {}}
 
@@ -236,8 +236,8 @@ SVG_FORGERIES = {
 
 @pytest.mark.parametrize(("marker", "forged"), SVG_FORGERIES.values(), ids=SVG_FORGERIES.keys())
 def test_a_curve_file_holds_only_what_matplotlib_draws(marker: bytes, forged: bytes):
-    from dlexec.plots import curve_files
-    from dlexec.result_checks import svg_problem
+    from dlexec.capture.plots import curve_files
+    from dlexec.store.result_checks import svg_problem
 
     history = HistoryOutput("m", [1, 2], {"loss": [1.0, 0.5]})
     [(_, drawn), *_] = curve_files(history).values()
@@ -249,8 +249,8 @@ def test_a_curve_file_holds_only_what_matplotlib_draws(marker: bytes, forged: by
 def test_a_forged_matrix_counts_as_none(tmp_path: Path):
     """matrix.json comes from pull requests too: one the engine would not write (a value that
     is markup in an object, a 10 MB string) or a symlink is not read; its runs count as missing."""
-    from dlexec.records import VariantRecord, load_matrix, store_record
-    from dlexec.variants import Variant
+    from dlexec.backends import Variant
+    from dlexec.store.records import VariantRecord, load_matrix, store_record
 
     record = VariantRecord(Variant("jax"), "k", {"backend": "jax"}, values={"accuracy": 0.9})
     store_record(tmp_path, record, tmp_path / ".locks")

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import MKDOCS, processes_with, wait_until
 
-from dlexec import sandbox
+from dlexec.run import sandbox
 
 pytestmark = pytest.mark.skipif(
     sandbox.probe() is not None,
@@ -143,7 +143,7 @@ def test_hostile_snippet_gets_no_secret_no_network_no_write_and_leaves_nothing(h
     wait_until(
         lambda: not processes_with(MARKER), timeout=10, what="the snippet's children live on"
     )
-    from dlexec.results import load_result
+    from dlexec.store.results import load_result
 
     values = load_result(project / "results" / "hostile").values
     assert values["connect_result"] != 0 and values["wrote_anything"] is False

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import mkdocs_build
 
+from dlexec.build.shards import Shard
 from dlexec.errors import EngineError
-from dlexec.shards import Shard
 
 EXECUTED = re.compile(r"^executed (snippets/\S+\.py) in ", re.M)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from dlexec.errors import AuthoringError
-from dlexec.snippets import DataFile, load_snippet
+from dlexec.sources.snippets import DataFile, load_snippet
 
 SOURCE = """# ---
 # data: [datasets/a.csv]
@@ -199,7 +199,7 @@ def test_snippet_file_name_must_be_safe(tmp_path, name):
 
 
 def test_a_parsed_snippet_is_cached_by_its_text_and_errors_are_not(tmp_path: Path):
-    from dlexec.snippets import load_snippet
+    from dlexec.sources.snippets import load_snippet
 
     cache = tmp_path / "cache"
     path = tmp_path / "s.py"

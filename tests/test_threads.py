@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from conftest import engine_project
 
-from dlexec import snippets
-from dlexec.needs import Claim
-from dlexec.pipeline import Engine
-from dlexec.posts import find_references
+from dlexec.build.engine import Engine
+from dlexec.sources import snippets
+from dlexec.sources.needs import Claim
+from dlexec.sources.posts import find_references
 
 ONE_CPU = 'import os\n\n# %% run\nthreads = os.environ["OMP_NUM_THREADS"]\nprint(threads)\n'
 

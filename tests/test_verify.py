@@ -11,8 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from dlexec.cache_key import key_inputs
-from dlexec.compare import (
+from dlexec.build.engine import Engine
+from dlexec.capture.plots import curve_files
+from dlexec.config import EngineConfig
+from dlexec.errors import AuthoringError
+from dlexec.sources.snippets import MAX_TOLERANCE, load_snippet
+from dlexec.store.compare import (
     Tolerance,
     compare_cell,
     compare_error,
@@ -23,14 +27,10 @@ from dlexec.compare import (
     figure_problems,
     tolerance_for,
 )
-from dlexec.config import EngineConfig
-from dlexec.errors import AuthoringError
-from dlexec.outputs import ErrorOutput, HistoryOutput, ImageOutput, TextOutput
-from dlexec.pipeline import Engine
-from dlexec.plots import curve_files
-from dlexec.results import CellResult, Result, load_result, save_result
-from dlexec.snippets import MAX_TOLERANCE, load_snippet
-from dlexec.verify import (
+from dlexec.store.keys import key_inputs
+from dlexec.store.outputs import ErrorOutput, HistoryOutput, ImageOutput, TextOutput
+from dlexec.store.results import CellResult, Result, load_result, save_result
+from dlexec.tools.verify_results import (
     changed_results,
     curve_problems,
     ownership_problems,

@@ -1,22 +1,21 @@
 """dlexec: execute Keras snippets, cache their results, render them for a static site.
 
-The package knows nothing about MkDocs. Stages, one module each:
+One package per stage; a stage imports from the stages below it, never from those above
+(`tests/test_architecture.py` holds the code to it, README "Architecture" draws it):
 
-- `snippets`  parse a jupytext percent file into named cells and a header;
-- `posts`     find snippet embeds and value placeholders in a Markdown post;
-- `cache_key` hash what changes a result (source, engine, library versions, data bytes);
-- `datasets`  fetch declared data (cache, mirror, or origin + SHA-256), confined to KERAS_HOME;
-- `sandbox`   the bubblewrap sandbox and allowlisted environment every kernel starts in;
-- `resources` what a run claims (CPUs, GPUs, memory), what the machine has, the ledger;
-- `execute`   run one snippet in a fresh, sandboxed Jupyter kernel and return a record;
-- `executors` one interface for whoever executes (`pool`: local kernels; `ray_executor`);
-- `shards`    split the stale snippets between CI machines;
-- `capture`   turn kernel outputs into clean, typed, size-capped result data (`images`);
-- `results`   store and load results atomically, with checksums;
-- `plots`     draw training curves from captured histories;
-- `render`    turn results into Markdown/HTML for a page;
-- `pipeline`  decide what to run (BLOG_EXECUTE) and report a summary line;
-- `verify`    re-execute changed results and compare them with what was committed.
+- the base: `errors`, `config` (validated settings and BLOG_* variables), `files`, `git`,
+  `versions`, `backends` (names and variants), `limits`, `progress` (terminal lines);
+- `sources`  what authors write: snippets and headers, posts, claims, data, placeholders;
+- `store`    cache keys, `result.json` and `matrix.json` (untrusted when read), comparison;
+- `capture`  kernel messages to typed outputs: text, figures, curves (`_kernel` runs inside);
+- `run`      the executor interface and factory, local pool, Ray, kernel, sandbox, resources;
+- `build`    what runs and when (freshness, locks, shards), the build report, `make verify`;
+- `present`  page content and notebooks, from the report;
+- `checks`   claims held against every backend and seed;
+- `tools`    the CLI, `make ready`, the PR report, the scaffold, outputs diff, verify-results;
+- `adapter`  what only MkDocs needs (page cache, lazy converter); hooks/ wires its events.
+
+Nothing below `adapter` imports MkDocs.
 """
 
 ENGINE_VERSION = "6"

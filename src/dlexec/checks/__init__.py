@@ -1,0 +1,1 @@
+"""Stage 7, claims: each post's `expect:` held against every recorded backend and seed."""

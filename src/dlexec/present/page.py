@@ -1,0 +1,515 @@
+"""Turn results into page content: the only module that produces markup.
+
+Code goes into the Markdown as a fenced block (so the site's highlighter, copy button and line
+numbers apply). Outputs are HTML built here with every piece of captured text escaped; they
+enter the Markdown as marker comments and replace them after Markdown conversion, so no output
+is ever interpreted as Markdown or HTML.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..backends import BACKEND_NAMES, BACKENDS, MAIN, Variant
+from ..build.report import BuildReport, SnippetRun
+from ..capture.plots import best_epoch
+from ..errors import AuthoringError, EngineError
+from ..sources.expectations import NAME, read_expectations, scope_text
+from ..sources.posts import EMBED, Placeholder, embed_target, placeholder_matches, prose_lines
+from ..sources.snippets import Cell
+from ..sources.values import format_value, join_range, value_range
+from ..store.curves import metric_names, panel_key
+from ..store.outputs import ErrorOutput, HistoryOutput, ImageOutput, Output, TextOutput
+from ..store.records import VariantRecord, fresh_matrix
+from ..store.results import Result
+from .logs import EpochRun, segments
+
+LONG_CODE_LINES = 15  # code blocks this long get line numbers
+LONG_TEXT_LINES = 60  # printed text (not epochs) this long collapses to its last lines
+VISIBLE_TEXT_LINES = 20
+FOLDED_EPOCHS = 8  # a run of more epochs shows its last ones, the earlier ones one click away
+VISIBLE_EPOCHS = 5
+LONG_CELL_S = 5.0  # an embed whose cells ran this long says so
+MARKER = "<!-- dlexec-output {} -->"
+MARKER_PATTERN = re.compile(r"(?:<p>)?<!-- dlexec-output (\d+) -->(?:</p>)?")
+
+
+@dataclass(frozen=True)
+class Links:
+    """How the page reaches published files: result assets, and a snippet's full-run page."""
+
+    asset: Callable[[Path, str], str]  # (result folder, file name) -> URL
+    run_page: Callable[[SnippetRun], str | None] = lambda run: None
+
+
+@dataclass
+class RenderedPage:
+    """Markdown with markers, and the HTML each marker stands for."""
+
+    markdown: str
+    fragments: list[str] = field(default_factory=list)
+
+    def insert_fragments(self, page_html: str) -> str:
+        """Replace the markers in converted HTML by their output fragments."""
+        return MARKER_PATTERN.sub(lambda match: self.fragments[int(match[1])], page_html)
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A value of a snippet that the post shows in its prose or states a claim about: shown
+    under the snippet's last output on every backend and across seeds (`make verify`)."""
+
+    value: str
+    spec: str = ""  # the post's placeholder format ('' for a claim's value: `.4g`)
+    note: str = ""  # a claim narrowed to some runs: where it holds, and why
+    claimed: bool = False  # a claim compares it (else only the prose shows it)
+
+
+def render_page(
+    markdown: str, post: Path, report: BuildReport, links: Links, first_line: int = 1
+) -> RenderedPage:
+    """Expand embeds and placeholders of one post's Markdown body, which starts at line
+    `first_line` of the post's file (errors name file lines)."""
+    page = RenderedPage(markdown="")
+    lines = markdown.splitlines()
+    embeds = [(number, match) for number, _, match in scan(markdown) if match]
+    last_embeds = {_embedded_path(match, post): number for number, match in embeds}
+    headlines = headline_values(post, report)
+    for number, line, match in scan(markdown):
+        if match:
+            last = last_embeds[_embedded_path(match, post)] == number
+            lines[number - 1] = _embed(match, post, report, links, page, last, headlines)
+        else:
+            lines[number - 1] = expand_placeholders(line, post, number + first_line - 1, report)
+    page.markdown = "\n".join(lines) + "\n"
+    return page
+
+
+def scan(markdown: str) -> Iterator[tuple[int, str, re.Match[str] | None]]:
+    """(line number, line, embed match or None) for each prose line of a post."""
+    for number, line in prose_lines(markdown):
+        yield number, line, EMBED.match(line.strip())
+
+
+def resolve_embed(
+    match: re.Match[str], post: Path, report: BuildReport
+) -> tuple[SnippetRun | None, list[Cell]]:
+    """The run an embed shows and the cells it covers (all of them without a #cell)."""
+    run = report.runs.get(embed_target(post, match["target"]).resolve())
+    if run is None:
+        return None, []
+    if match["cell"]:
+        cell = run.snippet.cell(match["cell"])
+        return (run, [cell]) if cell else (None, [])
+    return run, list(run.snippet.cells)
+
+
+def expand_placeholders(line: str, post: Path, number: int, report: BuildReport) -> str:
+    """`line` with each placeholder that Markdown shows (none in code spans or HTML comments)
+    replaced by its formatted value."""
+    parts, position = [], 0
+    for match in placeholder_matches(line):
+        value = _placeholder(match, post=post, line=number, report=report)
+        parts += [line[position : match.start()], value]
+        position = match.end()
+    return "".join(parts) + line[position:]
+
+
+def _embedded_path(match: re.Match[str], post: Path) -> Path:
+    return embed_target(post, match["target"]).resolve()
+
+
+def _embed(
+    match: re.Match[str],
+    post: Path,
+    report: BuildReport,
+    links: Links,
+    page: RenderedPage,
+    last: bool,
+    headlines: Mapping[str, list[Headline]],
+) -> str:
+    """The embed's code and outputs; the snippet's last embed in the post also says where and
+    how it ran (provenance, the backend and seed matrix), once for all its embeds."""
+    run, cells = resolve_embed(match, post, report)
+    if run is None:
+        problem = _first_error(report, post) or f"cannot embed {match['target']}"
+        return _marker(page, error_html(str(problem)))
+    relative = run.result.snippet if run.result else match["target"]
+    code = code_block(run, cells[0] if match["cell"] else None, relative)
+    fragment = outputs_html(run, cells, links, last)
+    if last and run.result is not None and run.status != "failed":
+        fragment += matrix_html(run, headlines.get(run.snippet.name, []))
+    return code + "\n\n" + _marker(page, fragment)
+
+
+def headline_values(post: Path, report: BuildReport) -> dict[str, list[Headline]]:
+    """Snippet name -> the values of it that the post shows or makes claims about."""
+    found: dict[str, dict[str, Headline]] = {}
+    references = report.posts.get(post)
+    for placeholder in references.placeholders if references else ():
+        found.setdefault(placeholder.snippet, {}).setdefault(
+            placeholder.value, Headline(placeholder.value, placeholder.spec)
+        )
+    try:
+        claims = read_expectations(post)
+    except (EngineError, OSError):
+        claims = []  # reported by the checks; the page still renders
+    for claim in claims:
+        for name in (claim.subject, claim.operand):
+            if not NAME.match(name):
+                continue
+            snippet, value = name.split(".", 1)
+            shown = found.setdefault(snippet, {}).get(value, Headline(value))
+            note = shown.note
+            if name == claim.subject and claim.scope.narrowed:
+                note = f"claimed {scope_text(claim)} only: {claim.scope.reason}"
+            found[snippet][value] = Headline(value, shown.spec, note, claimed=True)
+    return {snippet: list(values.values()) for snippet, values in found.items()}
+
+
+def matrix_html(run: SnippetRun, headlines: list[Headline]) -> str:
+    """Each headline value on every backend and its spread across seeds, from the committed
+    matrix (`make verify`); nothing when the snippet has no headline values."""
+    if not headlines or run.result is None:
+        return ""
+    records = fresh_matrix(run.folder, run.result)
+    varying = [h for h in headlines if h.claimed or _varies(h.value, run.result, records)]
+    if not varying:
+        return ""
+    rows = [_matrix_row(headline, run.result, records) for headline in varying]
+    return (
+        '<div class="dlexec-matrix"><p>The same code on each Keras backend, and with other '
+        "seeds (<code>make verify</code>):</p><ul>" + "".join(rows) + "</ul></div>"
+    )
+
+
+def _varies(value: str, main: Result, records: Mapping[Variant, VariantRecord]) -> bool:
+    """Does `value` differ between runs? (A setting or a dataset size does not: not shown.)"""
+    seen = {repr(main.values.get(value))}
+    seen |= {repr(r.values.get(value)) for r in records.values() if r.ok}
+    return len(seen) > 1
+
+
+def _matrix_row(headline: Headline, main: Result, records: Mapping[Variant, VariantRecord]) -> str:
+    def shown(value: Any) -> str:
+        return _formatted(value, headline.spec)
+
+    parts = []
+    for backend in BACKENDS:
+        variant = Variant(backend)
+        name = BACKEND_NAMES[backend]
+        if variant == MAIN:
+            value = main.values.get(headline.value)
+            parts.append(f"{shown(value)} on {name}")
+            continue
+        record = records.get(variant)
+        if record is None:
+            parts.append(f"not yet run on {name}")
+        elif not record.ok:
+            first = (record.error or "").strip().splitlines()[:1]
+            reason = f" ({first[0][:120]})" if first else ""
+            parts.append(f"fails on {name}{html.escape(reason)}")
+        else:
+            parts.append(f"{shown(record.values.get(headline.value))} on {name}")
+    numbers = _seed_numbers(main, records, headline.value)
+    spread = ""
+    if len(numbers) > 1:
+        spread = f"; {len(numbers)} seeds: {_range_text(min(numbers), max(numbers), headline.spec)}"
+    note = f" <em>{html.escape(headline.note)}</em>" if headline.note else ""
+    return f"<li><code>{html.escape(headline.value)}</code>: {' · '.join(parts)}{spread}{note}</li>"
+
+
+def _formatted(value: Any, spec: str) -> str:
+    if value is None:
+        return "(no value)"
+    spec = spec or (".4g" if isinstance(value, float) else "")
+    try:
+        return html.escape(format(value, spec))
+    except (TypeError, ValueError):
+        return html.escape(repr(value))
+
+
+def _range_text(low: Any, high: Any, spec: str) -> str:
+    return join_range(_formatted(low, spec), _formatted(high, spec))
+
+
+def _marker(page: RenderedPage, fragment: str) -> str:
+    page.fragments.append(fragment)
+    return MARKER.format(len(page.fragments) - 1)
+
+
+def _first_error(report: BuildReport, post: Path) -> EngineError | None:
+    return next((e for e in report.errors if e.location and e.location.path == post), None)
+
+
+def code_block(run: SnippetRun, cell: Cell | None, relative: str) -> str:
+    """The code that ran, in a fence longer than any backtick run inside it. A whole snippet
+    shows the program a reader would copy: its cells without the header the engine reads and
+    the `# %%` cell markers (the notebook leaves those out too)."""
+    source = cell.source if cell else program_text(run.snippet.cells)
+    fence = "`" * max(3, _longest_backtick_run(source) + 1)
+    title = f"{relative} › {cell.name}" if cell and cell.name else relative
+    options = f'title="{html.escape(title)}"'
+    if source.count("\n") + 1 >= LONG_CODE_LINES:
+        options += ' linenums="1"'
+    return f"{fence}python {options}\n{source}\n{fence}"
+
+
+def program_text(cells: tuple[Cell, ...] | list[Cell]) -> str:
+    """The cells' code as one program, a blank line between cells."""
+    return "\n\n".join(cell.source.strip("\n") for cell in cells if cell.source.strip())
+
+
+def _longest_backtick_run(text: str) -> int:
+    return max((len(run) for run in re.findall(r"`+", text)), default=0)
+
+
+def outputs_html(run: SnippetRun, cells: list[Cell], links: Links, last: bool = True) -> str:
+    """Outputs of `cells`, then the failure (if any), how long they ran when that was long,
+    and (`last`: at the snippet's last embed) the provenance line."""
+    parts = []
+    result = run.result
+    if result is not None:
+        by_index = {cell.index: cell for cell in result.cells}
+        for cell in cells:
+            stored = by_index.get(cell.index)
+            parts += [output_html(o, run, links) for o in (stored.outputs if stored else [])]
+    if run.error is not None:
+        parts.append(error_html(str(run.error), getattr(run.error, "traceback", "")))
+    if result is not None and run.status != "failed":
+        parts.append(cell_times_html(result, cells))
+        if last:
+            parts.append(provenance_html(result, links.run_page(run)))
+    return '<div class="dlexec-outputs">\n' + "\n".join(p for p in parts if p) + "\n</div>"
+
+
+def cell_times_html(result: Result, cells: list[Cell]) -> str:
+    """'This cell ran 95.2 s.' under an embed whose cells ran long; '' otherwise."""
+    times = result.cell_times()
+    long = [(cell, times[cell.index]) for cell in cells if times.get(cell.index, 0) >= LONG_CELL_S]
+    if not long:
+        return ""
+    if len(cells) == 1:
+        text = f"This cell ran {long[0][1]:g} s."
+    else:
+        text = (
+            "Cells that ran long: "
+            + ", ".join(
+                f"{cell.name or f'cell {cell.index + 1}'} {seconds:g} s" for cell, seconds in long
+            )
+            + "."
+        )
+    return f'<p class="dlexec-timing">{html.escape(text)}</p>'
+
+
+def output_html(output: Output, run: SnippetRun, links: Links) -> str:
+    relative = run.result.snippet if run.result else run.snippet.name
+    if isinstance(output, TextOutput):
+        return text_html(output)
+    if isinstance(output, ImageOutput):
+        size = f' width="{int(output.width)}"' if output.width else ""
+        url = html.escape(links.asset(run.folder, output.file))
+        alt = html.escape(f"Figure drawn by {relative}")
+        image = f'<img src="{url}" alt="{alt}"{size} loading="lazy">'
+        return f'<p class="dlexec-figure">{zoomable(url, image)}</p>'
+    if isinstance(output, HistoryOutput):
+        return history_html(output, run.folder, links)
+    if isinstance(output, ErrorOutput):
+        return error_html(f"{output.ename}: {output.evalue}", output.traceback)
+    raise TypeError(f"unknown output {output!r}")
+
+
+def zoomable(url: str, image: str, gallery: str = "figures") -> str:
+    """`image` (escaped markup) as a link that mkdocs-glightbox opens in a lightbox."""
+    return (
+        f'<a class="glightbox" href="{url}" data-type="image" data-gallery="{gallery}">{image}</a>'
+    )
+
+
+def text_html(output: TextOutput) -> str:
+    """Printed text. Keras epochs become a table of their numbers (the raw lines one click
+    away); a run of many epochs shows its last ones. Other lines are shown as printed; only a
+    very long text folds, keeping its last lines in view."""
+    css = html.escape(f"dlexec-output dlexec-{output.stream}")
+    if output.stream == "result":  # a displayed value, e.g. model.summary(): always whole
+        return _pre(css, output.text)
+    return "".join(
+        _epochs_html(part) if isinstance(part, EpochRun) else _plain_html(css, part)
+        for part in segments(output.text)
+    )
+
+
+def _pre(css: str, text: str) -> str:
+    return f'<pre class="{css}"><code>{html.escape(text)}</code></pre>'
+
+
+def _fold(summary: str, body: str, css: str = "dlexec-fold") -> str:
+    """A discreet toggle: `body` (markup) one click away under a small `summary` line."""
+    return f'<details class="{css}"><summary>{html.escape(summary)}</summary>{body}</details>'
+
+
+def _plain_html(css: str, text: str) -> str:
+    lines = text.splitlines(keepends=True)
+    if len(lines) < LONG_TEXT_LINES:
+        return _pre(css, text)
+    earlier, last = lines[:-VISIBLE_TEXT_LINES], lines[-VISIBLE_TEXT_LINES:]
+    summary = f"{len(earlier)} earlier lines of this output"
+    return _fold(summary, _pre(css, "".join(earlier))) + _pre(css, "".join(last))
+
+
+def _epochs_html(run: EpochRun) -> str:
+    """The epochs as a table (the last VISIBLE_EPOCHS when there are many), then the raw log."""
+    epochs = run.epochs
+    folded = len(epochs) > FOLDED_EPOCHS
+    earlier, shown = (
+        (epochs[:-VISIBLE_EPOCHS], epochs[-VISIBLE_EPOCHS:]) if folded else ((), epochs)
+    )
+    head = (
+        "<tr><th>epoch</th>"
+        + "".join(f"<th>{html.escape(name).replace('_', '_<wbr>')}</th>" for name in run.names)
+        + "</tr>"
+    )
+
+    def table(rows: tuple) -> str:
+        body = "".join(
+            f"<tr><td>{epoch.number}</td>"
+            + "".join(f"<td>{html.escape(value)}</td>" for _, value in epoch.metrics)
+            + "</tr>"
+            for epoch in rows
+        )
+        return f'<table class="dlexec-epochs"><thead>{head}</thead><tbody>{body}</tbody></table>'
+
+    parts = []
+    if earlier:
+        span = f"{earlier[0].number}–{earlier[-1].number}"
+        parts.append(_fold(f"epochs {span} of {epochs[-1].total}", table(earlier)))
+    parts.append(table(shown))
+    parts.append(_fold("the log as printed", _pre("dlexec-output dlexec-stdout", run.text)))
+    return f'<div class="dlexec-log">{"".join(parts)}</div>'
+
+
+def history_html(history: HistoryOutput, folder: Path, links: Links) -> str:
+    """One panel per metric, in both palettes (Material shows the one of the page's palette);
+    side by side where there is room, stacked on a phone, each opening larger on a tap."""
+    caption = (
+        f"Training curves of model '{history.model}', {len(history.epochs)} epochs, "
+        "drawn from the History that model.fit returned."
+    )
+    panels = []
+    for index, name in enumerate(metric_names(history)):
+        alt = html.escape(_panel_description(history, name))
+        images = []
+        for palette in ("light", "dark"):
+            file = history.plots.get(panel_key(index, palette))
+            if file is None:
+                continue
+            url = html.escape(links.asset(folder, file))
+            image = f'<img src="{url}#only-{palette}" alt="{alt}" loading="lazy">'
+            images.append(zoomable(f"{url}#only-{palette}", image, f"curves-{palette}"))
+        panels.append(f'<div class="dlexec-panel">{"".join(images)}</div>')
+    return (
+        f'<figure class="dlexec-curves"><div class="dlexec-panels">{"".join(panels)}</div>'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
+
+
+def _panel_description(history: HistoryOutput, name: str) -> str:
+    """Alt text of one metric's panel: what it plots and where validation was best."""
+    label = name.replace("_", " ")
+    validated = f"val_{name}" in history.metrics
+    text = f"{label} per epoch of model '{history.model}', training" + (
+        " and validation" if validated else ""
+    )
+    best = best_epoch(history, name)
+    if best is not None:
+        text += f"; best validation {label} {best[1]:.4g} at epoch {best[0]}"
+    if history.restored_epoch is not None:
+        text += f"; the weights of epoch {history.restored_epoch} were restored"
+    return text + "."
+
+
+def error_html(message: str, traceback: str = "") -> str:
+    body = f"<pre><code>{html.escape(traceback)}</code></pre>" if traceback else ""
+    return (
+        '<div class="admonition failure dlexec-error"><p class="admonition-title">'
+        f"{html.escape(message)}</p>{body}</div>"
+    )
+
+
+def backend_text(info: Mapping[str, Any]) -> str:
+    """'TensorFlow 2.21.0 · Keras 3.15.1': what a run's provenance says computed it."""
+    backend = str(info.get("backend", "tensorflow"))
+    name = BACKEND_NAMES.get(backend, backend)
+    return f"{name} {info.get(backend, '?')} · Keras {info.get('keras', '?')}"
+
+
+def provenance_text(result: Result) -> str:
+    info = result.provenance
+    versions = backend_text(info)
+    return (
+        f"Ran on {info.get('device', '?')} · {versions} · {info.get('wall_time_s', '?')} s · "
+        f"{info.get('date', '?')}"
+    )
+
+
+def provenance_html(result: Result, run_page: str | None = None) -> str:
+    link = f' · <a href="{html.escape(run_page)}">view the full run</a>' if run_page else ""
+    return f'<p class="dlexec-provenance">{html.escape(provenance_text(result))}{link}</p>'
+
+
+def notebook_buttons(download_url: str, colab_url: str | None) -> str:
+    """Markdown for the post's notebook links (Material button styles via attr_list)."""
+    name = html.escape(download_url.rsplit("/", 1)[-1])
+    buttons = f'[Download notebook]({download_url}){{ .md-button download="{name}" }}'
+    if colab_url:
+        buttons += f" [Open in Colab]({colab_url}){{ .md-button }}"
+    return f'<div class="dlexec-notebook" markdown>\n{buttons}\n</div>'
+
+
+def _placeholder(match: re.Match[str], *, post: Path, line: int, report: BuildReport) -> str:
+    placeholder = Placeholder.from_match(post, line, match)
+    run = report.snippet_named(placeholder.snippet)
+    if run is None or run.result is None:
+        return f'<span class="dlexec-error">{html.escape(placeholder.text)}: no result</span>'
+    try:
+        shown = format_value(run.result.values, placeholder)
+        if placeholder.filter == "range":
+            shown = _seed_range(run, placeholder)
+    except EngineError as error:
+        return f'<span class="dlexec-error">{html.escape(str(error))}</span>'
+    return shown
+
+
+def _seed_range(run: SnippetRun, placeholder: Placeholder) -> str:
+    """The value's spread over the main run and the seeds `make verify` recorded."""
+    spread = seed_values(run, placeholder.value)
+    if len(spread) < 2:
+        raise AuthoringError(
+            f"placeholder {placeholder.text}: no other seeds are recorded for "
+            f"{placeholder.snippet}; run `make verify`",
+            placeholder.location,
+        )
+    return value_range(spread, placeholder)
+
+
+def seed_values(run: SnippetRun, value: str) -> list[float]:
+    """`value` on the main run and on each seed variant recorded for it (numbers only)."""
+    if run.result is None:
+        return []
+    return _seed_numbers(run.result, fresh_matrix(run.folder, run.result), value)
+
+
+def _seed_numbers(
+    main: Result, records: Mapping[Variant, VariantRecord], value: str
+) -> list[float]:
+    found = [main.values.get(value)] + [
+        record.values.get(value)
+        for variant, record in sorted(records.items())
+        if variant.backend == MAIN.backend and variant.seed and record.ok
+    ]
+    return [v for v in found if isinstance(v, int | float) and not isinstance(v, bool)]

@@ -1,0 +1,406 @@
+"""Find what a Markdown post asks of the engine: snippet embeds and value placeholders.
+
+Embed: a line holding only a Markdown link to a snippet file, optionally to one named cell.
+On GitHub it reads as a link to the code; in the site it becomes the code and its outputs:
+
+    [Train the CNN](../snippets/mnist_cnn.py#train)
+
+Placeholder: a value the snippet left in a top-level variable, formatted with a Python
+format spec:
+
+    The model reaches {{ mnist_cnn.test_accuracy:.1% }} on the test set.
+
+Only what Markdown shows as prose counts: embeds and placeholders in fenced or indented code,
+in HTML comments, or (placeholders) in inline code spans are text, left as written.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from itertools import islice
+from pathlib import Path
+from typing import Literal
+
+import yaml
+
+from ..errors import AuthoringError, Location
+from . import yaml_lines
+
+EMBED = re.compile(
+    r"^\[(?P<label>[^\]\n]*)\]\((?P<target>[^)\s#]+\.py)(?:#(?P<cell>[^)\s]*))?\)\s*$"
+)
+# {{ snippet.value }}, {{ snippet.value:.1% }}, {{ snippet.value:.1% | range }}
+PLACEHOLDER = re.compile(
+    r"\{\{\s*(?P<snippet>[A-Za-z_][\w-]*)\.(?P<value>[A-Za-z_]\w*)\s*(?::(?P<spec>[^}|]*?))?\s*"
+    r"(?:\|\s*(?P<filter>[A-Za-z_]\w*)\s*)?\}\}"
+)
+FILTERS = ("range",)  # range: the value's spread across the seeds `make verify` recorded
+FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+# Lines whose indented continuation is their content (Python-Markdown: 4 columns further in).
+LIST_ITEM = re.compile(r"(?:[*+-]|\d+\.) +\S")  # Python-Markdown has no "1)" items
+ADMONITION = re.compile(  # as the admonition and pymdownx.details extensions parse them
+    r'!!! ?[\w-]+(?: +[\w-]+)*(?: +".*")? *$|\?\?\?\+? ?(?:[\w-]+(?: +[\w-]+)*(?: +".*")?|".*") *$'
+)
+HEADING = re.compile(r"#{1,6}(?:[ \t]|$)")
+INLINE = re.compile(r"\\.|<!--|`+")  # an escaped character, a comment's start, a backtick run
+
+Span = tuple[int, int]
+Comment = Literal["block", "inline"] | None  # the kind of HTML comment open across lines
+
+
+@dataclass(frozen=True)
+class Embed:
+    """`post` line `line` shows snippet `snippet` (absolute path), or only its cell `cell`."""
+
+    post: Path
+    line: int
+    snippet: Path
+    cell: str | None
+
+    @property
+    def location(self) -> Location:
+        return Location(self.post, self.line)
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    """`post` line `line` shows value `value` of snippet `snippet` formatted with `spec`, or its
+    spread across seeds with the `range` filter."""
+
+    post: Path
+    line: int
+    snippet: str
+    value: str
+    spec: str
+    text: str
+    filter: str = ""
+
+    @property
+    def location(self) -> Location:
+        return Location(self.post, self.line)
+
+    @classmethod
+    def from_match(cls, post: Path, line: int, match: re.Match[str]) -> Placeholder:
+        spec = (match["spec"] or "").strip()
+        return cls(
+            post, line, match["snippet"], match["value"], spec, match[0], match["filter"] or ""
+        )
+
+
+@dataclass(frozen=True)
+class PostReferences:
+    """Everything one post references, in order of appearance."""
+
+    post: Path
+    embeds: tuple[Embed, ...]
+    placeholders: tuple[Placeholder, ...]
+    timeout: float | None = None  # front matter `snippet_timeout`: limit for its snippets
+
+
+def front_matter(text: str, post: Path) -> tuple[dict, int]:
+    """The post's YAML front matter and the number of lines it takes (0 without one)."""
+    meta, end, _ = _front_matter(text, post)
+    return meta, end
+
+
+def front_matter_nodes(
+    text: str, post: Path
+) -> tuple[dict, dict[str, tuple[yaml.Node, yaml.Node]]]:
+    """The post's YAML front matter, and each top-level key's (key node, value node), whose
+    marks give lines: YAML line n is the post's line n + 2."""
+    meta, _, nodes = _front_matter(text, post)
+    return meta, nodes
+
+
+def _front_matter(
+    text: str, post: Path
+) -> tuple[dict, int, dict[str, tuple[yaml.Node, yaml.Node]]]:
+    """front_matter, plus each key's nodes (YAML line n is file line n + 2)."""
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != "---":
+        return {}, 0, {}
+    end = next((n for n in range(1, len(lines)) if lines[n].strip() in ("---", "...")), None)
+    if end is None:
+        raise AuthoringError("front matter opened with '---' is never closed", Location(post, 1))
+    try:
+        meta, node = yaml_lines.load("\n".join(lines[1:end]))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 2 if mark else 1
+        raise AuthoringError(f"malformed front matter: {error}", Location(post, line)) from None
+    meta = {} if meta is None else meta
+    if not isinstance(meta, dict):
+        raise AuthoringError("front matter must be a YAML mapping", Location(post, 2))
+    return meta, end + 1, yaml_lines.key_nodes(node)
+
+
+def read_post(post: Path) -> str:
+    """The post's text; AuthoringError naming the file, and the line and byte of the first one
+    that is not UTF-8, when it cannot be read (one broken post must not stop the others)."""
+    try:
+        content = post.read_bytes()
+    except IsADirectoryError:
+        raise AuthoringError(
+            "a post must be a file, and this is a folder", Location(post)
+        ) from None
+    except OSError as error:
+        raise AuthoringError(f"cannot read the post: {error.strerror}", Location(post)) from None
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = content.count(b"\n", 0, error.start) + 1
+        column = error.start - (content.rfind(b"\n", 0, error.start) + 1)
+        raise AuthoringError(
+            f"the post is not UTF-8 text: byte 0x{content[error.start]:02x} at byte offset "
+            f"{error.start} (column {column + 1}) cannot be decoded; save the file as UTF-8",
+            Location(post, line),
+        ) from None
+
+
+def find_references(post: Path, snippets_dir: Path, text: str | None = None) -> PostReferences:
+    """Scan a post (its whole file, so line numbers match the file) for embeds and placeholders."""
+    text = read_post(post) if text is None else text
+    meta, _, nodes = _front_matter(text, post)  # validate early: MkDocs ignores broken ones
+    timeout = None
+    if "snippet_timeout" in meta:
+        line = nodes["snippet_timeout"][0].start_mark.line + 2
+        timeout = yaml_lines.check_timeout(
+            meta["snippet_timeout"],
+            "front matter 'snippet_timeout' (seconds)",
+            Location(post, line),
+        )
+    embeds: list[Embed] = []
+    placeholders: list[Placeholder] = []
+    for number, line in prose_lines(text):
+        match = EMBED.match(line.strip())
+        if match:
+            embeds.append(_embed(match, post, number, snippets_dir))
+            continue
+        placeholders.extend(
+            Placeholder.from_match(post, number, m) for m in placeholder_matches(line)
+        )
+    return PostReferences(post, tuple(embeds), tuple(placeholders), timeout)
+
+
+class ProseLine(str):
+    """A line of prose that knows its spans Markdown hides from the engine (comments, code).
+
+    A str, so callers that only read text need not care; placeholder_matches uses the spans,
+    which it could not find from the line alone when a comment opened lines before.
+    """
+
+    hidden: tuple[Span, ...]
+
+    def __new__(cls, text: str, hidden: tuple[Span, ...] = ()) -> ProseLine:
+        line = super().__new__(cls, text)
+        line.hidden = hidden
+        return line
+
+
+def prose_lines(text: str) -> Iterator[tuple[int, ProseLine]]:
+    """(line number, line) for lines shown as prose: outside fenced and indented code blocks,
+    and not wholly inside an HTML comment."""
+    lines = text.splitlines()
+    blocks = _Blocks()
+    comment: Comment = None
+    for number, line in enumerate(lines, 1):
+        if not (comment or blocks.prose(line, islice(lines, number, None))):
+            continue
+        started_in = comment
+        closes = partial(_closes_later, lines, number)
+        comments, code, comment = _inline_spans(line, comment, closes)
+        if comments and not _outside(line, comments).strip():
+            kind = started_in or _kind(line, len(line) - len(line.lstrip()))
+            blocks.blank |= kind == "block"  # a comment block ends a paragraph like a blank line
+            continue
+        if started_in:
+            blocks.blank = False  # the text after the comment is a paragraph
+        yield number, ProseLine(line, tuple(sorted(comments + code)))
+
+
+def placeholder_matches(line: str) -> list[re.Match[str]]:
+    """The placeholders of a prose line that Markdown shows: none in code spans or comments.
+
+    For a line from prose_lines the hidden spans are known; for any other string they are
+    found on the line alone.
+    """
+    if isinstance(line, ProseLine):
+        hidden = line.hidden
+    else:
+        comments, code, _ = _inline_spans(line, None, lambda block: False)
+        hidden = tuple(sorted(comments + code))
+    matches: list[re.Match[str]] = []
+    position = 0
+    for start, end in (*hidden, (len(line), len(line))):
+        matches += PLACEHOLDER.finditer(line, position, start)
+        position = end
+    return matches
+
+
+@dataclass
+class _Blocks:
+    """Where a line-by-line walk is in the block structure of a post (comments aside)."""
+
+    fence: str | None = None  # the open fence's marker, e.g. "````"
+    code: int | None = None  # indent that the open indented code block is relative to
+    # Content indent of each open list item (True: lazy lines continue it) or admonition.
+    containers: list[tuple[int, bool]] = field(default_factory=list)
+    blank: bool = True  # the previous line was blank (or there was none)
+
+    def prose(self, line: str, following: Iterable[str]) -> bool:
+        """Step over `line` (`following` are the lines after it); whether it is outside fenced
+        and indented code."""
+        if self.fence is not None:
+            self.fence = None if _closes(line, self.fence) else self.fence
+            self.blank = False
+            return False
+        if not line.strip():
+            self.blank = True
+            return True
+        indent = len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip())
+        if self.code is not None and indent >= self.code + 4:
+            return False
+        self.code = None
+        text = line.lstrip()
+        fence = FENCE.match(line)
+        fence = fence if fence and any(_closes(later, fence[1]) for later in following) else None
+        item, admonition = LIST_ITEM.match(text), ADMONITION.match(text)
+        heading = HEADING.match(text)
+        nested = bool(self.containers)
+        self._leave(indent, bool(self.blank or item or admonition or fence))
+        base = self.containers[-1][0] if self.containers else 0
+        after_blank, self.blank = self.blank, bool(heading)  # a heading is a block of its own
+        if after_blank and indent >= base + 4:  # Python-Markdown: code needs a blank line before
+            self.code = base
+            return False
+        if fence:  # superfences: an unclosed fence is text
+            self.fence = fence[1][0] * len(fence[1])
+            return False
+        if admonition or (item and (after_blank or nested)):  # a list cannot interrupt a paragraph
+            self.containers.append((indent + 4, bool(item)))
+        return True
+
+    def _leave(self, indent: int, starts_block: bool) -> None:
+        """Close the containers a line indented `indent` is outside of: an admonition at once,
+        a list item only when the line starts a block (else it is a lazy continuation)."""
+        for depth, (content, lazy) in enumerate(self.containers):
+            if indent < content and (starts_block or not lazy):
+                del self.containers[depth:]
+                return
+
+
+def _closes(line: str, fence: str) -> bool:
+    """Whether `line` closes a block opened by `fence`: the same character, at least as many."""
+    marker = line.strip()
+    return len(marker) >= len(fence) and marker == fence[0] * len(marker)
+
+
+def _inline_spans(
+    line: str, comment: Comment, closes_later: Callable[[bool], bool]
+) -> tuple[list[Span], list[Span], Comment]:
+    """HTML comment spans and code spans of `line`, and the comment still open at its end.
+
+    Left to right as in CommonMark: whichever starts first wins, so `<!--` between backticks is
+    code and backticks in a comment are comment. A code span closes at the next backtick run of
+    the same length; an unmatched run is text, and so is a `<!--` that never closes.
+    """
+    comments: list[Span] = []
+    code: list[Span] = []
+    opened = 0 if comment else None  # where the open comment began on this line
+    position = 0
+    while True:
+        if opened is not None:
+            end = line.find("-->", position)
+            if end < 0:
+                comments.append((opened, len(line)))
+                return comments, code, comment
+            comments.append((opened, end + 3))
+            position, opened, comment = end + 3, None, None
+        match = INLINE.search(line, position)
+        if match is None:
+            return comments, code, None
+        position = match.end()
+        if match[0] == "<!--":
+            kind = _kind(line, match.start())
+            if "-->" in line[position:] or closes_later(kind == "block"):
+                opened, comment = match.start(), kind
+        elif match[0][0] == "`":
+            close = re.compile(f"(?<!`){match[0]}(?!`)").search(line, position)
+            if close:
+                code.append((match.start(), close.end()))
+                position = close.end()
+
+
+def _kind(line: str, start: int) -> Comment:
+    """The kind of a comment opening at `start`: a block when it starts the line, indented less
+    than 4 (Python-Markdown's raw HTML blocks); else inline, part of a paragraph."""
+    before = line[:start]
+    return "block" if not before.strip() and len(before.expandtabs(4)) < 4 else "inline"
+
+
+def _closes_later(lines: list[str], after: int, block: bool) -> bool:
+    """Whether a comment left open on line `after` closes. Only a comment block may run over
+    blank lines; one in a paragraph may not (and unclosed, its `<!--` is text)."""
+    for line in islice(lines, after, None):
+        if "-->" in line:
+            return True
+        if not block and not line.strip():
+            return False
+    return False
+
+
+def _outside(line: str, spans: list[Span]) -> str:
+    """The text of `line` outside `spans` (sorted, not overlapping)."""
+    parts, position = [], 0
+    for start, end in spans:
+        parts.append(line[position:start])
+        position = end
+    return "".join(parts) + line[position:]
+
+
+def snippet_for_placeholder(name: str, snippets_dir: Path, location: Location) -> Path:
+    """The snippet file (symlinks resolved) that placeholder `{{ name.value }}` reads."""
+    target = _snippet_file(
+        snippets_dir / f"{name}.py", snippets_dir, f"snippet {name!r} of the placeholder", location
+    )
+    if target.stem != name:  # results are found by the file's own name, not a link's
+        raise AuthoringError(
+            f"snippet {name!r} of the placeholder links to {target.name}; name that file instead",
+            location,
+        )
+    return target
+
+
+def embed_target(post: Path, target: str) -> Path:
+    """The file an embed's link names, relative to its post: percent-escapes decoded as a
+    browser or GitHub decodes them (`my%20run.py` is `my run.py`), symlinks not yet resolved."""
+    return post.parent / urllib.parse.unquote(target)
+
+
+def _embed(match: re.Match[str], post: Path, line: int, snippets_dir: Path) -> Embed:
+    location = Location(post, line)
+    shown = f"snippet {match['target']!r}"
+    target = _snippet_file(embed_target(post, match["target"]), snippets_dir, shown, location)
+    cell = match["cell"]
+    if cell == "":
+        raise AuthoringError("empty cell name after '#'", location)
+    return Embed(post=post, line=line, snippet=target, cell=cell)
+
+
+def _snippet_file(path: Path, snippets_dir: Path, shown: str, location: Location) -> Path:
+    """`path` with symlinks resolved, if that is a file in the snippets folder; else an error.
+
+    Resolving before the test refuses `..` and links (snippets/x.py -> /etc/passwd) alike.
+    """
+    target = path.resolve()
+    if not target.is_relative_to(snippets_dir.resolve()):
+        raise AuthoringError(
+            f"{shown} is not in the snippets folder {snippets_dir} (it is {target})", location
+        )
+    if not target.is_file():
+        raise AuthoringError(f"{shown} does not exist (looked for {target})", location)
+    return target
