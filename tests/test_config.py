@@ -46,3 +46,50 @@ def test_good_values_are_accepted(tmp_path: Path):
     (tmp_path / "pyproject.toml").write_text("[tool.dlexec]\n")
     config = EngineConfig.load(tmp_path, environ=environ)
     assert config.mode is Mode.NEVER and config.data_mirror == tmp_path.resolve()
+
+
+PYPROJECT = """[project]
+name = "blog"
+
+[tool.dlexec]
+posts_dir = "posts"
+{line}
+seeds = 2
+"""
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("timout = 60", "[tool.dlexec] has no key 'timout' (did you mean 'timeout'?); it reads"),
+        ("timeout = -5", "[tool.dlexec] timeout is -5; it must be > 0 and <= 86400 seconds"),
+        ('timeout = "soon"', "[tool.dlexec] timeout is 'soon'; give seconds"),
+        ("timeout = inf", "[tool.dlexec] timeout is inf; it must be > 0"),
+        ('backends = "jax"', "[tool.dlexec] backends lists tensorflow and any of jax, torch"),
+        ('results_dir = "../elsewhere"', "[tool.dlexec] results_dir is '../elsewhere', outside"),
+        ("results_dir = 3", "[tool.dlexec] results_dir is 3; give a folder"),
+    ],
+)
+def test_a_bad_setting_names_pyproject_the_key_and_its_line(
+    tmp_path: Path, line: str, message: str
+):
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(PYPROJECT.format(line=line))
+    with pytest.raises(EngineError) as refused:
+        EngineConfig.load(tmp_path, environ={})
+    assert str(refused.value).startswith(f"{pyproject}:6: {message}")
+
+
+def test_a_bad_seeds_value_is_at_its_own_line(tmp_path: Path):
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(PYPROJECT.format(line="").replace("seeds = 2", "seeds = 1.5"))
+    with pytest.raises(EngineError, match=r"pyproject.toml:7: \[tool.dlexec\] seeds is 1.5"):
+        EngineConfig.load(tmp_path, environ={})
+
+
+def test_the_real_settings_are_valid():
+    from conftest import REPO
+
+    config = EngineConfig.load(REPO, environ={})
+    assert config.timeout == 180 and config.seeds == 2
+    assert config.backends == ("tensorflow", "jax", "torch")

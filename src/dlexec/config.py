@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import math
 import os
 import re
 import tomllib
@@ -9,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from .errors import AuthoringError, EngineError, Location
 
@@ -39,34 +42,19 @@ class EngineConfig:
     seeds: int = 2  # further seeds `make verify` runs a claimed snippet with
 
     @classmethod
-    def load(cls, root: Path, environ: dict[str, str] | None = None) -> EngineConfig:
-        """Read `root/pyproject.toml`, then apply BLOG_EXECUTE and BLOG_DATA_MIRROR."""
+    def load(cls, root: Path, environ: Mapping[str, str] | None = None) -> EngineConfig:
+        """Read and check `root/pyproject.toml`'s [tool.dlexec], then the BLOG_* variables."""
         root = root.resolve()
         pyproject = root / "pyproject.toml"
         try:
-            table = tomllib.loads(pyproject.read_text()).get("tool", {}).get("dlexec", {})
-        except (OSError, tomllib.TOMLDecodeError) as error:
+            text = pyproject.read_text(encoding="utf-8")
+            table = tomllib.loads(text).get("tool", {}).get("dlexec", {})
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
             raise AuthoringError(
                 f"cannot read [tool.dlexec]: {error}", Location(pyproject)
-            ) from error
-        paths = {
-            name: root / table.get(name, default)
-            for name, default in (
-                ("posts_dir", "posts"),
-                ("snippets_dir", "snippets"),
-                ("results_dir", "results"),
-                ("keras_home", ".cache/keras"),
-                ("data_mirror", "../shared/datasets/keras"),
-                ("local_results", ".cache/results"),
-                ("notebooks_dir", "notebooks"),
-            )
-        }
-        config = cls(
-            root=root,
-            timeout=float(table.get("timeout", 180)),
-            **_matrix_settings(table, pyproject),
-            **paths,
-        )
+            ) from None
+        settings = checked_settings(table, root, _KeyLines(pyproject, text))
+        config = cls(root=root, **settings)
         return config.with_environment(os.environ if environ is None else environ)
 
     def with_environment(self, environ: Mapping[str, str]) -> EngineConfig:
@@ -144,7 +132,86 @@ def _value_problem(name: str, value: str) -> str | None:
     return None
 
 
-def _matrix_settings(table: dict, pyproject: Path) -> dict:
+# [tool.dlexec]: each key, checked when read (a misspelled key would silently be ignored).
+PATH_KEYS = {
+    "posts_dir": "posts",
+    "snippets_dir": "snippets",
+    "results_dir": "results",
+    "keras_home": ".cache/keras",
+    "data_mirror": "../shared/datasets/keras",  # may be outside the project (read only)
+    "local_results": ".cache/results",
+    "notebooks_dir": "notebooks",
+}
+KEYS = (*PATH_KEYS, "timeout", "backends", "seeds")
+MAX_TIMEOUT = 86400
+MAX_SEEDS = 20
+
+
+class _KeyLines:
+    """Where [tool.dlexec] and each of its keys are written in pyproject.toml (for errors)."""
+
+    HEADER = re.compile(r"\s*\[([^\[\]]+)\]")
+    KEY = re.compile(r"\s*([A-Za-z0-9_-]+)\s*=")
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.table_line: int | None = None
+        self.lines: dict[str, int] = {}
+        table = None
+        for number, line in enumerate(text.splitlines(), start=1):
+            header = self.HEADER.match(line)
+            if header:
+                table = header[1].strip()
+                if table == "tool.dlexec" and self.table_line is None:
+                    self.table_line = number
+            elif table == "tool.dlexec" and (key := self.KEY.match(line)):
+                self.lines.setdefault(key[1], number)
+
+    def at(self, key: str) -> Location:
+        return Location(self.path, self.lines.get(key, self.table_line))
+
+
+def checked_settings(table: Mapping[str, Any], root: Path, where: _KeyLines) -> dict[str, Any]:
+    """The settings of [tool.dlexec] with defaults; AuthoringError at the key's line for an
+    unknown key, a wrong type or a value out of range."""
+    unknown = sorted(set(table) - set(KEYS))
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], KEYS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise AuthoringError(
+            f"[tool.dlexec] has no key {unknown[0]!r}{hint}; it reads {', '.join(KEYS)}",
+            where.at(unknown[0]),
+        )
+    settings: dict[str, Any] = {}
+    for key, default in PATH_KEYS.items():
+        settings[key] = _path(table.get(key, default), key, root, where)
+    timeout = table.get("timeout", 180)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise AuthoringError(
+            f"[tool.dlexec] timeout is {timeout!r}; give seconds", where.at("timeout")
+        )
+    if not (math.isfinite(timeout) and 0 < timeout <= MAX_TIMEOUT):
+        raise AuthoringError(
+            f"[tool.dlexec] timeout is {timeout!r}; it must be > 0 and <= {MAX_TIMEOUT} seconds",
+            where.at("timeout"),
+        )
+    settings["timeout"] = float(timeout)
+    return settings | _matrix_settings(table, where)
+
+
+def _path(value: object, key: str, root: Path, where: _KeyLines) -> Path:
+    """A folder of [tool.dlexec], relative to the project; only the data mirror may be outside."""
+    if not isinstance(value, str) or not value.strip():
+        raise AuthoringError(f"[tool.dlexec] {key} is {value!r}; give a folder", where.at(key))
+    path = (root / value).resolve()
+    if key != "data_mirror" and not path.is_relative_to(root):
+        raise AuthoringError(
+            f"[tool.dlexec] {key} is {value!r}, outside the project", where.at(key)
+        )
+    return root / value
+
+
+def _matrix_settings(table: Mapping[str, Any], where: _KeyLines) -> dict[str, Any]:
     """`backends` (some of tensorflow, jax, torch) and `seeds` (0 or more) of [tool.dlexec]."""
     from .backends import BACKENDS, MAIN_BACKEND
 
@@ -157,10 +224,11 @@ def _matrix_settings(table: dict, pyproject: Path) -> dict:
     ):
         raise AuthoringError(
             f"[tool.dlexec] backends lists {MAIN_BACKEND} and any of {', '.join(BACKENDS[1:])}",
-            Location(pyproject),
+            where.at("backends"),
         )
-    if not isinstance(seeds, int) or isinstance(seeds, bool) or not 0 <= seeds <= 20:
+    if not isinstance(seeds, int) or isinstance(seeds, bool) or not 0 <= seeds <= MAX_SEEDS:
         raise AuthoringError(
-            "[tool.dlexec] seeds is a whole number from 0 to 20", Location(pyproject)
+            f"[tool.dlexec] seeds is {seeds!r}; a whole number from 0 to {MAX_SEEDS}",
+            where.at("seeds"),
         )
     return {"backends": tuple(dict.fromkeys(backends)), "seeds": seeds}
