@@ -45,8 +45,7 @@ from dlexec.present.notebooks import (
 )
 from dlexec.present.page import Links, RenderedPage, error_html, notebook_buttons, render_page
 from dlexec.progress import Bar
-from dlexec.sources.posts import front_matter, read_post
-from dlexec.tools.scaffold import placeholder_description_warnings
+from dlexec.tools.scaffold import description_warnings
 
 if TYPE_CHECKING:
     from mkdocs.livereload import LiveReloadServer
@@ -123,11 +122,6 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     posts = sorted(engine_config.posts_dir.glob("*.md"))
     linked = _refuse_links_out(files, posts)
     posts = [post for post in posts if post not in linked]
-    for post in posts:
-        problem = _blog_would_reject(post, config) if _state.serving else None
-        files.append(
-            _project_file(post, config) if problem is None else _stand_in(post, problem, config)
-        )
     try:
         # Log lines go above the progress lines (tqdm redraws them), not through them.
         bar = Bar(loggers=[logging.getLogger("mkdocs")], log=log.info)
@@ -138,8 +132,13 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
         report = BuildReport(errors=[EngineError(traceback.format_exc().rstrip())])
         serve_log.error(visible(f"the engine failed: {error}"))
     _state.report = report
+    for post in posts:  # each read and parsed once, by the engine: the report has it
+        problem = _blog_would_reject(post, report, config) if _state.serving else None
+        files.append(
+            _project_file(post, config) if problem is None else _stand_in(post, problem, config)
+        )
     log.info(report.summary_line())
-    for warning in placeholder_description_warnings(engine_config.posts_dir):
+    for warning in description_warnings(report.posts.values(), engine_config.root):
         (serve_log if _state.serving else log).warning(warning)  # --strict fails CI on it
     if report.count("executed") or report.count("failed"):
         log.info("time per snippet, slowest first:\n" + "\n".join(report.timing_lines()))
@@ -242,13 +241,14 @@ def _report_errors(report: BuildReport) -> None:
     raise PluginError(summary)
 
 
-def _blog_would_reject(post: Path, config: MkDocsConfig) -> EngineError | None:
-    """Under serve: what in the post's front matter would make the blog plugin fail the
-    rebuild (bad YAML, bad dates or types, unknown author or category), if anything."""
-    try:
-        meta, _ = front_matter(read_post(post), post)
-    except AuthoringError as error:
-        return error
+def _blog_would_reject(post: Path, report: BuildReport, config: MkDocsConfig) -> EngineError | None:
+    """Under serve: what would make the blog plugin fail the rebuild (a post that cannot be
+    read, bad YAML, bad dates or types, unknown author or category), if anything."""
+    document = report.posts.get(post)
+    if document is None:  # the engine could not read or parse it: its error says why
+        located = (e for e in report.errors if e.location and e.location.path == post)
+        return next(located, EngineError("the post cannot be read", Location(post)))
+    meta = document.meta
     if not meta:
         return AuthoringError(
             "a post needs front matter with at least a `date:`", Location(post, 1)
@@ -316,20 +316,11 @@ def _expand(markdown: str, source: Path, page: Page, config: MkDocsConfig) -> st
         asset=lambda folder, name: get_relative_url(_asset_uri(folder, name), page.url),
         run_page=run_page,
     )
-    rendered = render_page(markdown, source, _state.report, links, _body_start(source))
+    document = _state.report.posts.get(source)
+    body_start = document.body_start if document else 1
+    rendered = render_page(markdown, source, _state.report, links, body_start)
     _state.pages[page.file.src_uri] = rendered
     return _with_notebook_buttons(rendered.markdown, source, page, config)
-
-
-def _body_start(post: Path) -> int:
-    """The file line where the Markdown body MkDocs hands us begins (after the front matter
-    and the blank lines the blog plugin strips)."""
-    text = post.read_text(encoding="utf-8")
-    _, skip = front_matter(text, post)
-    lines = text.splitlines()
-    while skip < len(lines) and not lines[skip]:
-        skip += 1
-    return skip + 1
 
 
 def _with_notebook_buttons(markdown: str, post: Path, page: Page, config: MkDocsConfig) -> str:

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from dlexec.sources.posts import PostReferences, find_references
+from dlexec.sources.posts import PostDocument, read_document
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE_SITE = Path(__file__).parent / "fixtures" / "tiny_blog"
@@ -162,11 +162,11 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def refs(project: Path, text: str) -> PostReferences:
+def refs(project: Path, text: str) -> PostDocument:
     """The references of a post posts/p.md in `project` holding `text`."""
     post = project / "posts" / "p.md"
     post.write_text(text)
-    return find_references(post, project / "snippets")
+    return read_document(post, project / "snippets")
 
 
 def copy_fixture_site(target: Path) -> Path:

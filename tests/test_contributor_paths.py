@@ -26,7 +26,7 @@ import dlexec.build.engine as pipeline
 from dlexec.build.report import SnippetRun
 from dlexec.config import EngineConfig
 from dlexec.sources.expectations import NAME, read_expectations
-from dlexec.sources.posts import find_references, front_matter
+from dlexec.sources.posts import front_matter, read_document
 from dlexec.sources.snippets import load_snippet
 from dlexec.store.keys import key_inputs
 from dlexec.store.outputs import TextOutput
@@ -82,7 +82,7 @@ def test_the_scaffold_writes_the_placeholder_and_a_claim_against_a_computed_base
         c.operand for c in claims if NAME.match(c.operand)
     }
     assert {name.split(".", 1)[1] for name in named} <= values
-    references = find_references(post, blank.snippets_dir)
+    references = read_document(post, blank.snippets_dir)
     assert [embed.snippet for embed in references.embeds] == [snippet.resolve()]
     assert {p.value for p in references.placeholders} <= values
     assert load_snippet(snippet).cell("train") is not None

@@ -22,7 +22,7 @@ from dlexec.errors import (
     StaleResultError,
 )
 from dlexec.present.notebooks import NotebookStamps, sync_post_notebooks
-from dlexec.sources.posts import Embed, PostReferences, find_references
+from dlexec.sources.posts import Embed, PostDocument, read_document
 from dlexec.sources.snippets import load_snippet
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,10 +33,10 @@ POST = Path("/project/posts/p.md")
 LATER = Path("/project/posts/q.md")
 
 
-def references(post: Path, *embeds: tuple[int, Path, str | None]) -> PostReferences:
+def references(post: Path, *embeds: tuple[int, Path, str | None]) -> PostDocument:
     """A post's references: an embed per (line, snippet, cell)."""
     shown = tuple(Embed(post, line, snippet, cell) for line, snippet, cell in embeds)
-    return PostReferences(post, shown, ())
+    return PostDocument(post, shown, ())
 
 
 # -- which embed a snippet's error is "used at" ---------------------------------------------
@@ -190,7 +190,7 @@ def test_a_never_build_reports_its_stale_post_notebook_as_one(tmp_path: Path, ca
     (tmp_path / "posts").mkdir()
     post = tmp_path / "posts" / "p.md"
     post.write_text("---\ndate: 2026-01-01\n---\n# P\n\nNo code.\n")
-    report = BuildReport(posts={post: find_references(post, tmp_path / "snippets")})
+    report = BuildReport(posts={post: read_document(post, tmp_path / "snippets")})
     _, stale = sync_post_notebooks(
         report, tmp_path / "notebooks", False, lambda post: None, NotebookStamps(tmp_path / "st")
     )

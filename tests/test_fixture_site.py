@@ -268,3 +268,62 @@ def test_a_bad_blog_execute_is_one_line_not_a_traceback(site_project: Path):
     assert built.returncode != 0
     assert "BLOG_EXECUTE='sometimes' is not one of auto, never, always" in built.stderr
     assert "Traceback" not in built.stderr
+
+
+COUNT_POST_READS = """
+import atexit, json, sys
+from pathlib import Path
+
+posts, out = str(Path("posts").resolve()), sys.argv.pop()
+ours = tuple(str(Path(folder).resolve()) for folder in sys.argv.pop().split(","))
+reads = {}
+
+
+def count(event, args):
+    path = str(args[0]) if event == "open" and args else ""
+    if not (path.startswith(posts) and path.endswith(".md")):
+        return
+    frame = sys._getframe(1)
+    while frame is not None and not frame.f_code.co_filename.startswith(ours):
+        frame = frame.f_back
+    if frame is not None:  # opened by the engine or the hooks, not by MkDocs or the blog
+        reads[Path(path).name] = reads.get(Path(path).name, 0) + 1
+
+
+sys.addaudithook(count)
+atexit.register(lambda: Path(out).write_text(json.dumps(reads)))
+from mkdocs.__main__ import cli
+
+sys.argv = ["mkdocs", "build", "--strict"]
+cli()
+"""
+
+
+def test_a_build_reads_each_post_once(built_site_project: Path, tmp_path: Path):
+    """Every stage reads the post the build parsed (PostDocument): its file is opened once by
+    the engine and the hooks together, whatever reads its front matter, claims or body."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    project = built_site_project
+    (project / "posts" / "second.md").write_text(
+        "---\ndate: 2026-01-02\ndescription: A second post.\n---\n# Second\n\n"
+        "Also {{ tiny.n_samples }} samples.\n\n<!-- more -->\n\n[Data](../snippets/tiny.py#data)\n"
+    )
+    reads = tmp_path / "reads.json"
+    ours = f"{REPO / 'src' / 'dlexec'},{REPO / 'hooks'}"
+    env = {**os.environ, "BLOG_EXECUTE": "auto", "NO_MKDOCS_2_WARNING": "1"}
+    built = subprocess.run(
+        [sys.executable, "-c", COUNT_POST_READS, ours, str(reads)],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert built.returncode == 0, built.stderr[-3000:]
+    assert json.loads(reads.read_text()) == {"tiny.md": 1, "second.md": 1}

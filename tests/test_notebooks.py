@@ -19,7 +19,7 @@ from dlexec.present.notebooks import (
     snippet_notebook,
     sync_post_notebooks,
 )
-from dlexec.sources.posts import find_references
+from dlexec.sources.posts import read_document
 from dlexec.sources.snippets import load_snippet
 from dlexec.store.outputs import HistoryOutput, ImageOutput, TextOutput
 from dlexec.store.results import CellResult, Result, save_result
@@ -171,7 +171,7 @@ def stored_report(tmp_path: Path, post_text: str) -> tuple[BuildReport, Path]:
     post = tmp_path / "posts" / "p.md"
     post.parent.mkdir(exist_ok=True)
     post.write_text(post_text)
-    references = find_references(post, tmp_path / "snippets")
+    references = read_document(post, tmp_path / "snippets")
     return BuildReport(runs={run.snippet.path: run}, posts={post: references}), post
 
 

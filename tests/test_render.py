@@ -8,6 +8,7 @@ import pytest
 from dlexec.build.report import BuildReport, SnippetRun
 from dlexec.errors import AuthoringError
 from dlexec.present.page import Links, render_page, text_html
+from dlexec.sources.posts import read_document
 from dlexec.sources.snippets import load_snippet
 from dlexec.sources.values import format_value
 from dlexec.store.outputs import ErrorOutput, HistoryOutput, TextOutput
@@ -163,7 +164,7 @@ def matrix_report(tmp_path: Path) -> tuple[BuildReport, Path]:
     """A post whose prose shows s.accuracy as a percentage and claims it, with a recorded
     matrix: JAX and one more seed ran, PyTorch failed."""
     from dlexec.backends import Variant
-    from dlexec.sources.posts import find_references
+    from dlexec.sources.posts import read_document
     from dlexec.store.records import VariantRecord, store_record
 
     report, post = report_for(tmp_path)
@@ -184,7 +185,7 @@ def matrix_report(tmp_path: Path) -> tuple[BuildReport, Path]:
     ):
         record = VariantRecord(variant, "v", inputs, values=values, error=error)
         store_record(run.folder, record, tmp_path / "locks")
-    report.posts[post] = find_references(post, tmp_path / "snippets")
+    report.posts[post] = read_document(post, tmp_path / "snippets")
     return report, post
 
 
@@ -215,6 +216,7 @@ def test_a_claim_narrowed_to_some_runs_shows_its_reason(tmp_path: Path):
         '    backends: [tensorflow]\n    reason: "JAX\'s kernels <differ>"\n---\n# P\n\n'
         "[x](../snippets/s.py#a)\n"
     )
+    report.posts[post] = read_document(post, tmp_path / "snippets")  # as the build reads it
     page = render_page("[x](../snippets/s.py#a)\n", post, report, Links(lambda f, n: n))
     html_out = page.insert_fragments(page.markdown)
     assert "<em>claimed on TensorFlow only: JAX&#x27;s kernels &lt;differ&gt;</em>" in html_out
@@ -313,7 +315,7 @@ def test_a_huge_width_or_precision_is_refused_at_the_placeholders_line(
     gigabytes and wrote a 100 MB page: refused at once, naming the post and line (the page
     shows the error where the value would be; the engine's check fails the build)."""
     report, post = report_for(tmp_path)
-    [placeholder] = find_references_in(post, f"Intro.\n\nA {{{{ s.accuracy:{spec} }}}}\n")
+    [placeholder] = read_document_in(post, f"Intro.\n\nA {{{{ s.accuracy:{spec} }}}}\n")
     with pytest.raises(AuthoringError) as refused:
         format_value(report.snippet_named("s").result.values, placeholder)
     assert str(refused.value).startswith(f"{post}:3: placeholder {{{{ s.accuracy:")
@@ -322,11 +324,11 @@ def test_a_huge_width_or_precision_is_refused_at_the_placeholders_line(
     assert 'class="dlexec-error"' in page.markdown and len(page.markdown) < 400
 
 
-def find_references_in(post: Path, text: str):
-    from dlexec.sources.posts import find_references
+def read_document_in(post: Path, text: str):
+    from dlexec.sources.posts import read_document
 
     post.write_text(text)
-    return find_references(post, post.parent.parent / "snippets").placeholders
+    return read_document(post, post.parent.parent / "snippets").placeholders
 
 
 def test_ordinary_specs_still_format(tmp_path):

@@ -17,7 +17,7 @@ from conftest import engine_project
 from dlexec.build.engine import Engine
 from dlexec.sources import snippets
 from dlexec.sources.needs import Claim
-from dlexec.sources.posts import find_references
+from dlexec.sources.posts import read_document
 
 ONE_CPU = 'import os\n\n# %% run\nthreads = os.environ["OMP_NUM_THREADS"]\nprint(threads)\n'
 
@@ -28,7 +28,7 @@ def test_a_parse_cached_by_other_engine_code_does_not_set_the_threads(
 ) -> None:
     config = engine_project(tmp_path, {"one": ONE_CPU})
     post = config.posts_dir / "p.md"
-    path = find_references(post, config.snippets_dir).embeds[0].snippet  # as the engine reads it
+    path = read_document(post, config.snippets_dir).embeds[0].snippet  # as the engine reads it
     text = path.read_text()
     assert snippets.load_snippet(path).header.claim.cpus == 1
     # What an earlier engine left in the parse cache: the same text, parsed with 2 CPUs.

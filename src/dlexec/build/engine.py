@@ -17,7 +17,7 @@ from ..config import EngineConfig, Mode
 from ..errors import AuthoringError, EngineError, Location, StaleResultError, visible
 from ..progress import Progress, Silent, Watcher
 from ..sources.datasets import fetch
-from ..sources.posts import PostReferences, find_references, snippet_for_placeholder
+from ..sources.posts import PostDocument, read_document, snippet_for_placeholder
 from ..sources.snippets import Snippet, load_snippet
 from ..sources.values import format_value
 from ..store.keys import KeyInputs, key_inputs
@@ -374,7 +374,7 @@ class Engine:
         snippets: dict[Path, Location] = {}
         for post in posts:
             try:
-                references = find_references(post, self.config.snippets_dir)
+                references = read_document(post, self.config.snippets_dir)
             except AuthoringError as error:
                 report.errors.append(error)
                 continue
@@ -466,7 +466,7 @@ def terminate_as_interrupt() -> Iterator[None]:
 
 
 def referrer_for(
-    snippet: Path, cell: str | None, posts: Iterable[PostReferences], first: Location
+    snippet: Path, cell: str | None, posts: Iterable[PostDocument], first: Location
 ) -> Location:
     """Where to say a snippet's error is used: the first embed that shows `cell`, else the
     first that shows the whole snippet, else `first` (where the snippet is first referenced)."""

@@ -25,7 +25,8 @@ from ..backends import Variant
 from ..errors import EngineError, Location
 from ..files import read_plain
 from ..sources.datasets import fetch
-from ..sources.expectations import read_expectations
+from ..sources.expectations import document_expectations
+from ..sources.posts import PostDocument
 from ..store.compare import recheck_problems
 from ..store.keys import KeyInputs
 from ..store.records import MatrixSettings, VariantRecord, load_matrix, store_record
@@ -77,10 +78,13 @@ def missing_backends(backends: Iterable[str]) -> list[str]:
     return [backend for backend in backends if importlib.util.find_spec(backend) is None]
 
 
-def claimed_snippets(posts: Iterable[Path]) -> set[str]:
+def claimed_snippets(documents: Iterable[PostDocument]) -> set[str]:
     """Names of the snippets whose values some post's `expect:` claims compare."""
     return {
-        name for post in posts for claim in read_expectations(post) for name in claim.snippets()
+        name
+        for document in documents
+        for claim in document_expectations(document)
+        for name in claim.snippets()
     }
 
 
@@ -245,7 +249,7 @@ def verify_matrix(
         )
     report = engine.prepare(posts)
     matrix = MatrixReport()
-    pending, fresh = plan(report, settings, claimed_snippets(report.posts), recheck)
+    pending, fresh = plan(report, settings, claimed_snippets(report.posts.values()), recheck)
     for entry in fresh:
         matrix.statuses[entry] = "reused"
     try:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import EngineError, SnippetFailedError, StaleNotebookError, visible
-from ..sources.posts import PostReferences
+from ..sources.posts import PostDocument
 from ..sources.snippets import Snippet
 from ..store.results import Result
 
@@ -30,7 +30,7 @@ class BuildReport:
     """Outcome of preparing a set of posts: snippet runs, references and every error found."""
 
     runs: dict[Path, SnippetRun] = field(default_factory=dict)
-    posts: dict[Path, PostReferences] = field(default_factory=dict)
+    posts: dict[Path, PostDocument] = field(default_factory=dict)
     errors: list[EngineError] = field(default_factory=list)
     seconds: float = 0.0
 

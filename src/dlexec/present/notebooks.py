@@ -33,7 +33,6 @@ from urllib.parse import quote, urlsplit
 from ..build.report import BuildReport, SnippetRun
 from ..errors import EngineError, Location, StaleNotebookError
 from ..files import atomic_write
-from ..sources.posts import front_matter, read_post
 from ..sources.snippets import Cell
 from ..sources.values import literal_markdown
 from ..store.curves import CARD
@@ -90,9 +89,9 @@ def _cell_label(name: str | None, seconds: float | None) -> str:
 
 def post_notebook(post: Path, report: BuildReport, source_url: str | None = None) -> NotebookNode:
     """The post as a notebook: prose in Markdown cells, each embed as code cells with outputs."""
-    text = read_post(post)
-    _, skip = front_matter(text, post)
-    body = "\n".join(text.splitlines()[skip:])
+    document = report.posts[post]  # read once, by the build
+    skip = document.front_matter_lines
+    body = "\n".join(document.text.splitlines()[skip:])
     cells: list[NotebookNode] = []
     prose: list[str] = []
     for number, line, match, is_prose in _all_lines(body):
@@ -299,7 +298,7 @@ def _post_key(post: Path, report: BuildReport, source_url: str | None) -> str | 
     references = report.posts[post]
     runs = {embed.snippet.name: report.runs.get(embed.snippet) for embed in references.embeds}
     runs |= {p.snippet: report.snippet_named(p.snippet) for p in references.placeholders}
-    parts = [b"post", post.read_bytes(), (source_url or "").encode()]
+    parts = [b"post", references.text.encode(), (source_url or "").encode()]
     try:
         for name, run in sorted(runs.items()):
             parts += [name.encode(), *_run_inputs(run), _matrix_bytes(run)]

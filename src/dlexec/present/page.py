@@ -19,7 +19,7 @@ from ..backends import BACKEND_NAMES, BACKENDS, MAIN, Variant
 from ..build.report import BuildReport, SnippetRun
 from ..capture.plots import best_epoch
 from ..errors import AuthoringError, EngineError
-from ..sources.expectations import NAME, read_expectations, scope_text
+from ..sources.expectations import NAME, document_expectations, scope_text
 from ..sources.posts import EMBED, Placeholder, embed_target, placeholder_matches, prose_lines
 from ..sources.snippets import Cell
 from ..sources.values import format_value, join_range, value_range
@@ -156,8 +156,8 @@ def headline_values(post: Path, report: BuildReport) -> dict[str, list[Headline]
             placeholder.value, Headline(placeholder.value, placeholder.spec)
         )
     try:
-        claims = read_expectations(post)
-    except (EngineError, OSError):
+        claims = document_expectations(references) if references else []
+    except EngineError:
         claims = []  # reported by the checks; the page still renders
     for claim in claims:
         for name in (claim.subject, claim.operand):

@@ -25,6 +25,7 @@ from __future__ import annotations
 import operator
 import re
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ import yaml
 from ..backends import BACKENDS, Variant
 from ..errors import AuthoringError, Location
 from . import yaml_lines
-from .posts import front_matter_nodes, read_post
+from .posts import PostDocument, front_matter_nodes, read_post
 
 OPERATORS = {
     ">=": operator.ge,
@@ -102,8 +103,20 @@ def scope_text(claim: Expectation) -> str:
 
 def read_expectations(post: Path) -> list[Expectation]:
     """The `expect` mapping of a post's front matter, validated: an Expectation per claim, each
-    with the line it is written on."""
+    with the line it is written on (commands that check claims without building)."""
     meta, nodes = front_matter_nodes(read_post(post), post)
+    return expectations_in(post, meta, nodes)
+
+
+def document_expectations(document: PostDocument) -> list[Expectation]:
+    """The claims of a post the build has read (no second read of its file)."""
+    return expectations_in(document.post, document.meta, document.nodes)
+
+
+def expectations_in(
+    post: Path, meta: Mapping[str, Any], nodes: Mapping[str, tuple[yaml.Node, yaml.Node]]
+) -> list[Expectation]:
+    """The claims of front matter `meta`, at their lines (`nodes`: each key's YAML nodes)."""
     if not meta.get("expect"):
         return []
     expect_key, declared = nodes["expect"]

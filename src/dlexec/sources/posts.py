@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import islice
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 
@@ -92,13 +92,20 @@ class Placeholder:
 
 
 @dataclass(frozen=True)
-class PostReferences:
-    """Everything one post references, in order of appearance."""
+class PostDocument:
+    """One post, read and parsed once per build: its text, front matter (with each key's YAML
+    nodes, for lines), where its body starts, and what it references in order of appearance.
+    The build report carries it; pages, notebooks, claims and the adapter read it."""
 
     post: Path
     embeds: tuple[Embed, ...]
     placeholders: tuple[Placeholder, ...]
     timeout: float | None = None  # front matter `snippet_timeout`: limit for its snippets
+    text: str = ""
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    nodes: Mapping[str, tuple[yaml.Node, yaml.Node]] = field(default_factory=dict, repr=False)
+    front_matter_lines: int = 0  # lines the front matter takes, its `---` lines included
+    body_start: int = 1  # the file line where the Markdown body MkDocs renders begins
 
 
 def front_matter(text: str, post: Path) -> tuple[dict, int]:
@@ -161,10 +168,11 @@ def read_post(post: Path) -> str:
         ) from None
 
 
-def find_references(post: Path, snippets_dir: Path, text: str | None = None) -> PostReferences:
-    """Scan a post (its whole file, so line numbers match the file) for embeds and placeholders."""
+def read_document(post: Path, snippets_dir: Path, text: str | None = None) -> PostDocument:
+    """Read a post once and parse it: front matter, body start, embeds and placeholders (its
+    whole file is scanned, so line numbers match the file)."""
     text = read_post(post) if text is None else text
-    meta, _, nodes = _front_matter(text, post)  # validate early: MkDocs ignores broken ones
+    meta, end, nodes = _front_matter(text, post)  # validate early: MkDocs ignores broken ones
     timeout = None
     if "snippet_timeout" in meta:
         line = nodes["snippet_timeout"][0].start_mark.line + 2
@@ -183,7 +191,24 @@ def find_references(post: Path, snippets_dir: Path, text: str | None = None) -> 
         placeholders.extend(
             Placeholder.from_match(post, number, m) for m in placeholder_matches(line)
         )
-    return PostReferences(post, tuple(embeds), tuple(placeholders), timeout)
+    return PostDocument(
+        post,
+        tuple(embeds),
+        tuple(placeholders),
+        timeout,
+        text=text,
+        meta=meta,
+        nodes=nodes,
+        front_matter_lines=end,
+        body_start=_body_start(text.splitlines(), end),
+    )
+
+
+def _body_start(lines: list[str], skip: int) -> int:
+    """The line after the front matter and the blank lines the blog plugin strips."""
+    while skip < len(lines) and not lines[skip]:
+        skip += 1
+    return skip + 1
 
 
 class ProseLine(str):

@@ -11,6 +11,9 @@ class _MkDocsLoader(yaml.SafeLoader):
     """mkdocs.yml as plain YAML: its tags (`!!python/name:...`, `!ENV`) are read as None."""
 
 
+_MkDocsLoader.add_multi_constructor("", lambda loader, suffix, node: None)
+
+
 def mkdocs_settings(root: Path) -> dict:
     """The top-level settings of `root/mkdocs.yml`, unvalidated; {} when it cannot be read."""
     try:

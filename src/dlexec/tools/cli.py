@@ -185,14 +185,14 @@ def stale_post_notebooks(config: EngineConfig, snippets: list[Path]) -> list[Pat
     A post that cannot be checked (broken front matter, or another of its snippets without a
     fresh result, which `make site` must run first) is left out: its build reports it."""
     from ..present.notebooks import stale_post_notebooks as never_build_check
-    from ..sources.posts import find_references
+    from ..sources.posts import read_document
 
     paths = {path.resolve() for path in snippets}
     names = {path.stem for path in paths}
     posts = []
     for post in sorted(config.posts_dir.glob("*.md")) if paths else []:
         try:
-            references = find_references(post, config.snippets_dir)
+            references = read_document(post, config.snippets_dir)
         except EngineError:
             continue
         if any(embed.snippet in paths for embed in references.embeds) or any(

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..config import EngineConfig
 from ..errors import AuthoringError, Location
-from ..sources.posts import front_matter_nodes, read_post
-from ..sources.site import _MkDocsLoader, mkdocs_settings
+from ..sources.posts import PostDocument, front_matter_nodes, read_post
+from ..sources.site import mkdocs_settings
 
 # The description a scaffolded post starts with. It is the page's meta description (what search
 # engines and link previews show): placeholder_description_warnings names the posts that still
@@ -136,29 +137,34 @@ def placeholder_description_warnings(posts_dir: Path, root: Path | None = None) 
     placeholder, as `posts/x.md:LINE: ...` (paths relative to `root`, by default the folder
     that holds `posts_dir`). Posts whose front matter cannot be read are left to the errors
     the engine reports for them."""
-    root = (root or posts_dir.parent).resolve()
-    warnings = []
+    documents = []
     for post in sorted(posts_dir.glob("*.md")):
         try:
             meta, nodes = front_matter_nodes(read_post(post), post)
         except AuthoringError:
             continue
-        if not is_placeholder_description(meta.get("description")):
+        documents.append(PostDocument(post, (), (), meta=meta, nodes=nodes))
+    return description_warnings(documents, root or posts_dir.parent)
+
+
+def description_warnings(documents: Iterable[PostDocument], root: Path) -> list[str]:
+    """The warnings of `placeholder_description_warnings` for posts a build has read."""
+    root = root.resolve()
+    warnings = []
+    for document in sorted(documents, key=lambda document: document.post):
+        if not is_placeholder_description(document.meta.get("description")):
             continue
-        line = nodes["description"][0].start_mark.line + 2  # YAML line n is file line n + 2
+        line = document.nodes["description"][0].start_mark.line + 2  # YAML line n: file n + 2
         try:
-            shown = post.resolve().relative_to(root)
+            shown = document.post.resolve().relative_to(root)
         except ValueError:
-            shown = post
+            shown = document.post
         warnings.append(
             f"{Location(shown, line)}: `description` is still the placeholder that "
             "`make new-post` wrote; replace it with one sentence that says what the reader "
             "will learn (search engines and link previews show it)"
         )
     return warnings
-
-
-_MkDocsLoader.add_multi_constructor("", lambda loader, suffix, node: None)
 
 
 def serve_url(addr: str, port: int | str, root: Path | None = None) -> str:

@@ -25,7 +25,7 @@ from ..capture.plots import curve_files
 from ..config import EngineConfig, Mode
 from ..errors import AuthoringError, EngineError, Location
 from ..git import git
-from ..sources.posts import find_references, snippet_for_placeholder
+from ..sources.posts import read_document, snippet_for_placeholder
 from ..sources.snippets import Snippet, load_snippet
 from ..store.compare import compare_results, figure_problems, tolerance_for
 from ..store.keys import key_inputs
@@ -180,7 +180,7 @@ def post_timeouts(config: EngineConfig) -> dict[Path, float]:
     limits: dict[Path, float] = {}
     for post in sorted(config.posts_dir.glob("*.md")):
         try:
-            references = find_references(post, config.snippets_dir)
+            references = read_document(post, config.snippets_dir)
         except AuthoringError:
             continue  # the build and `make check` report broken posts
         if not references.timeout:
