@@ -200,16 +200,16 @@ def test_a_never_build_reports_its_stale_post_notebook_as_one(tmp_path: Path, ca
     report.errors += stale
 
     (tmp_path / "pyproject.toml").write_text("[tool.dlexec]\n")
-    hook = load_hook("executed_snippets", monkeypatch)
-    hook._state.config = EngineConfig.load(tmp_path, environ={"BLOG_EXECUTE": "never"})
+    adapter = load_hook("executed_snippets", monkeypatch).ADAPTER
+    adapter.config = EngineConfig.load(tmp_path, environ={"BLOG_EXECUTE": "never"})
     expected = "1 stale notebook: notebooks/p.ipynb — run `make site` and commit notebooks/"
-    hook._state.serving = True
+    adapter.serving = True
     with caplog.at_level(logging.ERROR, logger="dlexec.serve"):
-        hook._report_errors(report)
+        adapter.report_errors(report)
     assert [record.getMessage() for record in caplog.records] == [expected]
-    hook._state.serving = False
+    adapter.serving = False
     with pytest.raises(PluginError) as failed:
-        hook._report_errors(report)
+        adapter.report_errors(report)
     assert str(failed.value) == expected
 
 

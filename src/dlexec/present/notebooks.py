@@ -366,14 +366,14 @@ def stale_post_notebooks(report: BuildReport, root: Path, folder: Path) -> list[
     """The check a BLOG_EXECUTE=never build makes of the committed post notebooks, outside a
     build (`dlexec run`, `make ready`): nothing is written; the build's stamps are trusted."""
     from ..sources.site import mkdocs_settings
+    from .site_pages import blob_url
 
     settings = mkdocs_settings(root)
     repo_url, extra = settings.get("repo_url"), settings.get("extra") or {}
     branch = extra.get("repo_branch", "main") if isinstance(extra, dict) else "main"
 
-    def source_url(post: Path) -> str | None:  # as hooks/executed_snippets.py links a post
-        relative = post.relative_to(root).as_posix()
-        return f"{str(repo_url).rstrip('/')}/blob/{branch}/{relative}" if repo_url else None
+    def source_url(post: Path) -> str | None:  # as the site adapter links a post
+        return blob_url(repo_url and str(repo_url), branch, post.relative_to(root).as_posix())
 
     stamps = NotebookStamps(root / ".cache" / "notebook-stamps")
     _, stale = sync_post_notebooks(report, folder, False, source_url, stamps)

@@ -1,0 +1,344 @@
+"""The MkDocs adapter: maps MkDocs events to engine calls, keeping its state on one object.
+
+`hooks/executed_snippets.py` makes one `ExecutedSnippets` per MkDocs process and hands each
+event to it. What the events do:
+
+- on_files: add the top-level `posts/` to the site as blog posts (the blog plugin expects them
+  under docs/), let the engine prepare every referenced snippet, print the summary line, sync
+  the posts' notebooks, and publish result figures and notebooks. Under `mkdocs build` any
+  error fails the build; under `mkdocs serve` the server keeps running and each page shows its
+  errors in place. Serve must never abort a rebuild (MkDocs then stops answering until a build
+  succeeds), so there errors are logged outside MkDocs' strict-mode counter, and a post whose
+  front matter the blog plugin would reject is replaced by a stand-in page showing the error.
+- on_page_markdown / on_page_content: expand embeds and placeholders, then insert outputs.
+- on_page_context: a run page (a snippet's full run) links back to the posts that show it.
+- on_serve: watch posts/ and snippets/, which live outside docs/.
+
+Everything else is the engine's: page content (`present`), front-matter data, the build.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import traceback
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import get_plugin_logger
+from mkdocs.structure.files import File, Files
+from mkdocs.utils import get_relative_url
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+
+from ..build.engine import Engine
+from ..build.report import BuildReport, SnippetRun
+from ..config import EngineConfig, Mode
+from ..errors import AuthoringError, EngineError, Location, visible
+from ..present.notebooks import (
+    NotebookStamps,
+    colab_url,
+    sync_post_notebooks,
+    sync_snippet_notebook,
+)
+from ..present.page import Links, RenderedPage, error_html, notebook_buttons, render_page
+from ..present.site_pages import (
+    back_links_html,
+    blob_url,
+    excerpt_only,
+    membership_problems,
+    posts_showing,
+    stand_in_markdown,
+    with_notebook_buttons,
+)
+from ..progress import Bar
+from ..tools.scaffold import description_warnings
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from mkdocs.config.defaults import MkDocsConfig
+    from mkdocs.livereload import LiveReloadServer
+    from mkdocs.structure.pages import Page
+
+log = get_plugin_logger("dlexec")
+# Under serve, errors go to this logger: it is outside the `mkdocs` logger tree, so strict mode
+# does not count them and abort the rebuild (which would leave the server stuck).
+serve_log = logging.getLogger("dlexec.serve")
+ASSETS = "assets/results"
+RUNS = "runs"  # companion pages: each snippet's executed notebook, rendered by mkdocs-jupyter
+NOTEBOOKS = "notebooks"
+STAMPS = "notebook-stamps"  # under .cache/: which notebooks hold what their inputs make
+
+
+class ExecutedSnippets:
+    """What one MkDocs process remembers between events (serve rebuilds reuse it)."""
+
+    def __init__(self) -> None:
+        self.serving = False
+        self.config: EngineConfig | None = None
+        self.report = BuildReport()
+        self.notebooks: dict[Path, Path] = {}
+        self.pages: dict[str, RenderedPage] = {}
+        self.files: Files | None = None
+        self.run_pages: dict[str, Path] = {}  # run page src_uri -> snippet
+
+    # -- events ------------------------------------------------------------------------------
+
+    def on_startup(self, command: str, dirty: bool) -> None:
+        self.serving = command == "serve"
+        if self.serving and not serve_log.handlers:
+            handler = logging.StreamHandler()
+            handler.setFormatter(logging.Formatter("%(levelname)-8s-  %(message)s"))
+            serve_log.addHandler(handler)
+            serve_log.propagate = False
+
+    def on_config(self, config: MkDocsConfig) -> None:
+        try:
+            self.config = EngineConfig.load(Path(config.config_file_path).parent)
+        except EngineError as error:  # a bad BLOG_* or [tool.dlexec]: one line, no traceback
+            raise PluginError(str(error)) from None
+
+    def on_serve(self, server: LiveReloadServer, config: MkDocsConfig, builder: Callable) -> None:
+        """Posts and snippets live outside docs/: watch them so edits rebuild the page."""
+        folders = (self.config.posts_dir, self.config.snippets_dir)
+        for folder in folders:
+            server.watch(str(folder))
+        # MkDocs' polling watcher reports a path that turned from a folder back into a file
+        # (same inode) as a folder event, which it ignores: the restored post would wait for
+        # another edit. Such an event rewrites a file in a watched folder of our own.
+        nudge = self.config.root / ".cache" / "serve-events" / "changed"
+        nudge.parent.mkdir(parents=True, exist_ok=True)
+        nudge.write_text("0")
+        server.watch(str(nudge.parent))
+        handler = FileSystemEventHandler()
+        handler.on_any_event = lambda event: _nudge(event, nudge)
+        for folder in folders:
+            server.observer.schedule(handler, str(folder), recursive=True)
+
+    def on_files(self, files: Files, config: MkDocsConfig) -> Files:
+        posts = sorted(self.config.posts_dir.glob("*.md"))
+        linked = self._refuse_links_out(files, posts)
+        posts = [post for post in posts if post not in linked]
+        self.report = report = self._prepare(posts)
+        for post in posts:  # each read and parsed once, by the engine: the report has it
+            problem = self._blog_would_reject(post, config) if self.serving else None
+            files.append(
+                self._project_file(post, config)
+                if problem is None
+                else self._stand_in(post, problem, config)
+            )
+        log.info(report.summary_line())
+        for warning in description_warnings(report.posts.values(), self.config.root):
+            (serve_log if self.serving else log).warning(warning)  # --strict fails CI on it
+        if report.count("executed") or report.count("failed"):
+            log.info("time per snippet, slowest first:\n" + "\n".join(report.timing_lines()))
+        self._sync_notebooks(files, config)
+        self.run_pages = {}
+        for run in report.runs.values():
+            if run.result is not None and run.status != "failed":
+                self._publish_run(run, files, config)
+        self.files = files
+        return files
+
+    def on_page_markdown(self, markdown: str, page: Page, config: MkDocsConfig) -> str:
+        source = Path(page.file.abs_src_path or "")
+        if not source.is_relative_to(self.config.posts_dir):
+            return markdown
+        try:
+            return self._expand(markdown, source, page, config)
+        except Exception as error:  # under serve a bug shows in the page; a build still fails
+            if not self.serving:
+                raise
+            serve_log.error(visible(f"{source}: cannot be rendered: {error}"))
+            detail = traceback.format_exc()
+            shown = self.config.relative(source)
+            return f"{error_html(f'{shown} cannot be rendered', detail)}\n"
+
+    def on_page_content(self, html: str, page: Page) -> str:
+        rendered = self.pages.pop(page.file.src_uri, None)
+        if rendered is None:
+            return html
+        # The blog plugin renders a post's whole Markdown again for each list that shows its
+        # excerpt, and keeps only what is above the marker: give it only that.
+        page.markdown = excerpt_only(page.markdown)
+        return rendered.insert_fragments(html)
+
+    def on_page_context(self, context: dict, page: Page) -> dict:
+        snippet = self.run_pages.get(page.file.src_uri)
+        if snippet is not None and page.content:
+            page.content = self._back_links(snippet, page) + page.content
+        return context
+
+    # -- what the events do ------------------------------------------------------------------
+
+    def _prepare(self, posts: list[Path]) -> BuildReport:
+        try:
+            # Log lines go above the progress lines (tqdm redraws them), not through them.
+            bar = Bar(loggers=[logging.getLogger("mkdocs")], log=log.info)
+            return Engine(self.config, log.info, bar).prepare(posts)
+        except Exception as error:  # an engine bug must not stop the server either
+            if not self.serving:
+                raise
+            serve_log.error(visible(f"the engine failed: {error}"))
+            return BuildReport(errors=[EngineError(traceback.format_exc().rstrip())])
+
+    def _sync_notebooks(self, files: Files, config: MkDocsConfig) -> None:
+        write = self.config.mode is not Mode.NEVER
+        self.notebooks, stale = sync_post_notebooks(
+            self.report,
+            self.config.notebooks_dir,
+            write,
+            lambda post: self._source_url(post, config),
+            self._stamps(),
+        )
+        self.report.errors += stale
+        if self.report.errors:
+            self.report_errors(self.report)
+        for post, notebook in self.notebooks.items():
+            files.append(File.generated(config, _notebook_uri(post), abs_src_path=str(notebook)))
+
+    def report_errors(self, report: BuildReport) -> None:
+        summary = report.error_summary(self.config.relative, serving=self.serving)
+        if self.serving:
+            serve_log.error(summary)
+            return
+        raise PluginError(summary)
+
+    def _project_file(self, path: Path, config: MkDocsConfig) -> File:
+        """A file of the project (outside docs/) at its path relative to the project root."""
+        uri = path.relative_to(self.config.root).as_posix()
+        return File(uri, str(self.config.root), config.site_dir, config.use_directory_urls)
+
+    def _publish_run(self, run: SnippetRun, files: Files, config: MkDocsConfig) -> None:
+        """Result figures as site assets, and the run's notebook as a companion page."""
+        for name in run.result.files:
+            uri = self._asset_uri(run.folder, name)
+            files.append(File.generated(config, uri, abs_src_path=str(run.folder / name)))
+        cache = self.config.root / ".cache"
+        uri = f"{RUNS}/{self._run_name(run)}.ipynb"
+        sync_snippet_notebook(run, cache / uri, self._stamps())
+        self.run_pages[uri] = run.snippet.path
+        # A plain File (not File.generated): mkdocs-jupyter's wrapper needs a real source path.
+        files.append(File(uri, str(cache), config.site_dir, config.use_directory_urls))
+
+    def _stamps(self) -> NotebookStamps:
+        return NotebookStamps(self.config.root / ".cache" / STAMPS)
+
+    def _run_name(self, run: SnippetRun) -> str:
+        return run.folder.relative_to(self.config.results_dir).as_posix().replace("/", "-")
+
+    def _asset_uri(self, folder: Path, name: str) -> str:
+        """Where a result file is published in the site."""
+        return f"{ASSETS}/{folder.relative_to(self.config.results_dir).as_posix()}/{name}"
+
+    def _source_url(self, post: Path, config: MkDocsConfig) -> str | None:
+        branch = config.extra.get("repo_branch", "main")
+        return blob_url(config.repo_url, branch, post.relative_to(self.config.root).as_posix())
+
+    def _refuse_links_out(self, files: Files, posts: list[Path]) -> set[Path]:
+        """Project files (and posts) that are symlinks out of the project (say docs/x.txt ->
+        /etc/passwd) would be copied into the site: the build fails naming every one;
+        `serve` leaves them out, says so, and returns them."""
+        sources = [Path(file.abs_src_path) for file in files if file.abs_src_path] + posts
+        linked = {path for path in sources if self.config.leaves_project(path)}
+        if not linked:
+            return linked
+        root = self.config.root
+        message = "\n".join(
+            visible(
+                f"{Path(os.path.abspath(path)).relative_to(root).as_posix()}: a symlink to a "
+                "file outside the project; it is not published"
+            )
+            for path in sorted(linked)
+        )
+        if not self.serving:
+            raise PluginError(message)
+        serve_log.error(message)
+        for file in list(files):
+            if file.abs_src_path and Path(file.abs_src_path) in linked:
+                files.remove(file)
+        return linked
+
+    def _blog_would_reject(self, post: Path, config: MkDocsConfig) -> EngineError | None:
+        """Under serve: what would make the blog plugin fail the rebuild (a post that cannot
+        be read, bad YAML, bad dates or types, unknown author or category), if anything."""
+        document = self.report.posts.get(post)
+        if document is None:  # the engine could not read or parse it: its error says why
+            located = (e for e in self.report.errors if e.location and e.location.path == post)
+            return next(located, EngineError("the post cannot be read", Location(post)))
+        meta = document.meta
+        if not meta:
+            return AuthoringError(
+                "a post needs front matter with at least a `date:`", Location(post, 1)
+            )
+        blog = next((p for name, p in config.plugins.items() if name.endswith("blog")), None)
+        if blog is None:
+            return None
+        from material.plugins.blog.structure.config import PostConfig
+
+        post_config = PostConfig(str(post))
+        post_config.load_dict({key: meta[key] for key in set(meta) & set(post_config.keys())})
+        errors, _ = post_config.validate()
+        problems = [f"`{key}`: {error}" for key, error in errors]
+        if not problems:
+            known = list(getattr(blog, "authors", {}) or {}) if blog.config.authors else None
+            listed = {"authors": post_config.authors, "categories": post_config.categories}
+            problems = membership_problems(listed, known, blog.config.categories_allowed)
+        if not problems:
+            return None
+        return AuthoringError("front matter: " + "; ".join(problems), Location(post, 1))
+
+    def _stand_in(self, post: Path, problem: EngineError, config: MkDocsConfig) -> File:
+        """A valid post at the same path that shows why the real one cannot be built."""
+        shown = self.config.relative(post).as_posix()
+        content = stand_in_markdown(post.stem, shown, str(problem), date.today())
+        folder = self.config.root / ".cache" / "serve"
+        target = folder / post.relative_to(self.config.root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content, encoding="utf-8")
+        uri = post.relative_to(self.config.root).as_posix()
+        return File(uri, str(folder), config.site_dir, config.use_directory_urls)
+
+    def _expand(self, markdown: str, source: Path, page: Page, config: MkDocsConfig) -> str:
+        """The post's Markdown with embeds, placeholders and notebook buttons expanded."""
+
+        def run_page(run: SnippetRun) -> str | None:
+            return get_relative_url(f"{RUNS}/{self._run_name(run)}/", page.url)
+
+        links = Links(
+            asset=lambda folder, name: get_relative_url(self._asset_uri(folder, name), page.url),
+            run_page=run_page,
+        )
+        document = self.report.posts.get(source)
+        body_start = document.body_start if document else 1
+        rendered = render_page(markdown, source, self.report, links, body_start)
+        self.pages[page.file.src_uri] = rendered
+        if source not in self.notebooks:
+            return rendered.markdown
+        download = get_relative_url(_notebook_uri(source), page.file.src_uri)  # MkDocs resolves
+        branch = config.extra.get("repo_branch", "main")
+        colab = colab_url(config.repo_url, branch, f"{NOTEBOOKS}/{source.stem}.ipynb")
+        return with_notebook_buttons(rendered.markdown, notebook_buttons(download, colab))
+
+    def _back_links(self, snippet: Path, page: Page) -> str:
+        """'Shown in <post>': links from a snippet's run page to each post that embeds it."""
+        links = []
+        for post in posts_showing(self.report, snippet):
+            uri = post.relative_to(self.config.root).as_posix()
+            file = self.files.get_file_from_path(uri)
+            target = file.page if file is not None else None
+            if target is not None:
+                links.append((target.title or post.stem, get_relative_url(target.url, page.url)))
+        return back_links_html(links)
+
+
+def _nudge(event: FileSystemEvent, nudge: Path) -> None:
+    if event.is_directory and str(event.src_path).endswith((".md", ".py")):
+        nudge.write_text(str(time.time_ns()))
+
+
+def _notebook_uri(post: Path) -> str:
+    return f"{NOTEBOOKS}/{post.stem}.ipynb"
