@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from dlexec import progress
-from dlexec.build.engine import Announcing
+from dlexec.build.scheduling import Announcing
 from dlexec.errors import Location
 from dlexec.progress import Bar, PlainLine, Quiet, Silent, SnippetLine
 
