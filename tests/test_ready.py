@@ -96,13 +96,13 @@ def test_format_and_lint_check_only_changed_snippets_at_88_columns(
     repo: Path, capfd: pytest.CaptureFixture
 ) -> None:
     context = ready.Context(config(repo), "main")
-    assert ready.check_snippets(context) == ready.Outcome(True, "4 snippets changed since main")
+    assert ready.check_snippets(context) == ready.Finding(True, "4 snippets changed since main")
     out = capfd.readouterr().out
     assert "checking the snippets changed since main and untracked ones" in out
     assert "snippets/old_long.py" not in out
     write(repo, "snippets/edited.py", LONG)
     outcome = ready.check_snippets(context)
-    assert outcome == ready.Outcome(False, "4 snippets changed since main: format and lint")
+    assert outcome == ready.Finding(False, "4 snippets changed since main: format and lint")
     out = capfd.readouterr().out  # ruff's own report
     assert "snippets/edited.py" in out and "E501" in out
 
@@ -111,7 +111,7 @@ def test_no_changed_snippet_passes(repo: Path) -> None:
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "all in")
     context = ready.Context(config(repo), "HEAD")
-    assert ready.check_snippets(context) == ready.Outcome(True, "no snippet changed since HEAD")
+    assert ready.check_snippets(context) == ready.Finding(True, "no snippet changed since HEAD")
 
 
 def stub(monkeypatch: pytest.MonkeyPatch, results: dict[str, ready.Outcome | Exception]):
@@ -139,10 +139,10 @@ def test_every_item_runs_in_order_and_failures_say_what_to_do(
     called = stub(
         monkeypatch,
         {
-            "check_snippets": ready.Outcome(True, "no snippet changed since main"),
-            "check_fresh": ready.Outcome(False, "1 problem with results, 0 stale notebooks"),
+            "check_snippets": ready.Finding(True, "no snippet changed since main"),
+            "check_fresh": ready.Finding(False, "1 problem with results, 0 stale notebooks"),
             "check_claims": EngineError("posts/p.md:3: bad\nclaim"),
-            "check_tests": ready.Outcome(True, "19 test files"),
+            "check_tests": ready.Finding(True, "19 test files"),
         },
     )
     assert ready.ready(config(tmp_path), "main") == 1
@@ -162,7 +162,7 @@ def test_every_item_runs_in_order_and_failures_say_what_to_do(
 
 def test_all_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.dlexec]\n")
-    stub(monkeypatch, {name: ready.Outcome(True) for name in CHECKS})
+    stub(monkeypatch, {name: ready.Finding(True) for name in CHECKS})
     assert main(["--root", str(tmp_path), "ready", "main"]) == 0
     lines = capsys.readouterr().out.rstrip("\n").splitlines()[-5:]
     assert lines == ["ready: every item passes", *(f"PASS  {title}" for title in TITLES)]
@@ -183,8 +183,8 @@ def test_claims_and_tests_run_the_projects_commands(
 
     monkeypatch.setattr(ready, "_run", run)
     context = ready.Context(config(tmp_path), "main", build=True)
-    assert ready.check_claims(context) == ready.Outcome(True, claims_line)
-    assert ready.check_tests(context) == ready.Outcome(True, "the fast tier: 3 passed in 1.0s")
+    assert ready.check_claims(context) == ready.Finding(True, claims_line)
+    assert ready.check_tests(context) == ready.Finding(True, "the fast tier: 3 passed in 1.0s")
     assert ready.check_fresh(context).ok
     (claims, _), (tests, _), (build, env) = commands
     assert claims == [sys.executable, "-m", "dlexec", "--root", str(tmp_path), "check"]

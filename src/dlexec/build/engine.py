@@ -12,7 +12,12 @@ from typing import TYPE_CHECKING
 from ..config import EngineConfig
 from ..errors import AuthoringError, EngineError, Location, visible
 from ..progress import Progress, Silent
-from ..sources.posts import PostDocument, read_document, snippet_for_placeholder
+from ..sources.posts import (
+    PostDocument,
+    read_document,
+    snippet_for_placeholder,
+    snippet_timeouts,
+)
 from ..sources.snippets import Snippet, load_snippet
 from ..sources.values import format_value
 from .freshness import Freshness, Pending
@@ -76,6 +81,7 @@ class Engine:
         started = time.monotonic()
         report = BuildReport()
         snippets = self._collect(sorted(posts), report)
+        self.post_timeouts = snippet_timeouts(report.posts.values())
         self.progress.start(len(snippets))
         try:
             with terminate_as_interrupt():
@@ -152,9 +158,6 @@ class Engine:
             report.posts[post] = references
             for embed in references.embeds:
                 snippets.setdefault(embed.snippet, embed.location)
-                if references.timeout:
-                    limit = max(references.timeout, self.post_timeouts.get(embed.snippet, 0))
-                    self.post_timeouts[embed.snippet] = limit
             for placeholder in references.placeholders:
                 try:
                     path = snippet_for_placeholder(

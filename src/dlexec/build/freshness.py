@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from ..config import EngineConfig, Mode
 from ..errors import Location, StaleResultError
+from ..numbers import is_number
 from ..sources.snippets import Snippet
 from ..store.keys import KeyInputs, key_inputs
 from ..store.results import CorruptResult, Result, copy_result, load_result, save_result
@@ -72,7 +73,7 @@ class Freshness:
             if restored is not None:  # e.g. a reverted edit: this exact key ran before
                 return SnippetRun(snippet, "reused", folder, result=restored)
         last = stored.provenance.get("wall_time_s") if stored is not None else None
-        return Pending(snippet, referrer, inputs, folder, last if _is_number(last) else None)
+        return Pending(snippet, referrer, inputs, folder, last if is_number(last) else None)
 
     def reusable(self, item: Pending) -> SnippetRun | None:
         """A run another build stored meanwhile for `item`'s exact key (BLOG_EXECUTE=auto)."""
@@ -106,7 +107,3 @@ class Freshness:
         result = save_result(item.folder, outcome.result, dict(outcome.files))
         self.remember(item.folder, result.key)
         return SnippetRun(item.snippet, "executed", item.folder, result, seconds=outcome.seconds)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)

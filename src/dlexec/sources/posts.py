@@ -204,6 +204,15 @@ def read_document(post: Path, snippets_dir: Path, text: str | None = None) -> Po
     )
 
 
+def snippet_timeouts(documents: Iterable[PostDocument]) -> dict[Path, float]:
+    """Snippet -> the longest `snippet_timeout:` of the posts that embed it."""
+    limits: dict[Path, float] = {}
+    for document in documents:
+        for embed in document.embeds if document.timeout else ():
+            limits[embed.snippet] = max(document.timeout, limits.get(embed.snippet, 0.0))
+    return limits
+
+
 def _body_start(lines: list[str], skip: int) -> int:
     """The line after the front matter and the blank lines the blog plugin strips."""
     while skip < len(lines) and not lines[skip]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import AuthoringError
 from ..git import git
+from ..numbers import is_number
 
 RESULT = "result.json"
 MAX_SHOWN = 80  # characters of a value's repr before it is cut with "…"
@@ -166,13 +167,9 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def _detail(a: Any, b: Any) -> str:
     """The change of a number; where two long strings differ, when their shown parts agree."""
-    if _is_number(a) and _is_number(b):
+    if is_number(a) and is_number(b):
         return f" ({b - a:+.4g})"
     if isinstance(a, str) and isinstance(b, str) and _show(a) == _show(b):
         first = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), None)
@@ -186,7 +183,7 @@ def _show(value: Any) -> str:
     MAX_SHOWN characters."""
     if isinstance(value, float):
         return f"{value:.4g}"
-    if isinstance(value, _Absent) or _is_number(value):
+    if isinstance(value, _Absent) or is_number(value):
         return repr(value)
     text = repr(value)
     return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"

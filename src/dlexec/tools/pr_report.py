@@ -31,6 +31,7 @@ from ..checks.claims import OUT_OF_SCOPE, ClaimReport, _shown, claim_reports
 from ..config import EngineConfig
 from ..errors import EngineError
 from ..git import git
+from ..numbers import is_number
 from ..run import sandbox
 from ..sources.expectations import scope_text
 from .outputs_diff import report, results_at, results_now
@@ -100,7 +101,7 @@ def executed_section(config: EngineConfig, ref: str | None) -> list[str]:
 
     def seconds(item: tuple[str, dict[str, Any]]) -> float:
         value = _provenance(item[1]).get("wall_time_s")
-        return float(value) if _is_number(value) else -1.0
+        return float(value) if is_number(value) else -1.0
 
     changed.sort(key=seconds, reverse=True)  # slowest first, as a build logs them
     lines += [
@@ -111,12 +112,12 @@ def executed_section(config: EngineConfig, ref: str | None) -> list[str]:
     for name, document in changed:
         provenance = _provenance(document)
         wall = provenance.get("wall_time_s")
-        total += float(wall) if _is_number(wall) else 0.0
+        total += float(wall) if is_number(wall) else 0.0
         memory = provenance.get("peak_memory_mib")
         cells = [
             f"`{document.get('snippet') or name}`",
-            f"{wall:.1f} s" if _is_number(wall) else "—",
-            f"{memory} MiB" if _is_number(memory) else "—",
+            f"{wall:.1f} s" if is_number(wall) else "—",
+            f"{memory} MiB" if is_number(memory) else "—",
             str(provenance.get("device") or "—"),
             str(provenance.get("executor") or "—"),
             str(provenance.get("date") or "—"),
@@ -246,10 +247,6 @@ def _short(root: Path, ref: str) -> str:
 def _provenance(document: dict[str, Any]) -> dict[str, Any]:
     provenance = document.get("provenance")
     return provenance if isinstance(provenance, dict) else {}
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _inline(text: str) -> str:

@@ -43,7 +43,7 @@ class Context:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Finding:
     """What one item found: passed or not, and a short account (one line)."""
 
     ok: bool
@@ -53,7 +53,7 @@ class Outcome:
 @dataclass(frozen=True)
 class Item:
     title: str
-    check: Callable[[Context], Outcome]
+    check: Callable[[Context], Finding]
     fix: str  # what to do when it fails
 
 
@@ -98,14 +98,14 @@ def ready(config: EngineConfig, ref: str = "origin/main", build: bool = False) -
         try:
             outcome = item.check(context)
         except (EngineError, OSError) as error:
-            outcome = Outcome(False, f"could not run: {' '.join(str(error).split())}")
+            outcome = Finding(False, f"could not run: {' '.join(str(error).split())}")
         found.append((item, outcome))
     lines = summary_lines(found)
     _say("\n" + "\n".join(lines))
     return 0 if all(outcome.ok for _, outcome in found) else 1
 
 
-def summary_lines(found: list[tuple[Item, Outcome]]) -> list[str]:
+def summary_lines(found: list[tuple[Item, Finding]]) -> list[str]:
     """One line per item, in order: PASS or FAIL, what was found, and for a FAIL what to do."""
     failed = sum(not outcome.ok for _, outcome in found)
     head = (
@@ -143,11 +143,11 @@ def changed_snippets(config: EngineConfig, ref: str) -> tuple[list[Path], str]:
     return sorted(paths), since
 
 
-def check_snippets(context: Context) -> Outcome:
+def check_snippets(context: Context) -> Finding:
     config = context.config
     paths, since = changed_snippets(config, context.ref)
     if not paths:
-        return Outcome(True, f"no snippet changed {since}")
+        return Finding(True, f"no snippet changed {since}")
     names = [path.relative_to(config.root).as_posix() for path in paths]
     _say(f"checking the snippets changed {since} and untracked ones (make test checks all):")
     _say("  " + " ".join(names))
@@ -157,13 +157,13 @@ def check_snippets(context: Context) -> Outcome:
     linted, _ = _run([*ruff, "check", *width, *names], config.root)
     problems = [name for name, ok in (("format", formatted), ("lint", linted)) if not ok]
     them = f"{_count(len(names), 'snippet')} changed {since}"
-    return Outcome(not problems, f"{them}{': ' + ' and '.join(problems) if problems else ''}")
+    return Finding(not problems, f"{them}{': ' + ' and '.join(problems) if problems else ''}")
 
 
 # -- 2. fresh results and notebooks ----------------------------------------------------------
 
 
-def check_fresh(context: Context) -> Outcome:
+def check_fresh(context: Context) -> Finding:
     if context.build:
         return _never_build(context.config)
     from ..build.engine import Engine
@@ -177,32 +177,32 @@ def check_fresh(context: Context) -> Outcome:
     for text in [f"{e}\n{getattr(e, 'traceback', '')}".rstrip() for e in errors]:
         _say(f"error: {text}")
     if not errors:
-        return Outcome(True, f"{_count(len(report.runs), 'result')} and post notebooks fresh")
+        return Finding(True, f"{_count(len(report.runs), 'result')} and post notebooks fresh")
     found = f"{_count(len(report.errors), 'problem')} with results"
-    return Outcome(False, f"{found}, {_count(len(stale), 'stale notebook')}")
+    return Finding(False, f"{found}, {_count(len(stale), 'stale notebook')}")
 
 
-def _never_build(config: EngineConfig) -> Outcome:
+def _never_build(config: EngineConfig) -> Finding:
     env = {**os.environ, "BLOG_EXECUTE": "never", "NO_MKDOCS_2_WARNING": "1"}
     with tempfile.TemporaryDirectory(prefix="ready-site-") as site:
         command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", site]
         ok, _ = _run(command, config.root, env)
-    return Outcome(ok, "BLOG_EXECUTE=never mkdocs build --strict")
+    return Finding(ok, "BLOG_EXECUTE=never mkdocs build --strict")
 
 
 # -- 3. claims, 4. fast tests ----------------------------------------------------------------
 
 
-def check_claims(context: Context) -> Outcome:
+def check_claims(context: Context) -> Finding:
     root = context.config.root
     ok, last = _run([sys.executable, "-m", "dlexec", "--root", str(root), "check"], root)
-    return Outcome(ok, last if last.startswith("claims:") else "python -m dlexec check")
+    return Finding(ok, last if last.startswith("claims:") else "python -m dlexec check")
 
 
-def check_tests(context: Context) -> Outcome:
+def check_tests(context: Context) -> Finding:
     root = context.config.root
     ok, last = _run([sys.executable, "-m", "pytest", "-q", *FAST_TIER], root)
-    return Outcome(ok, f"the fast tier: {last.strip('= ')}")
+    return Finding(ok, f"the fast tier: {last.strip('= ')}")
 
 
 def _run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[bool, str]:

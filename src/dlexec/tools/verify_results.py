@@ -25,7 +25,7 @@ from ..capture.plots import curve_files
 from ..config import EngineConfig, Mode
 from ..errors import AuthoringError, EngineError, Location
 from ..git import git
-from ..sources.posts import read_document, snippet_for_placeholder
+from ..sources.posts import read_document, snippet_for_placeholder, snippet_timeouts
 from ..sources.snippets import Snippet, load_snippet
 from ..store.compare import compare_results, figure_problems, tolerance_for
 from ..store.keys import key_inputs
@@ -177,15 +177,10 @@ def curve_problems(folder: Path, committed: Result | None) -> list[str]:
 
 def post_timeouts(config: EngineConfig) -> dict[Path, float]:
     """Snippet -> the longest `snippet_timeout:` of the posts embedding it, as a build allows."""
-    limits: dict[Path, float] = {}
+    documents = []
     for post in sorted(config.posts_dir.glob("*.md")):
         try:
-            references = read_document(post, config.snippets_dir)
+            documents.append(read_document(post, config.snippets_dir))
         except AuthoringError:
             continue  # the build and `make check` report broken posts
-        if not references.timeout:
-            continue
-        for embed in references.embeds:
-            path = embed.snippet.resolve()
-            limits[path] = max(references.timeout, limits.get(path, 0.0))
-    return limits
+    return snippet_timeouts(documents)
