@@ -14,8 +14,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from dlexec.store.outputs import HistoryOutput
 from dlexec.capture.plots import curve_files
+from dlexec.store.outputs import HistoryOutput
 from dlexec.store.results import CellResult, load_result, save_result
 
 ROOT = Path(__file__).resolve().parent.parent

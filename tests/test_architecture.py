@@ -163,3 +163,27 @@ def test_each_rule_catches_what_it_is_for():
 def test_the_hooks_only_wire_events():
     """hooks/ may import MkDocs and the engine; the engine never imports hooks."""
     assert not [m for m, targets in GRAPH.items() for t in targets if t.startswith("hooks")]
+
+
+# Sizes that keep a module, a class and a function readable in one sitting.
+LIMITS = {"module": 400, "class": 200, "function": 60}
+
+
+def oversized(root: Path = PACKAGE) -> list[str]:
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        text = path.read_text()
+        name = module_name(path)
+        if len(text.splitlines()) > LIMITS["module"]:
+            found.append(f"module {name}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            kind = "class" if isinstance(node, ast.ClassDef) else "function"
+            if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+                length = node.end_lineno - node.lineno + 1
+                if length > LIMITS[kind]:
+                    found.append(f"{kind} {name}.{node.name}: {length} lines")
+    return found
+
+
+def test_no_module_class_or_function_outgrows_its_limit():
+    assert oversized() == []

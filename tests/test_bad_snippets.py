@@ -19,7 +19,8 @@ from dlexec.build.engine import Engine
 from dlexec.build.report import BuildReport
 from dlexec.config import EngineConfig
 from dlexec.errors import DataMissingError, SnippetFailedError
-from dlexec.present.page import Links, render_page
+from dlexec.present.outputs_html import Links
+from dlexec.present.page import render_page
 from dlexec.run import sandbox
 
 FIXTURE = Path(__file__).parent / "fixtures" / "bad_snippets"

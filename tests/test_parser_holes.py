@@ -10,7 +10,8 @@ import pytest
 from conftest import refs
 
 from dlexec.errors import AuthoringError, Location
-from dlexec.sources.posts import placeholder_matches, prose_lines, snippet_for_placeholder
+from dlexec.sources.posts import snippet_for_placeholder
+from dlexec.sources.prose import placeholder_matches, prose_lines
 
 
 def found(project: Path, text: str) -> tuple[list[int], list[str]]:

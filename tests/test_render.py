@@ -7,7 +7,8 @@ import pytest
 
 from dlexec.build.report import BuildReport, SnippetRun
 from dlexec.errors import AuthoringError
-from dlexec.present.page import Links, render_page, text_html
+from dlexec.present.outputs_html import Links, text_html
+from dlexec.present.page import render_page
 from dlexec.sources.posts import read_document
 from dlexec.sources.snippets import load_snippet
 from dlexec.sources.values import format_value
@@ -149,7 +150,7 @@ def test_long_text_folds_but_a_displayed_value_stays_whole():
 
 
 def test_provenance_names_the_backend_that_ran():
-    from dlexec.present.page import provenance_text
+    from dlexec.present.outputs_html import provenance_text
     from dlexec.store.results import Result
 
     info = {"backend": "jax", "jax": "0.10.2", "keras": "3.15.1", "device": "GPU NVIDIA H100"}
@@ -271,7 +272,7 @@ def test_provenance_once_per_snippet_and_long_cells_say_how_long_they_ran(tmp_pa
 def test_curves_are_one_zoomable_panel_per_metric_in_both_palettes(tmp_path):
     from bs4 import BeautifulSoup
 
-    from dlexec.present.page import history_html
+    from dlexec.present.outputs_html import history_html
 
     history = HistoryOutput(
         "m",

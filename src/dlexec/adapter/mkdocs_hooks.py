@@ -43,7 +43,8 @@ from ..present.notebooks import (
     sync_post_notebooks,
     sync_snippet_notebook,
 )
-from ..present.page import Links, RenderedPage, error_html, notebook_buttons, render_page
+from ..present.outputs_html import Links, error_html
+from ..present.page import RenderedPage, notebook_buttons, render_page
 from ..present.site_pages import (
     back_links_html,
     blob_url,
@@ -120,15 +121,15 @@ class ExecutedSnippets:
 
     def on_files(self, files: Files, config: MkDocsConfig) -> Files:
         posts = sorted(self.config.posts_dir.glob("*.md"))
-        linked = self._refuse_links_out(files, posts)
+        linked = refuse_links_out(self.config, self.serving, files, posts)
         posts = [post for post in posts if post not in linked]
         self.report = report = self._prepare(posts)
         for post in posts:  # each read and parsed once, by the engine: the report has it
-            problem = self._blog_would_reject(post, config) if self.serving else None
+            problem = blog_would_reject(self.report, post, config) if self.serving else None
             files.append(
                 self._project_file(post, config)
                 if problem is None
-                else self._stand_in(post, problem, config)
+                else stand_in(self.config, post, problem, config)
             )
         log.info(report.summary_line())
         for warning in description_warnings(report.posts.values(), self.config.root):
@@ -238,70 +239,6 @@ class ExecutedSnippets:
         branch = config.extra.get("repo_branch", "main")
         return blob_url(config.repo_url, branch, post.relative_to(self.config.root).as_posix())
 
-    def _refuse_links_out(self, files: Files, posts: list[Path]) -> set[Path]:
-        """Project files (and posts) that are symlinks out of the project (say docs/x.txt ->
-        /etc/passwd) would be copied into the site: the build fails naming every one;
-        `serve` leaves them out, says so, and returns them."""
-        sources = [Path(file.abs_src_path) for file in files if file.abs_src_path] + posts
-        linked = {path for path in sources if self.config.leaves_project(path)}
-        if not linked:
-            return linked
-        root = self.config.root
-        message = "\n".join(
-            visible(
-                f"{Path(os.path.abspath(path)).relative_to(root).as_posix()}: a symlink to a "
-                "file outside the project; it is not published"
-            )
-            for path in sorted(linked)
-        )
-        if not self.serving:
-            raise PluginError(message)
-        serve_log.error(message)
-        for file in list(files):
-            if file.abs_src_path and Path(file.abs_src_path) in linked:
-                files.remove(file)
-        return linked
-
-    def _blog_would_reject(self, post: Path, config: MkDocsConfig) -> EngineError | None:
-        """Under serve: what would make the blog plugin fail the rebuild (a post that cannot
-        be read, bad YAML, bad dates or types, unknown author or category), if anything."""
-        document = self.report.posts.get(post)
-        if document is None:  # the engine could not read or parse it: its error says why
-            located = (e for e in self.report.errors if e.location and e.location.path == post)
-            return next(located, EngineError("the post cannot be read", Location(post)))
-        meta = document.meta
-        if not meta:
-            return AuthoringError(
-                "a post needs front matter with at least a `date:`", Location(post, 1)
-            )
-        blog = next((p for name, p in config.plugins.items() if name.endswith("blog")), None)
-        if blog is None:
-            return None
-        from material.plugins.blog.structure.config import PostConfig
-
-        post_config = PostConfig(str(post))
-        post_config.load_dict({key: meta[key] for key in set(meta) & set(post_config.keys())})
-        errors, _ = post_config.validate()
-        problems = [f"`{key}`: {error}" for key, error in errors]
-        if not problems:
-            known = list(getattr(blog, "authors", {}) or {}) if blog.config.authors else None
-            listed = {"authors": post_config.authors, "categories": post_config.categories}
-            problems = membership_problems(listed, known, blog.config.categories_allowed)
-        if not problems:
-            return None
-        return AuthoringError("front matter: " + "; ".join(problems), Location(post, 1))
-
-    def _stand_in(self, post: Path, problem: EngineError, config: MkDocsConfig) -> File:
-        """A valid post at the same path that shows why the real one cannot be built."""
-        shown = self.config.relative(post).as_posix()
-        content = stand_in_markdown(post.stem, shown, str(problem), date.today())
-        folder = self.config.root / ".cache" / "serve"
-        target = folder / post.relative_to(self.config.root)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(content, encoding="utf-8")
-        uri = post.relative_to(self.config.root).as_posix()
-        return File(uri, str(folder), config.site_dir, config.use_directory_urls)
-
     def _expand(self, markdown: str, source: Path, page: Page, config: MkDocsConfig) -> str:
         """The post's Markdown with embeds, placeholders and notebook buttons expanded."""
 
@@ -333,6 +270,78 @@ class ExecutedSnippets:
             if target is not None:
                 links.append((target.title or post.stem, get_relative_url(target.url, page.url)))
         return back_links_html(links)
+
+
+# -- serve's guards: links out of the project, posts the blog would reject -----------------
+
+
+def refuse_links_out(
+    engine: EngineConfig, serving: bool, files: Files, posts: list[Path]
+) -> set[Path]:
+    """Project files (and posts) that are symlinks out of the project (say docs/x.txt ->
+    /etc/passwd) would be copied into the site: the build fails naming every one;
+    `serve` leaves them out, says so, and returns them."""
+    sources = [Path(file.abs_src_path) for file in files if file.abs_src_path] + posts
+    linked = {path for path in sources if engine.leaves_project(path)}
+    if not linked:
+        return linked
+    root = engine.root
+    message = "\n".join(
+        visible(
+            f"{Path(os.path.abspath(path)).relative_to(root).as_posix()}: a symlink to a "
+            "file outside the project; it is not published"
+        )
+        for path in sorted(linked)
+    )
+    if not serving:
+        raise PluginError(message)
+    serve_log.error(message)
+    for file in list(files):
+        if file.abs_src_path and Path(file.abs_src_path) in linked:
+            files.remove(file)
+    return linked
+
+
+def blog_would_reject(report: BuildReport, post: Path, config: MkDocsConfig) -> EngineError | None:
+    """Under serve: what would make the blog plugin fail the rebuild (a post that cannot
+    be read, bad YAML, bad dates or types, unknown author or category), if anything."""
+    document = report.posts.get(post)
+    if document is None:  # the engine could not read or parse it: its error says why
+        located = (e for e in report.errors if e.location and e.location.path == post)
+        return next(located, EngineError("the post cannot be read", Location(post)))
+    meta = document.meta
+    if not meta:
+        return AuthoringError(
+            "a post needs front matter with at least a `date:`", Location(post, 1)
+        )
+    blog = next((p for name, p in config.plugins.items() if name.endswith("blog")), None)
+    if blog is None:
+        return None
+    from material.plugins.blog.structure.config import PostConfig
+
+    post_config = PostConfig(str(post))
+    post_config.load_dict({key: meta[key] for key in set(meta) & set(post_config.keys())})
+    errors, _ = post_config.validate()
+    problems = [f"`{key}`: {error}" for key, error in errors]
+    if not problems:
+        known = list(getattr(blog, "authors", {}) or {}) if blog.config.authors else None
+        listed = {"authors": post_config.authors, "categories": post_config.categories}
+        problems = membership_problems(listed, known, blog.config.categories_allowed)
+    if not problems:
+        return None
+    return AuthoringError("front matter: " + "; ".join(problems), Location(post, 1))
+
+
+def stand_in(engine: EngineConfig, post: Path, problem: EngineError, config: MkDocsConfig) -> File:
+    """A valid post at the same path that shows why the real one cannot be built."""
+    shown = engine.relative(post).as_posix()
+    content = stand_in_markdown(post.stem, shown, str(problem), date.today())
+    folder = engine.root / ".cache" / "serve"
+    target = folder / post.relative_to(engine.root)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(content, encoding="utf-8")
+    uri = post.relative_to(engine.root).as_posix()
+    return File(uri, str(folder), config.site_dir, config.use_directory_urls)
 
 
 def _nudge(event: FileSystemEvent, nudge: Path) -> None:

@@ -12,12 +12,7 @@ from typing import TYPE_CHECKING
 from ..config import EngineConfig
 from ..errors import AuthoringError, EngineError, Location, visible
 from ..progress import Progress, Silent
-from ..sources.posts import (
-    PostDocument,
-    read_document,
-    snippet_for_placeholder,
-    snippet_timeouts,
-)
+from ..sources.posts import PostDocument, read_document, snippet_for_placeholder, snippet_timeouts
 from ..sources.snippets import Snippet, load_snippet
 from ..sources.values import format_value
 from .freshness import Freshness, Pending

@@ -38,7 +38,8 @@ from ..sources.values import literal_markdown
 from ..store.curves import CARD
 from ..store.outputs import ErrorOutput, HistoryOutput, ImageOutput, Output, TextOutput
 from ..store.results import MATRIX_FILE, RESULT_FILE
-from .page import backend_text, expand_placeholders, provenance_text, resolve_embed, scan
+from .outputs_html import backend_text, provenance_text
+from .page import expand_placeholders, resolve_embed, scan
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..build.report import BuildReport
-from .page import error_html
+from .outputs_html import error_html
 
 MORE = "<!-- more -->"  # the blog's excerpt marker
 

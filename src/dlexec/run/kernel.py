@@ -8,15 +8,12 @@ one deadline for all cells, and a bound on how much output is kept in memory.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import signal
 import tempfile
-import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Mapping
-from contextlib import ExitStack, suppress
+from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,12 +21,12 @@ from typing import Any
 import nbformat
 import psutil
 from jupyter_client.manager import AsyncKernelManager
-from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-from ..capture.clean import TF_NOISE, human_size
-from ..sources.needs import GiB
+from ..capture.clean import TF_NOISE
 from ..sources.snippets import Snippet
+from .client import BoundedClient
+from .memory import FULL_SCRATCH, MemoryWatch
 from .sandbox import (
     DEFAULT_SCRATCH,
     HOME_INSIDE,
@@ -68,78 +65,6 @@ class Execution:
     failure: Failure | None = None
     peak_memory: int = 0  # bytes: the kernel's largest resident set, all its processes together
     cell_times: list[float] = field(default_factory=list)  # seconds, per code cell that ran
-
-
-class BoundedClient(NotebookClient):
-    """A NotebookClient that keeps the first `head` and last `tail` characters of each cell's
-    printed output, and rich outputs (figures) up to a size per output and per cell, so a
-    snippet printing or drawing gigabytes cannot exhaust the build's memory."""
-
-    head: int = 2_000_000
-    tail: int = 1_000_000
-    rich_per_output: int = 8_000_000  # characters of one display's data (base64 of ~6 MB)
-    rich_per_cell: int = 40_000_000
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.on_output: Callable[[str], None] | None = None
-        self.sandboxed = False  # bwrap reports a child killed by signal N as exit 128 + N
-        self._kept: dict[int, int] = {}
-        self._tails: dict[int, deque[tuple[str, str]]] = {}
-        self._tail_sizes: dict[int, int] = {}
-        self._dropped: dict[int, int] = {}
-        self._rich: dict[int, int] = {}
-
-    def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> Any:
-        if msg["msg_type"] in ("display_data", "execute_result"):
-            return self._rich_output(outs, msg, display_id, cell_index)
-        if msg["msg_type"] != "stream":
-            return super().output(outs, msg, display_id, cell_index)
-        text = msg["content"]["text"]
-        if self.on_output is not None:
-            self.on_output(text)
-        kept = self._kept.get(cell_index, 0)
-        if cell_index not in self._tails and kept + len(text) <= self.head:
-            self._kept[cell_index] = kept + len(text)
-            return super().output(outs, msg, display_id, cell_index)
-        # Past the head, everything goes to the tail, so output keeps its order.
-        tail = self._tails.setdefault(cell_index, deque())
-        tail.append((msg["content"]["name"], text))
-        size = self._tail_sizes.get(cell_index, 0) + len(text)  # kept running: linear time
-        while size - len(tail[0][1]) >= self.tail:
-            dropped = len(tail.popleft()[1])
-            size -= dropped
-            self._dropped[cell_index] = self._dropped.get(cell_index, 0) + dropped
-        self._tail_sizes[cell_index] = size
-        return None
-
-    def _rich_output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> Any:
-        """Keep a display unless it is over the size cap per output or per cell."""
-        data = msg["content"].get("data", {})
-        size = sum(len(value) if isinstance(value, str) else 1000 for value in data.values())
-        used = self._rich.get(cell_index, 0) + size
-        if size <= self.rich_per_output and used <= self.rich_per_cell:
-            self._rich[cell_index] = used
-            return super().output(outs, msg, display_id, cell_index)
-        limit = self.rich_per_output if size > self.rich_per_output else self.rich_per_cell
-        notice = (
-            f"[an output of {human_size(size)} ({', '.join(sorted(data)) or 'no data'}) was left "
-            f"out: over the limit of {human_size(limit)}]\n"
-        )
-        outs.append(nbformat.v4.new_output("stream", name="stderr", text=notice))
-        return None
-
-    def finish_cell(self, cell: nbformat.NotebookNode, cell_index: int) -> None:
-        """Append the kept tail of a cell's output, after a notice of what was cut."""
-        tail = self._tails.pop(cell_index, None)
-        if not tail:
-            return
-        dropped = self._dropped.pop(cell_index, 0)
-        notice = f"\n[... {human_size(dropped)} of output cut here to bound memory ...]\n"
-        if dropped:
-            cell.outputs.append(nbformat.v4.new_output("stream", name="stderr", text=notice))
-        for name, text in tail:
-            cell.outputs.append(nbformat.v4.new_output("stream", name=name, text=text))
 
 
 @dataclass(frozen=True)
@@ -387,128 +312,6 @@ def _run_cell(
     finally:
         client.finish_cell(cells[index], index)
     return None
-
-
-FULL_SCRATCH = (
-    "in the sandbox, HOME, /tmp and /dev/shm are each a folder in memory as large as the "
-    "snippet's memory claim, and their files count in it: raise `resources: {memory: ...}` in "
-    "the snippet's header if it really needs more"
-)
-
-
-class MemoryWatch:
-    """Measures a kernel's memory (every process it started, summed, plus the files in its
-    sandbox's `scratch` tmpfs folders, which are memory too) and, past `limit` bytes, kills
-    it: the snippet fails with a message naming its claim, instead of the machine's
-    out-of-memory killer choosing a victim (perhaps the build). Also pins CPUs."""
-
-    interval = 0.2  # seconds between measurements
-
-    def __init__(
-        self, process: psutil.Process | None, limit: int | None, scratch: Iterable[Path] = ()
-    ) -> None:
-        self.process = process
-        self.limit = limit
-        self.scratch = tuple(scratch)
-        self.peak = 0
-        self.peak_files = 0  # bytes in the scratch folders when `peak` was measured
-        self.exceeded = False
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="dlexec-memory", daemon=True)
-        if process is not None:
-            self._thread.start()
-
-    def message(self) -> str:
-        files = ""
-        if self.peak_files:
-            where = ", ".join(str(folder) for folder in self.scratch)
-            files = f" ({self.peak_files / GiB:.2f} GiB of it files in {where} or memfd)"
-        return (
-            f"the kernel used {self.peak / GiB:.2f} GiB{files}, more than the "
-            f"{self.limit / GiB:.2f} GiB this snippet claims, and was stopped; raise "
-            "`resources: {memory: ...}` in the snippet's header if it really needs more"
-        )
-
-    def stop(self) -> None:
-        self._stopped.set()
-        if self._thread.is_alive():
-            self._thread.join()
-
-    def pin(self, cpus: tuple[int, ...]) -> None:
-        for process in self._tree():
-            for task in _tasks(process.pid):
-                with suppress(OSError):  # the thread ended meanwhile
-                    os.sched_setaffinity(task, cpus)
-
-    def _loop(self) -> None:
-        while not self._stopped.wait(self.interval):
-            tree = self._tree()
-            used = files = self._files(tree) + _memory_files(tree)
-            for process in tree:
-                with suppress(psutil.Error):
-                    used += process.memory_info().rss
-            if used > self.peak:
-                self.peak, self.peak_files = used, files
-            if self.limit is not None and used > self.limit:
-                self.exceeded = True
-                self.kill()
-                return
-
-    def _files(self, tree: list[psutil.Process]) -> int:
-        """Bytes used in the scratch folders, seen through the root of a process inside the
-        sandbox (one whose mount namespace is not ours: bwrap itself runs outside)."""
-        inside = next((p.pid for p in tree if _mount_namespace(p.pid) != _mount_namespace()), None)
-        if inside is None:
-            return 0
-        used = 0
-        for folder in self.scratch:
-            with suppress(OSError):
-                status = os.statvfs(f"/proc/{inside}/root{folder}")
-                used += (status.f_blocks - status.f_bfree) * status.f_frsize
-        return used
-
-    def kill(self) -> None:
-        for process in self._tree():
-            with suppress(psutil.Error):
-                process.kill()
-
-    def _tree(self) -> list[psutil.Process]:
-        try:
-            return [self.process, *self.process.children(recursive=True)]
-        except psutil.Error:
-            return []
-
-
-def _memory_files(tree: list[psutil.Process]) -> int:
-    """Bytes held in memfd files (`os.memfd_create`) the processes have open: memory that is
-    in no process' resident set until it is mapped."""
-    seen: set[tuple[int, int]] = set()
-    used = 0
-    for process in tree:
-        with suppress(OSError):
-            for fd in os.listdir(f"/proc/{process.pid}/fd"):
-                with suppress(OSError):
-                    if not os.readlink(f"/proc/{process.pid}/fd/{fd}").startswith("/memfd:"):
-                        continue
-                    status = os.stat(f"/proc/{process.pid}/fd/{fd}")
-                    if (status.st_dev, status.st_ino) not in seen:
-                        seen.add((status.st_dev, status.st_ino))
-                        used += status.st_blocks * 512
-    return used
-
-
-def _mount_namespace(pid: int | str = "self") -> str | None:
-    try:
-        return os.readlink(f"/proc/{pid}/ns/mnt")
-    except OSError:
-        return None
-
-
-def _tasks(pid: int) -> list[int]:
-    try:
-        return [int(name) for name in os.listdir(f"/proc/{pid}/task")]
-    except OSError:
-        return []
 
 
 def _kernel_process(client: BoundedClient) -> psutil.Process | None:

@@ -26,6 +26,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from ..build.engine import Engine
 from ..build.report import BuildReport, SnippetRun
@@ -42,6 +43,42 @@ from .verify_results import verify_results
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = EngineConfig.load(args.root)
+        if args.command == "run":
+            return _run(replace(config, mode=Mode.ALWAYS), args.snippets)
+        if args.command == "check":
+            return _check(config)
+        if args.command == "verify":
+            return _verify(config, args.backends, args.seeds, args.recheck)
+        if args.command == "diff":
+            lines = diff_report(config.root, config.results_dir, config.snippets_dir, args.ref)
+            print("\n".join(lines))
+            return 0
+        if args.command == "verify-results":
+            return verify_results(config, args.ref)
+        if args.command == "new-post":
+            post, snippet = new_post(config, args.title)
+            print(f"created {config.relative(post)} and {config.relative(snippet)}")
+            return 0
+        if args.command == "pr-report":
+            from .pr_report import render
+
+            print(render(config, args.ref), end="")
+            return 0
+        if args.command == "ready":
+            from .ready import ready as run_ready
+
+            return run_ready(config, args.ref, args.build)
+        return _prepare(config, args.shard)
+    except EngineError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The command line: global options, then one subcommand."""
     parser = argparse.ArgumentParser(prog="dlexec", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--root", type=Path, default=Path.cwd(), help="project folder (with pyproject.toml)"
@@ -84,6 +121,12 @@ def main(argv: list[str] | None = None) -> int:
         "verify-results", help="re-execute results changed since a git ref and compare"
     )
     verify.add_argument("ref", nargs="?", default="origin/main")
+    _add_tool_commands(commands)
+    return parser
+
+
+def _add_tool_commands(commands: Any) -> None:
+    """The commands around a build: scaffold a post, the PR report, `make ready`."""
     new = commands.add_parser(
         "new-post",
         help="scaffold a post and a starter snippet",
@@ -116,38 +159,6 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="check freshness with a real BLOG_EXECUTE=never mkdocs build --strict (slower)",
     )
-    args = parser.parse_args(argv)
-    try:
-        config = EngineConfig.load(args.root)
-        if args.command == "run":
-            return _run(replace(config, mode=Mode.ALWAYS), args.snippets)
-        if args.command == "check":
-            return _check(config)
-        if args.command == "verify":
-            return _verify(config, args.backends, args.seeds, args.recheck)
-        if args.command == "diff":
-            lines = diff_report(config.root, config.results_dir, config.snippets_dir, args.ref)
-            print("\n".join(lines))
-            return 0
-        if args.command == "verify-results":
-            return verify_results(config, args.ref)
-        if args.command == "new-post":
-            post, snippet = new_post(config, args.title)
-            print(f"created {config.relative(post)} and {config.relative(snippet)}")
-            return 0
-        if args.command == "pr-report":
-            from .pr_report import render
-
-            print(render(config, args.ref), end="")
-            return 0
-        if args.command == "ready":
-            from .ready import ready as run_ready
-
-            return run_ready(config, args.ref, args.build)
-        return _prepare(config, args.shard)
-    except EngineError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
 
 
 def _run(config: EngineConfig, paths: list[Path]) -> int:
