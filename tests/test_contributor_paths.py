@@ -280,10 +280,10 @@ def built(site_project: Path) -> EngineConfig:
 @pytest.mark.build
 def test_a_notebook_is_stale_only_when_a_new_result_changes_it(built: EngineConfig):
     tiny = built.snippets_dir / "tiny.py"
-    assert cli.stale_post_notebooks(built, [tiny]) == []
+    assert cli.notebooks_left_stale(built, [tiny]) == []
     store_tiny_result(built, "loss: 0.4\n")
     committed = (built.notebooks_dir / "tiny.ipynb").read_bytes()
-    stale = cli.stale_post_notebooks(built, [tiny])
+    stale = cli.notebooks_left_stale(built, [tiny])
     assert stale == [built.notebooks_dir / "tiny.ipynb"]
     assert (built.notebooks_dir / "tiny.ipynb").read_bytes() == committed  # only checked
     assert cli.stale_notebooks_line(built, stale) == (
@@ -294,14 +294,14 @@ def test_a_notebook_is_stale_only_when_a_new_result_changes_it(built: EngineConf
     # A snippet no post uses leaves no notebook stale.
     other = built.snippets_dir / "other.py"
     other.write_text("# %% a\nx = 1\n")
-    assert cli.stale_post_notebooks(built, [other]) == []
+    assert cli.notebooks_left_stale(built, [other]) == []
     # Without stamps (a fresh clone) the notebook is made and compared.
     store_tiny_result(built, "loss: 0.5\n")
     for stamp in (built.root / ".cache" / "notebook-stamps").iterdir():
         stamp.unlink()
-    assert cli.stale_post_notebooks(built, [tiny]) == []
+    assert cli.notebooks_left_stale(built, [tiny]) == []
     (built.notebooks_dir / "tiny.ipynb").unlink()
-    stale = cli.stale_post_notebooks(built, [tiny])
+    stale = cli.notebooks_left_stale(built, [tiny])
     assert "notebooks/tiny.ipynb (missing)" in cli.stale_notebooks_line(built, stale)
 
 

@@ -18,6 +18,12 @@ def read_plain(path: Path, limit: int = 256 * 1024 * 1024) -> bytes:
         return stream.read(limit + 1)
 
 
+def lock_path(folder: Path, name: Path, suffix: str) -> Path:
+    """The lock file in `folder` for `name` (its slashes flattened), the folder made."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{name.as_posix().strip('/').replace('/', '__')}{suffix}"
+
+
 def atomic_write(target: Path, content: bytes) -> None:
     """Write `content` to `target` through a temporary file renamed into place."""
     handle, temporary = tempfile.mkstemp(

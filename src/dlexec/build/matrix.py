@@ -16,12 +16,13 @@ import importlib.util
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future, as_completed
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..backends import Variant
+from ..build.scheduling import gathered
 from ..errors import EngineError, Location
 from ..files import read_plain
 from ..sources.datasets import fetch
@@ -129,13 +130,9 @@ def run_variants(
         future = _submit(engine, item, referrers.get(item.run.snippet.path), report)
         if future is not None:
             futures[future] = item
-    for future in as_completed(futures):
-        item = futures[future]
+    for item, outcome, error in gathered(futures):
         relative = config.relative(item.run.snippet.path)
-        try:
-            outcome = future.result()
-        except EngineError as error:  # the kernel could not run it at all: not recorded
-            outcome = None
+        if outcome is None:  # the kernel could not run it at all: not recorded
             record = VariantRecord(item.variant, item.key, item.inputs, error=str(error))
         else:
             record = _record(item, outcome)

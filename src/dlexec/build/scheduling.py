@@ -12,10 +12,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from ..config import EngineConfig
 from ..errors import EngineError, Location
+from ..files import lock_path
 from ..progress import Progress, Watcher
 from ..sources.datasets import fetch
 from ..sources.snippets import Snippet
@@ -29,6 +30,20 @@ if TYPE_CHECKING:
     from ..run.sandbox import Sandbox
 
 Record = Callable[[SnippetRun, Location | None, BuildReport], None]
+T = TypeVar("T")
+
+
+def gathered(
+    futures: Mapping[Future[Outcome], T],
+) -> Iterator[tuple[T, Outcome | None, EngineError | None]]:
+    """Each submitted item as its run ends: (item, outcome, None), or (item, None, error) when
+    the kernel could not run it at all. The one gather loop of builds and `make verify`."""
+    for future in as_completed(futures):
+        item = futures[future]
+        try:
+            yield item, future.result(), None
+        except EngineError as error:
+            yield item, None, error
 
 
 class Scheduler:
@@ -167,15 +182,13 @@ class Scheduler:
         report: BuildReport,
     ) -> None:
         """Store each outcome as it arrives (a failed run stores nothing), then unlock it."""
-        for future in as_completed(futures):
-            item = futures[future]
-            try:
-                outcome = future.result()
-            except EngineError as error:
+        future_of = {id(item): future for future, item in futures.items()}  # (not hashable)
+        for item, outcome, error in gathered(futures):
+            if outcome is None:
                 run = SnippetRun(item.snippet, "failed", item.folder, error=error)
             else:
                 run = self.freshness.store(item, outcome)
-            locks.pop(future).release()
+            locks.pop(future_of[id(item)]).release()
             self._done(run, item, report)
 
     def _wait_for_other_build(self, item: Pending, report: BuildReport) -> None:
@@ -206,10 +219,7 @@ class Scheduler:
     def _file_lock(self, relative: Path) -> FileLock:
         from filelock import FileLock  # here: only a build that executes takes locks
 
-        name = relative.as_posix().replace("/", "__")
-        lock = FileLock(self.config.root / ".cache" / "locks" / f"{name}.lock")
-        Path(lock.lock_file).parent.mkdir(parents=True, exist_ok=True)
-        return lock
+        return FileLock(lock_path(self.config.root / ".cache" / "locks", relative, ".lock"))
 
     @contextmanager
     def _lock(self, relative: Path) -> Iterator[FileLock]:

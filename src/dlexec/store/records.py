@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..backends import BACKENDS, Variant
-from ..files import atomic_write, read_plain
+from ..files import atomic_write, lock_path, read_plain
 from . import result_checks
 from .keys import KeyInputs
 from .results import MATRIX_FILE, Result
@@ -77,9 +77,7 @@ def store_record(folder: Path, record: VariantRecord, locks: Path) -> None:
     storing other variants of the same snippet: read, change and write under a lock)."""
     from filelock import FileLock
 
-    locks.mkdir(parents=True, exist_ok=True)
-    name = folder.as_posix().strip("/").replace("/", "__")
-    with FileLock(locks / f"{name}.matrix.lock"):
+    with FileLock(lock_path(locks, folder, ".matrix.lock")):
         records = load_matrix(folder)
         records[record.variant] = record
         document = {

@@ -179,7 +179,7 @@ def _run(config: EngineConfig, paths: list[Path]) -> int:
     print(report.summary_line())
     executed = [run.snippet.path for run in report.runs.values() if run.status == "executed"]
     try:
-        line = stale_notebooks_line(config, stale_post_notebooks(config, executed))
+        line = stale_notebooks_line(config, notebooks_left_stale(config, executed))
     except (EngineError, OSError) as error:  # the results are stored: say so, do not fail
         line = f"could not check the post notebooks (notebooks/): {error}"
     if line:
@@ -187,7 +187,7 @@ def _run(config: EngineConfig, paths: list[Path]) -> int:
     return 1 if report.errors else 0
 
 
-def stale_post_notebooks(config: EngineConfig, snippets: list[Path]) -> list[Path]:
+def notebooks_left_stale(config: EngineConfig, snippets: list[Path]) -> list[Path]:
     """The committed notebooks (notebooks/<post>.ipynb) of the posts that use `snippets` and
     that no longer hold what a build makes from the stored results: the check a
     BLOG_EXECUTE=never build makes (`sync_post_notebooks`), without writing any notebook (only,
