@@ -71,10 +71,10 @@ def render_page(
     `first_line` of the post's file (errors name file lines)."""
     page = RenderedPage(markdown="")
     lines = markdown.splitlines()
-    embeds = [(number, match) for number, _, match in scan(markdown) if match]
-    last_embeds = {_embedded_path(match, post): number for number, match in embeds}
+    scanned = list(scan(markdown))  # the prose, read once
+    last_embeds = {_embedded_path(match, post): number for number, _, match in scanned if match}
     headlines = headline_values(post, report)
-    for number, line, match in scan(markdown):
+    for number, line, match in scanned:
         if match:
             last = last_embeds[_embedded_path(match, post)] == number
             lines[number - 1] = _embed(match, post, report, links, page, last, headlines)
