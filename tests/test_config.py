@@ -93,3 +93,19 @@ def test_the_real_settings_are_valid():
     config = EngineConfig.load(REPO, environ={})
     assert config.timeout == 180 and config.seeds == 2
     assert config.backends == ("tensorflow", "jax", "torch")
+
+
+def test_a_committed_cache_is_refused(tmp_path: Path):
+    """A pull request could `git add -f` a forged cache entry (a converted page, a parsed
+    snippet, a checked-file marker): the build trusts only caches it wrote itself."""
+    from conftest import git
+
+    (tmp_path / "pyproject.toml").write_text("[tool.dlexec]\n")
+    git(tmp_path, "init", "-q")
+    EngineConfig.load(tmp_path, environ={})  # a repository without a committed cache
+    page = tmp_path / ".cache" / "notebook-pages" / "forged.json"
+    page.parent.mkdir(parents=True)
+    page.write_text('{"html": "<script>alert(1)</script>"}')
+    git(tmp_path, "add", "-f", str(page))
+    with pytest.raises(EngineError, match=r"1 file\(s\) under .cache/ are committed"):
+        EngineConfig.load(tmp_path, environ={})

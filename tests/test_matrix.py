@@ -189,6 +189,7 @@ def test_a_forged_matrix_record_with_a_valid_key_fails_the_recheck(tmp_path: Pat
     (root / "snippets" / "tf_only.py").unlink()
     first = dlexec(root, "verify", "--backends", "tensorflow,jax")
     assert first.returncode == 0, first.stderr
+    (root / ".gitignore").write_text(".cache/\n")  # as the blog's: caches are never committed
     git(root, "init", "-q")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "honest results")

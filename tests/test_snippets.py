@@ -238,3 +238,18 @@ def test_an_error_message_is_capped_in_length():
     message = str(EngineError("x" * 10_000_000))
     assert len(message) < MAX_MESSAGE + 100
     assert message.endswith("... (9,996,000 more characters cut)")
+
+
+def test_binary_sizes_parse_in_a_fresh_process():
+    """The claim parser stands alone: `1GiB` parsed where no scheduler module was imported
+    (a split once left the binary units behind, in the scheduler)."""
+    import subprocess
+    import sys
+
+    code = (
+        "from dlexec.errors import Location\n"
+        "from dlexec.sources.needs import parse_size\n"
+        "print(parse_size('1GiB', Location(None)), parse_size('512MiB', Location(None)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.split() == [str(2**30), str(2**29)], done.stderr

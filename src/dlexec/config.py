@@ -6,6 +6,7 @@ import difflib
 import math
 import os
 import re
+import subprocess
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -13,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from .errors import AuthoringError, EngineError, Location
+from .errors import AuthoringError, EngineError, Location, visible
 
 
 class Mode(StrEnum):
@@ -54,6 +55,7 @@ class EngineConfig:
                 f"cannot read [tool.dlexec]: {error}", Location(pyproject)
             ) from None
         settings = checked_settings(table, root, _KeyLines(pyproject, text))
+        refuse_committed_cache(root)
         config = cls(root=root, **settings)
         return config.with_environment(os.environ if environ is None else environ)
 
@@ -82,6 +84,29 @@ class EngineConfig:
             return path.resolve().relative_to(self.root)
         except ValueError:
             return path
+
+
+def refuse_committed_cache(root: Path) -> None:
+    """The build trusts its own caches under .cache/ (parsed snippets, converted pages,
+    notebook stamps, contents already checked): none may come from a commit, where a pull
+    request could put a forged one (`git add -f` adds an ignored path)."""
+    try:
+        done = subprocess.run(
+            ["git", "ls-files", "-z", "--", ".cache"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return  # no git: no commit to bring a cache
+    committed = [name for name in done.stdout.split("\0") if name]
+    if done.returncode == 0 and committed:
+        raise EngineError(
+            f"{len(committed)} file(s) under .cache/ are committed (first: "
+            f"{visible(committed[0])[:200]}); the build trusts only the caches it writes "
+            "itself: `git rm -r --cached .cache`"
+        )
 
 
 # Every variable the engine reads, with what it accepts (None: checked by `_value_problem`).

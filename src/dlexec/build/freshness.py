@@ -39,6 +39,7 @@ class Freshness:
     def __init__(self, config: EngineConfig, log: Callable[[str], None]) -> None:
         self.config = config
         self.log = log
+        self.checked = config.root / ".cache" / "checked-files"  # contents found sound
 
     def result_folder(self, snippet: Snippet) -> Path:
         """`results/<snippet path inside snippets/, without .py>/`."""
@@ -69,7 +70,7 @@ class Freshness:
         if stored is not None:
             self.remember(folder, stored.key)
         if mode is Mode.AUTO:
-            restored = copy_result(self.config.local_results / inputs.key, folder)
+            restored = copy_result(self.config.local_results / inputs.key, folder, self.checked)
             if restored is not None:  # e.g. a reverted edit: this exact key ran before
                 return SnippetRun(snippet, "reused", folder, result=restored)
         last = stored.provenance.get("wall_time_s") if stored is not None else None
@@ -85,12 +86,12 @@ class Freshness:
     def remember(self, folder: Path, key: str) -> None:
         """Keep a copy of a result in the local (git-ignored) cache, indexed by its key."""
         if not (self.config.local_results / key / "result.json").exists():
-            copy_result(folder, self.config.local_results / key)
+            copy_result(folder, self.config.local_results / key, self.checked)
 
     def stored(self, folder: Path, snippet: str) -> tuple[Result | None, str | None]:
         """The stored result if it is sound and names `snippet`, else (None, why not)."""
         try:
-            stored = load_result(folder)
+            stored = load_result(folder, self.checked)
             if stored is not None and stored.snippet != snippet:
                 raise CorruptResult(f"{folder}: names snippet {stored.snippet!r}, not {snippet!r}")
             return stored, None

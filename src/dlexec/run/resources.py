@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import EngineError, Location
-from ..sources.needs import DEFAULT_CPUS, DEFAULT_MEMORY, UNITS, Claim, GiB
+from ..sources.needs import DEFAULT_CPUS, DEFAULT_MEMORY, Claim, GiB
 
 BUILD_RESERVE = 1 * GiB  # left for the build process itself (MkDocs, capture, plots)
-UNITS |= {"ki": 1 << 10, "mi": 1 << 20, "gi": 1 << 30, "ti": 1 << 40}
 THREAD_VARIABLES = (
     "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
     "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS",

@@ -16,6 +16,8 @@ Whether the numbers came from the snippet is `make verify-results`' question: it
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import json
 import os
 import re
 import stat
@@ -24,6 +26,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from ..files import atomic_write
 from ..limits import MAX_IMAGE_BYTES, MAX_STRING_VALUE
 from .curves import curve_names
 
@@ -188,19 +191,35 @@ MATRIX_SCHEMA = {
 
 
 @cache
-def _validator(schema: str) -> Callable[[Any], Any]:
+def _validator(schema: str, compiled: Path | None) -> Callable[[Any], Any]:
+    """The schema's validator. fastjsonschema generates Python for it (tens of ms per
+    process): with `compiled` (a build's cache folder) the code is kept there and imported,
+    bytecode and all, by the next build."""
     import fastjsonschema
 
-    return fastjsonschema.compile(SCHEMA if schema == "result" else MATRIX_SCHEMA)
+    definition = SCHEMA if schema == "result" else MATRIX_SCHEMA
+    if compiled is None:
+        return fastjsonschema.compile(definition)
+    identity = json.dumps([definition, fastjsonschema.VERSION], sort_keys=True).encode()
+    path = compiled / f"{schema}_schema_{hashlib.sha256(identity).hexdigest()[:16]}.py"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, fastjsonschema.compile_to_code(definition).encode())
+    spec = importlib.util.spec_from_file_location(f"dlexec_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.validate
 
 
-def structure_problem(document: Any, schema: str = "result") -> str | None:
+def structure_problem(
+    document: Any, schema: str = "result", compiled: Path | None = None
+) -> str | None:
     """Why `document` (result.json without its checksum, or a "matrix" file) is not what the
     engine writes."""
     import fastjsonschema
 
     try:
-        _validator(schema)(document)
+        _validator(schema, compiled)(document)
     except fastjsonschema.JsonSchemaValueException as error:
         return error.message.replace("data", schema, 1)[:300]
     return None
@@ -230,9 +249,13 @@ def reference_problem(cells: Iterable[Any], files: Mapping[str, str]) -> str | N
     return None
 
 
-def read_file(folder: Path, name: str, expected_sha256: str) -> tuple[bytes | None, str | None]:
+def read_file(
+    folder: Path, name: str, expected_sha256: str, checked: Path | None = None
+) -> tuple[bytes | None, str | None]:
     """(content, None) for a plain file `name` of `folder` whose bytes match; else
-    (None, why). Opened without following a symlink, so a link never reads the machine."""
+    (None, why). Opened without following a symlink, so a link never reads the machine.
+    `checked`: a folder of markers for contents already found sound (a build's own cache: a
+    curve SVG is parsed once per machine, not at every build)."""
     limit = MAX_CURVE_BYTES if CURVE_NAME.fullmatch(name) else MAX_IMAGE_BYTES
     if not (FIGURE_NAME.fullmatch(name) or CURVE_NAME.fullmatch(name)):
         return None, f"{name!r:.80} is not a file name the engine writes"
@@ -249,7 +272,14 @@ def read_file(folder: Path, name: str, expected_sha256: str) -> tuple[bytes | No
         content = stream.read(limit + 1)
     if hashlib.sha256(content).hexdigest() != expected_sha256:
         return None, f"{name}: missing or changed since the run"
-    return content, content_problem(name, content)
+    marker = checked / f"{expected_sha256}-{name}" if checked else None
+    if marker is not None and marker.exists():
+        return content, None
+    problem = content_problem(name, content)
+    if marker is not None and problem is None:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    return content, problem
 
 
 def content_problem(name: str, content: bytes) -> str | None:

@@ -60,9 +60,10 @@ class CorruptResult(Exception):
     """A stored result that cannot be trusted (missing file, bad checksum, bad JSON)."""
 
 
-def load_result(folder: Path) -> Result | None:
+def load_result(folder: Path, checked: Path | None = None) -> Result | None:
     """The stored result in `folder`, None when there is none; CorruptResult when it is not
-    exactly what the engine writes (see `result_checks`: a committed result is untrusted)."""
+    exactly what the engine writes (see `result_checks`: a committed result is untrusted).
+    `checked`: where a build remembers file contents already found sound."""
     path = folder / RESULT_FILE
     if folder.is_symlink():
         raise CorruptResult(f"{folder}: a symlink, not a result folder")
@@ -75,13 +76,13 @@ def load_result(folder: Path) -> Result | None:
         raise CorruptResult(f"{path}: unreadable ({error})") from None
     if checksum != _checksum(document):
         raise CorruptResult(f"{path}: checksum mismatch (edited or truncated)")
-    problem = result_checks.structure_problem(document)
+    problem = result_checks.structure_problem(document, "result", checked)
     if problem:
         raise CorruptResult(f"{path}: not a result the engine writes ({problem})")
     result = _from_json(document)
     problem = result_checks.reference_problem(result.cells, result.files)
     for name, expected in result.files.items():
-        problem = problem or result_checks.read_file(folder, name, expected)[1]
+        problem = problem or result_checks.read_file(folder, name, expected, checked)[1]
     if problem:
         raise CorruptResult(f"{path}: {problem}")
     return result
@@ -106,10 +107,10 @@ def save_result(folder: Path, result: Result, files: dict[str, bytes]) -> Result
     return result
 
 
-def copy_result(source: Path, target: Path) -> Result | None:
+def copy_result(source: Path, target: Path, checked: Path | None = None) -> Result | None:
     """Copy the verified result in `source` to `target` (atomically); None if there is none."""
     try:
-        result = load_result(source)
+        result = load_result(source, checked)
     except CorruptResult:
         return None
     if result is None:
