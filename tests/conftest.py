@@ -169,6 +169,15 @@ def refs(project: Path, text: str) -> PostDocument:
     return read_document(post, project / "snippets")
 
 
+def render(markdown: str, post: Path, report, links):
+    """render_page for posts/p.md whose whole text is `markdown`, parsed as a build parses it
+    (its snippets in the folder beside posts/)."""
+    from dlexec.present.page import render_page
+
+    document = read_document(post, post.parent.parent / "snippets", text=markdown)
+    return render_page(document, report, links)
+
+
 def copy_fixture_site(target: Path) -> Path:
     """tests/fixtures/tiny_blog copied to `target`, its mkdocs.yml pointing at the real hook."""
     shutil.copytree(FIXTURE_SITE, target)

@@ -13,14 +13,13 @@ from pathlib import Path
 import markdown
 import pytest
 from bs4 import BeautifulSoup
-from conftest import kernel_pids
+from conftest import kernel_pids, render
 
 from dlexec.build.engine import Engine
 from dlexec.build.report import BuildReport
 from dlexec.config import EngineConfig
 from dlexec.errors import DataMissingError, SnippetFailedError
 from dlexec.present.outputs_html import Links
-from dlexec.present.page import render_page
 from dlexec.run import sandbox
 
 FIXTURE = Path(__file__).parent / "fixtures" / "bad_snippets"
@@ -155,9 +154,7 @@ def test_snippets_get_no_secrets_and_a_temporary_directory(report, project):
 @pytest.mark.parametrize("post", ["hostile", "hostile_error", "zz_hostile_value"])
 def test_hostile_output_is_never_html(report, project, post):
     path = project / "posts" / f"{post}.md"
-    page = render_page(
-        path.read_text().split("---", 2)[2], path, report, Links(lambda folder, name: name)
-    )
+    page = render(path.read_text(), path, report, Links(lambda folder, name: name))
     converted = markdown.markdown(
         page.markdown, extensions=["pymdownx.highlight", "pymdownx.superfences"]
     )

@@ -246,8 +246,30 @@ def test_unknown_placeholder_value_fails_with_post_and_line(built_site_project: 
             "# A tiny post \xff",
             "posts/tiny.md:4: the post is not UTF-8 text: byte 0xff at byte offset",
         ),
+        (  # the blog plugin itself crashed on this one (KeyError: 'created')
+            "posts/tiny.md",
+            "date: 2026-01-01",
+            "date:\n  updated: 2026-01-01",
+            "posts/tiny.md:2: front matter: `date` needs a `created:` date when it is a mapping",
+        ),
+        (
+            "posts/tiny.md",
+            "date: 2026-01-01",
+            "date: 2026-01-01\nreadtime: five",
+            "posts/tiny.md:3: front matter: `readtime` must be a whole number",
+        ),
     ],
-    ids=["timeout", "dies", "front-matter", "infinite-timeout", "huge-width", "cpus", "not-utf8"],
+    ids=[
+        "timeout",
+        "dies",
+        "front-matter",
+        "infinite-timeout",
+        "huge-width",
+        "cpus",
+        "not-utf8",
+        "no-created-date",
+        "readtime-word",
+    ],
 )
 def test_strict_build_fails_on_every_breakage_serve_survives(
     built_site_project: Path, file: str, old: str, new: str, shown: str

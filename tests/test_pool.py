@@ -20,7 +20,7 @@ from conftest import Gate, engine_project, prepare_into, wait_until
 from dlexec.config import Mode
 from dlexec.errors import AuthoringError, EngineError, Location
 from dlexec.run.resources import Ledger, Machine
-from dlexec.sources.needs import Claim, GiB, parse_claim, parse_size
+from dlexec.sources.needs import GiB, Needs, parse_needs, parse_size
 
 PROBE = """\
 import os, time
@@ -223,15 +223,15 @@ def test_the_next_kernel_starts_while_a_snippet_runs(builds):
 
 def test_ledger_hands_out_in_order_and_never_oversubscribes():
     ledger = Ledger(Machine(cpus=(0, 1, 2), gpus=("0",), memory=8 * GiB), slots=2)
-    first = ledger.admit(Claim(cpus=2), ())
+    first = ledger.admit(Needs(cpus=2), ())
     assert first.cpus == (0, 1)
-    gpu = ledger.take_gpus(Claim())
-    second = ledger.admit(Claim(cpus=1), gpu)
+    gpu = ledger.take_gpus(Needs())
+    second = ledger.admit(Needs(cpus=1), gpu)
     assert second.cpus == (2,) and second.gpus == ("0",)
     assert ledger._free_slots == 0 and ledger._free_memory == 0
     ledger.release(first)
     ledger.release(second)
-    alone = ledger.admit(Claim(serial=True), ())
+    alone = ledger.admit(Needs(serial=True), ())
     assert alone.cpus == (0, 1, 2) and alone.slots == 2
 
 
@@ -239,15 +239,15 @@ def test_a_claim_larger_than_the_machine_is_refused_up_front():
     where = Location(Path("snippets/big.py"))
     ledger = Ledger(Machine(cpus=(0, 1), gpus=(), memory=2 * GiB), slots=1)
     with pytest.raises(EngineError, match=r"claims 64.0 GiB; this machine has 2.0 GiB"):
-        ledger.check(Claim(memory=64 * GiB), where)
+        ledger.check(Needs(memory=64 * GiB), where)
     with pytest.raises(
         EngineError, match=r"^snippets/big.py: `resources: cpus` claims 1000 CPUs; "
     ):
-        ledger.check(Claim(cpus=1000, memory=GiB), where)
-    ledger.check(Claim(cpus=2, gpus=1, memory=GiB), where)  # no GPU here: it runs on the CPU
+        ledger.check(Needs(cpus=1000, memory=GiB), where)
+    ledger.check(Needs(cpus=2, gpus=1, memory=GiB), where)  # no GPU here: it runs on the CPU
     with_gpus = Ledger(Machine(cpus=(0, 1), gpus=("0",), memory=2 * GiB), slots=1)
     with pytest.raises(EngineError, match=r"`resources: gpus` claims 4 GPUs; this machine has 1"):
-        with_gpus.check(Claim(gpus=4, memory=GiB), where)
+        with_gpus.check(Needs(gpus=4, memory=GiB), where)
 
 
 @pytest.mark.parametrize(
@@ -264,7 +264,7 @@ def test_a_claim_larger_than_the_machine_is_refused_up_front():
 def test_bad_claims_are_authoring_errors(resources, serial, message):
     where = Location(Path("snippets/s.py"), 3)
     with pytest.raises(AuthoringError, match=message) as caught:
-        parse_claim(resources, serial, where, where)
+        parse_needs(resources, serial, where, where)
     assert str(caught.value).startswith("snippets/s.py:3: ")
 
 
@@ -282,14 +282,14 @@ def test_memory_sizes(text, size):
     assert parse_size(text, Location(Path("s.py"))) == size
 
 
-def test_header_claim_is_read_with_its_line(project: Path):
+def test_header_needs_are_read_with_their_lines(project: Path):
     from dlexec.sources.snippets import load_snippet
 
     path = project / "snippets" / "s.py"
     path.write_text(
         "# ---\n# timeout: 30\n# resources: {cpus: 2, memory: 6GiB}\n# ---\n\n# %% a\nx = 1\n"
     )
-    assert load_snippet(path).header.claim == Claim(cpus=2, memory=6 * GiB)
+    assert load_snippet(path).header.needs == Needs(cpus=2, memory=6 * GiB)
     path.write_text("# ---\n# timeout: 30\n# resources: {cpus: many}\n# ---\n\n# %% a\nx = 1\n")
     with pytest.raises(AuthoringError, match=r"s.py:3: 'resources: cpus' is 'many'"):
         load_snippet(path)
@@ -329,9 +329,9 @@ def blocked(ledger: Ledger, waits: int = 1) -> None:
 
 def test_a_wide_claim_waits_until_enough_cpus_are_free():
     ledger = counted(Ledger(Machine(cpus=(0, 1), gpus=(), memory=8 * GiB), slots=2))
-    narrow = ledger.admit(Claim(cpus=1), ())
+    narrow = ledger.admit(Needs(cpus=1), ())
     admitted = threading.Event()
-    waiter = threading.Thread(target=lambda: (ledger.admit(Claim(cpus=2), ()), admitted.set()))
+    waiter = threading.Thread(target=lambda: (ledger.admit(Needs(cpus=2), ()), admitted.set()))
     waiter.start()
     blocked(ledger)
     assert not admitted.is_set(), "a 2-CPU claim was admitted with one CPU free"
@@ -342,11 +342,11 @@ def test_a_wide_claim_waits_until_enough_cpus_are_free():
 
 def test_waiting_runs_are_admitted_in_submission_order_not_arrival_order():
     ledger = counted(Ledger(Machine(cpus=(0,), gpus=(), memory=8 * GiB), slots=1))
-    holder = ledger.admit(Claim(), (), order=0)
+    holder = ledger.admit(Needs(), (), order=0)
     admitted: list[int] = []
 
     def wait(order: int) -> None:
-        placement = ledger.admit(Claim(), (), order)
+        placement = ledger.admit(Needs(), (), order)
         admitted.append(order)
         ledger.release(placement)
 
@@ -389,13 +389,13 @@ def test_a_run_queued_first_goes_first_even_when_a_later_kernel_is_ready_sooner(
     admitted = threading.Event()
     narrow: list = []
     waiter = threading.Thread(
-        target=lambda: (narrow.append(ledger.admit(Claim(cpus=1), (), 1)), admitted.set())
+        target=lambda: (narrow.append(ledger.admit(Needs(cpus=1), (), 1)), admitted.set())
     )
     waiter.start()
     blocked(ledger)
     assert not admitted.is_set(), "a later run went before a queued earlier one"
     waits = ledger._changed.waits
-    wide = ledger.admit(Claim(cpus=2), (), 0)  # wakes the narrow run, which must wait again
+    wide = ledger.admit(Needs(cpus=2), (), 0)  # wakes the narrow run, which must wait again
     blocked(ledger, waits + 1)
     assert wide.cpus == (0, 1) and not admitted.is_set()
     ledger.release(wide)
@@ -406,7 +406,7 @@ def test_a_run_queued_first_goes_first_even_when_a_later_kernel_is_ready_sooner(
     ledger.queue(2)  # a run whose kernel never starts gives its place up
     ledger.queue(3)
     ledger.withdraw(2)
-    assert ledger.admit(Claim(cpus=1), (), 3).cpus == (0,)
+    assert ledger.admit(Needs(cpus=1), (), 3).cpus == (0,)
 
 
 def test_gpus_are_taken_in_queue_order_so_admission_cannot_deadlock():
@@ -416,12 +416,12 @@ def test_gpus_are_taken_in_queue_order_so_admission_cannot_deadlock():
     ledger.queue(0)
     ledger.queue(1)
     later_took = threading.Event()
-    later = threading.Thread(target=lambda: (ledger.take_gpus(Claim(gpus=1), 1), later_took.set()))
+    later = threading.Thread(target=lambda: (ledger.take_gpus(Needs(gpus=1), 1), later_took.set()))
     later.start()
     blocked(ledger)
     assert not later_took.is_set(), "a later run took the GPU before an earlier one"
-    assert ledger.take_gpus(Claim(gpus=1), 0) == ("0",)
-    first = ledger.admit(Claim(gpus=1), ("0",), 0)
+    assert ledger.take_gpus(Needs(gpus=1), 0) == ("0",)
+    first = ledger.admit(Needs(gpus=1), ("0",), 0)
     ledger.release(first)
     assert later_took.wait(5)
     later.join()

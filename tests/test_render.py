@@ -4,11 +4,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from conftest import render
 
 from dlexec.build.report import BuildReport, SnippetRun
 from dlexec.errors import AuthoringError
 from dlexec.present.outputs_html import Links, text_html
-from dlexec.present.page import render_page
 from dlexec.sources.posts import read_document
 from dlexec.sources.snippets import load_snippet
 from dlexec.sources.values import format_value
@@ -62,7 +62,7 @@ def report_for(tmp_path: Path) -> tuple[BuildReport, Path]:
 
 def test_hostile_output_is_escaped(tmp_path):
     report, post = report_for(tmp_path)
-    page = render_page(
+    page = render(
         "[x](../snippets/s.py#a)\n", post, report, Links(lambda folder, name: f"assets/{name}")
     )
     html = page.insert_fragments(page.markdown)
@@ -72,7 +72,7 @@ def test_hostile_output_is_escaped(tmp_path):
 
 def test_code_fence_is_longer_than_backticks_in_code_and_provenance_shown(tmp_path):
     report, post = report_for(tmp_path)
-    page = render_page("[x](../snippets/s.py#a)\n", post, report, Links(lambda folder, name: name))
+    page = render("[x](../snippets/s.py#a)\n", post, report, Links(lambda folder, name: name))
     assert page.markdown.startswith("````python title=\"snippets/s.py › a\"\nprint('```')\n````")
     html = page.insert_fragments(page.markdown)
     assert (
@@ -84,7 +84,7 @@ def test_code_fence_is_longer_than_backticks_in_code_and_provenance_shown(tmp_pa
 
 def test_placeholders_are_formatted_and_escaped(tmp_path):
     report, post = report_for(tmp_path)
-    page = render_page(
+    page = render(
         "A {{ s.accuracy:.1% }} B {{ s.name }}\n", post, report, Links(lambda folder, name: name)
     )
     assert page.markdown.startswith("A 98.8% B &#60;script&#62;")
@@ -192,8 +192,7 @@ def matrix_report(tmp_path: Path) -> tuple[BuildReport, Path]:
 
 def test_each_headline_value_is_shown_on_every_backend_with_its_seed_spread(tmp_path: Path):
     report, post = matrix_report(tmp_path)
-    body = post.read_text().split("---\n", 2)[2]
-    page = render_page(body, post, report, Links(lambda folder, name: name), first_line=6)
+    page = render(post.read_text(), post, report, Links(lambda folder, name: name))
     html_out = page.insert_fragments(page.markdown)
     assert "It scores 98.8% (98.8\N{EN DASH}99.0% over seeds) in 5 epochs." in page.markdown
     [row] = html_out.split("<li>")[1:]  # epochs is the same on every run: not listed
@@ -204,9 +203,7 @@ def test_each_headline_value_is_shown_on_every_backend_with_its_seed_spread(tmp_
 
 def test_a_range_without_recorded_seeds_says_to_run_make_verify(tmp_path: Path):
     report, post = report_for(tmp_path)
-    page = render_page(
-        "It scores {{ s.accuracy:.1% | range }}.\n", post, report, Links(lambda f, n: n)
-    )
+    page = render("It scores {{ s.accuracy:.1% | range }}.\n", post, report, Links(lambda f, n: n))
     assert "no other seeds are recorded for s; run `make verify`" in page.markdown
 
 
@@ -218,7 +215,7 @@ def test_a_claim_narrowed_to_some_runs_shows_its_reason(tmp_path: Path):
         "[x](../snippets/s.py#a)\n"
     )
     report.posts[post] = read_document(post, tmp_path / "snippets")  # as the build reads it
-    page = render_page("[x](../snippets/s.py#a)\n", post, report, Links(lambda f, n: n))
+    page = render("[x](../snippets/s.py#a)\n", post, report, Links(lambda f, n: n))
     html_out = page.insert_fragments(page.markdown)
     assert "<em>claimed on TensorFlow only: JAX&#x27;s kernels &lt;differ&gt;</em>" in html_out
 
@@ -251,7 +248,7 @@ def two_cell_report(tmp_path: Path) -> tuple[BuildReport, Path]:
 
 def test_a_whole_snippet_shows_the_program_without_header_or_cell_markers(tmp_path):
     report, post = two_cell_report(tmp_path)
-    page = render_page("[s](../snippets/s.py)\n", post, report, Links(lambda f, n: n))
+    page = render("[s](../snippets/s.py)\n", post, report, Links(lambda f, n: n))
     code = page.markdown.split("```")[1]
     assert code == 'python title="snippets/s.py"\nx = 1\n\nprint(x)\n'
     assert "# ---" not in page.markdown and "# %%" not in page.markdown
@@ -260,12 +257,12 @@ def test_a_whole_snippet_shows_the_program_without_header_or_cell_markers(tmp_pa
 def test_provenance_once_per_snippet_and_long_cells_say_how_long_they_ran(tmp_path):
     report, post = two_cell_report(tmp_path)
     markdown = "[a](../snippets/s.py#load)\n\nText.\n\n[b](../snippets/s.py#train)\n"
-    page = render_page(markdown, post, report, Links(lambda f, n: n))
+    page = render(markdown, post, report, Links(lambda f, n: n))
     first, second = page.fragments
     assert "dlexec-provenance" not in first and "dlexec-timing" not in first  # 0.5 s: not long
     assert second.count('class="dlexec-provenance"') == 1 and "43.0 s" in second
     assert "This cell ran 42.5 s." in second
-    whole = render_page("[s](../snippets/s.py)\n", post, report, Links(lambda f, n: n))
+    whole = render("[s](../snippets/s.py)\n", post, report, Links(lambda f, n: n))
     assert "Cells that ran long: train 42.5 s." in whole.fragments[0]
 
 
@@ -321,7 +318,7 @@ def test_a_huge_width_or_precision_is_refused_at_the_placeholders_line(
         format_value(report.snippet_named("s").result.values, placeholder)
     assert str(refused.value).startswith(f"{post}:3: placeholder {{{{ s.accuracy:")
     assert str(refused.value).endswith(problem)
-    page = render_page(f"A {{{{ s.accuracy:{spec} }}}}\n", post, report, Links(str))
+    page = render(f"A {{{{ s.accuracy:{spec} }}}}\n", post, report, Links(str))
     assert 'class="dlexec-error"' in page.markdown and len(page.markdown) < 400
 
 
@@ -334,9 +331,17 @@ def read_document_in(post: Path, text: str):
 
 def test_ordinary_specs_still_format(tmp_path):
     report, post = report_for(tmp_path)
-    page = render_page(
-        "{{ s.accuracy:>12.30f }} {{ s.accuracy:0100.1% }}\n", post, report, Links(str)
-    )
+    page = render("{{ s.accuracy:>12.30f }} {{ s.accuracy:0100.1% }}\n", post, report, Links(str))
     wide, padded = page.markdown.split()
     assert wide.startswith("0.98765") and len(wide) == 32
     assert padded.endswith("98.8%") and len(padded) == 100
+
+
+def test_a_placeholder_in_a_code_span_stays_and_its_twin_in_prose_is_expanded(tmp_path):
+    """The page replaces each placeholder where the post's parse found it (by column), not
+    the first text that looks like it: the code span shows the syntax a reader copies."""
+    report, post = report_for(tmp_path)
+    page = render(
+        "Write `{{ s.accuracy:.1% }}` for {{ s.accuracy:.1% }}.\n", post, report, Links(str)
+    )
+    assert page.markdown == "Write `{{ s.accuracy:.1% }}` for 98.8%.\n"

@@ -10,7 +10,6 @@ from dlexec.present.site_pages import (
     back_links_html,
     blob_url,
     excerpt_only,
-    membership_problems,
     stand_in_markdown,
     with_notebook_buttons,
 )
@@ -42,15 +41,6 @@ def test_back_links_are_escaped_and_absent_without_posts():
         "A &lt;b&gt; post</a>.</p>\n"
     )
     assert back_links_html([]) == ""
-
-
-def test_authors_and_categories_are_held_to_the_blog():
-    meta = {"authors": ["ann", "bob"], "categories": ["ML", "Cooking"]}
-    assert membership_problems(meta, ["ann"], ["ML"]) == [
-        "unknown author 'bob'",
-        "category 'Cooking' is not in categories_allowed",
-    ]
-    assert membership_problems(meta, None, []) == []
 
 
 def test_a_source_link_needs_a_repository():

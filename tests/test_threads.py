@@ -16,7 +16,7 @@ from conftest import engine_project
 
 from dlexec.build.engine import Engine
 from dlexec.sources import snippets
-from dlexec.sources.needs import Claim
+from dlexec.sources.needs import Needs
 from dlexec.sources.posts import read_document
 
 ONE_CPU = 'import os\n\n# %% run\nthreads = os.environ["OMP_NUM_THREADS"]\nprint(threads)\n'
@@ -30,12 +30,12 @@ def test_a_parse_cached_by_other_engine_code_does_not_set_the_threads(
     post = config.posts_dir / "p.md"
     path = read_document(post, config.snippets_dir).embeds[0].snippet  # as the engine reads it
     text = path.read_text()
-    assert snippets.load_snippet(path).header.claim.cpus == 1
+    assert snippets.load_snippet(path).header.needs.cpus == 1
     # What an earlier engine left in the parse cache: the same text, parsed with 2 CPUs.
     with monkeypatch.context() as other:
         other.setattr(snippets, "_parser_code", lambda: "other engine code", raising=False)
         stale = snippets.load_snippet(path)
-        stale = replace(stale, header=replace(stale.header, claim=Claim(cpus=2)))
+        stale = replace(stale, header=replace(stale.header, needs=Needs(cpus=2)))
         entry = config.root / ".cache" / "snippets" / f"{snippets._parse_key(path, text)}.json"
     entry.parent.mkdir(parents=True, exist_ok=True)
     entry.write_text(json.dumps(snippets._entry(stale)))

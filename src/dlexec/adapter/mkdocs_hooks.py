@@ -36,7 +36,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from ..build.engine import Engine
 from ..build.report import BuildReport, SnippetRun
 from ..config import EngineConfig, Mode
-from ..errors import AuthoringError, EngineError, Location, visible
+from ..errors import EngineError, Location, visible
 from ..present.notebooks import (
     NotebookStamps,
     colab_url,
@@ -49,12 +49,12 @@ from ..present.site_pages import (
     back_links_html,
     blob_url,
     excerpt_only,
-    membership_problems,
     posts_showing,
     stand_in_markdown,
     with_notebook_buttons,
 )
 from ..progress import Bar
+from ..sources.front_matter import front_matter_error
 from ..tools.scaffold import description_warnings
 
 if TYPE_CHECKING:
@@ -124,13 +124,13 @@ class ExecutedSnippets:
         linked = refuse_links_out(self.config, self.serving, files, posts)
         posts = [post for post in posts if post not in linked]
         self.report = report = self._prepare(posts)
-        for post in posts:  # each read and parsed once, by the engine: the report has it
-            problem = blog_would_reject(self.report, post, config) if self.serving else None
-            files.append(
-                self._project_file(post, config)
-                if problem is None
-                else stand_in(self.config, post, problem, config)
-            )
+        problems = {post: blog_would_reject(report, post, config) for post in posts}
+        for post, problem in problems.items():  # each read and parsed once, by the engine
+            if problem is None or not self.serving:  # a build reports it with the others
+                files.append(self._project_file(post, config))
+            else:
+                files.append(stand_in(self.config, post, problem, config))
+        report.errors += [p for p in problems.values() if p and p not in report.errors]
         log.info(report.summary_line())
         for warning in description_warnings(report.posts.values(), self.config.root):
             (serve_log if self.serving else log).warning(warning)  # --strict fails CI on it
@@ -149,7 +149,7 @@ class ExecutedSnippets:
         if not source.is_relative_to(self.config.posts_dir):
             return markdown
         try:
-            return self._expand(markdown, source, page, config)
+            return self._expand(source, page, config)
         except Exception as error:  # under serve a bug shows in the page; a build still fails
             if not self.serving:
                 raise
@@ -239,7 +239,7 @@ class ExecutedSnippets:
         branch = config.extra.get("repo_branch", "main")
         return blob_url(config.repo_url, branch, post.relative_to(self.config.root).as_posix())
 
-    def _expand(self, markdown: str, source: Path, page: Page, config: MkDocsConfig) -> str:
+    def _expand(self, source: Path, page: Page, config: MkDocsConfig) -> str:
         """The post's Markdown with embeds, placeholders and notebook buttons expanded."""
 
         def run_page(run: SnippetRun) -> str | None:
@@ -250,8 +250,9 @@ class ExecutedSnippets:
             run_page=run_page,
         )
         document = self.report.posts.get(source)
-        body_start = document.body_start if document else 1
-        rendered = render_page(markdown, source, self.report, links, body_start)
+        if document is None:  # a post the engine could not parse is a stand-in under serve
+            raise EngineError("the post was not parsed by this build", Location(source))
+        rendered = render_page(document, self.report, links)
         self.pages[page.file.src_uri] = rendered
         if source not in self.notebooks:
             return rendered.markdown
@@ -309,27 +310,11 @@ def blog_would_reject(report: BuildReport, post: Path, config: MkDocsConfig) -> 
     if document is None:  # the engine could not read or parse it: its error says why
         located = (e for e in report.errors if e.location and e.location.path == post)
         return next(located, EngineError("the post cannot be read", Location(post)))
-    meta = document.meta
-    if not meta:
-        return AuthoringError(
-            "a post needs front matter with at least a `date:`", Location(post, 1)
-        )
     blog = next((p for name, p in config.plugins.items() if name.endswith("blog")), None)
     if blog is None:
         return None
-    from material.plugins.blog.structure.config import PostConfig
-
-    post_config = PostConfig(str(post))
-    post_config.load_dict({key: meta[key] for key in set(meta) & set(post_config.keys())})
-    errors, _ = post_config.validate()
-    problems = [f"`{key}`: {error}" for key, error in errors]
-    if not problems:
-        known = list(getattr(blog, "authors", {}) or {}) if blog.config.authors else None
-        listed = {"authors": post_config.authors, "categories": post_config.categories}
-        problems = membership_problems(listed, known, blog.config.categories_allowed)
-    if not problems:
-        return None
-    return AuthoringError("front matter: " + "; ".join(problems), Location(post, 1))
+    known = list(getattr(blog, "authors", {}) or {}) if blog.config.authors else None
+    return front_matter_error(document, known, blog.config.categories_allowed)
 
 
 def stand_in(engine: EngineConfig, post: Path, problem: EngineError, config: MkDocsConfig) -> File:

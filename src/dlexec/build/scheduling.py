@@ -1,5 +1,5 @@
 """Scheduling and gathering: hand the snippets that must run to the executor (made at the first
-run), widest claim and longest first, one build at a time per snippet (file locks), and store
+run), widest needs and longest first, one build at a time per snippet (file locks), and store
 each outcome as it arrives. `make verify` submits its variants through the same executor."""
 
 from __future__ import annotations
@@ -116,12 +116,12 @@ class Scheduler:
         return snippet.header.timeout or self.post_timeouts.get(snippet.path) or self.config.timeout
 
     def run_order(self, snippet: Snippet, last_seconds: float | None) -> tuple[float, float, str]:
-        """Runs start widest claim first, then longest last time first (a never-run snippet
+        """Runs start widest needs first, then longest last time first (a never-run snippet
         counts its time limit): the pool serves runs in order, so narrow runs fill the
         machine after the wide ones instead of leaving CPUs idle while a wide one waits, and
         the pool does not end waiting on one long run."""
-        claim = snippet.header.claim
-        width = float("inf") if claim.serial else claim.cpus
+        needs = snippet.header.needs
+        width = float("inf") if needs.serial else needs.cpus
         expected = last_seconds or self.timeout(snippet)
         return -width, -expected, snippet.path.as_posix()
 

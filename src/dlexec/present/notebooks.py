@@ -39,7 +39,7 @@ from ..store.curves import CARD
 from ..store.outputs import ErrorOutput, HistoryOutput, ImageOutput, Output, TextOutput
 from ..store.results import MATRIX_FILE, RESULT_FILE
 from .outputs_html import backend_text, provenance_text
-from .page import expand_placeholders, resolve_embed, scan
+from .page import expand_placeholders, resolve_embed
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -91,18 +91,15 @@ def _cell_label(name: str | None, seconds: float | None) -> str:
 def post_notebook(post: Path, report: BuildReport, source_url: str | None = None) -> NotebookNode:
     """The post as a notebook: prose in Markdown cells, each embed as code cells with outputs."""
     document = report.posts[post]  # read once, by the build
-    skip = document.front_matter_lines
-    body = "\n".join(document.text.splitlines()[skip:])
     cells: list[NotebookNode] = []
     prose: list[str] = []
-    for number, line, match, is_prose in _all_lines(body):
-        if match is None:
+    for _, line, embed, placeholders in document.body():
+        if embed is None:
             if line.strip() != MORE:
-                shown = expand_placeholders(line, post, number + skip, report) if is_prose else line
-                prose.append(shown)
+                prose.append(expand_placeholders(line, placeholders, report))
             continue
         _flush(prose, cells)
-        run, embedded = resolve_embed(match, post, report)
+        run, embedded = resolve_embed(embed, report)
         if run is not None and run.result is not None:
             cells += _code_cells(run, embedded)
     _flush(prose, cells)
@@ -138,15 +135,6 @@ def write_if_changed(path: Path, content: bytes) -> bool:
 
 def dumps(notebook: NotebookNode) -> str:
     return json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def _all_lines(body: str):
-    """Every line of the body (code and comments included) with its embed match, and whether
-    it is prose (a line from scan, which knows its comment and code spans)."""
-    prose = {number: (line, match) for number, line, match in scan(body)}
-    for number, line in enumerate(body.splitlines(), 1):
-        shown, match = prose.get(number, (line, None))
-        yield number, shown, match, number in prose
 
 
 def _flush(prose: list[str], cells: list[NotebookNode]) -> None:

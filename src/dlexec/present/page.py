@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +19,7 @@ from ..backends import BACKEND_NAMES, BACKENDS, MAIN, Variant
 from ..build.report import BuildReport, SnippetRun
 from ..errors import AuthoringError, EngineError
 from ..sources.expectations import NAME, document_expectations, scope_text
-from ..sources.posts import EMBED, Placeholder, embed_target
-from ..sources.prose import placeholder_matches, prose_lines
+from ..sources.posts import Embed, Placeholder, PostDocument
 from ..sources.snippets import Cell
 from ..sources.values import format_value, join_range, value_range
 from ..store.outputs import ErrorOutput, HistoryOutput, ImageOutput, Output, TextOutput
@@ -64,63 +63,44 @@ class Headline:
     claimed: bool = False  # a claim compares it (else only the prose shows it)
 
 
-def render_page(
-    markdown: str, post: Path, report: BuildReport, links: Links, first_line: int = 1
-) -> RenderedPage:
-    """Expand embeds and placeholders of one post's Markdown body, which starts at line
-    `first_line` of the post's file (errors name file lines)."""
+def render_page(document: PostDocument, report: BuildReport, links: Links) -> RenderedPage:
+    """The post's Markdown body with its embeds and placeholders expanded, from the document
+    the build parsed (errors name file lines)."""
     page = RenderedPage(markdown="")
-    lines = markdown.splitlines()
-    scanned = list(scan(markdown))  # the prose, read once
-    last_embeds = {_embedded_path(match, post): number for number, _, match in scanned if match}
-    headlines = headline_values(post, report)
-    for number, line, match in scanned:
-        if match:
-            last = last_embeds[_embedded_path(match, post)] == number
-            lines[number - 1] = _embed(match, post, report, links, page, last, headlines)
-        else:
-            lines[number - 1] = expand_placeholders(line, post, number + first_line - 1, report)
+    last_embeds = {embed.snippet: embed.line for embed in document.embeds}  # later ones win
+    headlines = headline_values(document.post, report)
+    lines = []
+    for number, line, embed, placeholders in document.body():
+        if embed:
+            last = last_embeds[embed.snippet] == number
+            line = _embed(embed, report, links, page, last, headlines)
+        lines.append(expand_placeholders(line, placeholders, report))
     page.markdown = "\n".join(lines) + "\n"
     return page
 
 
-def scan(markdown: str) -> Iterator[tuple[int, str, re.Match[str] | None]]:
-    """(line number, line, embed match or None) for each prose line of a post."""
-    for number, line in prose_lines(markdown):
-        yield number, line, EMBED.match(line.strip())
-
-
-def resolve_embed(
-    match: re.Match[str], post: Path, report: BuildReport
-) -> tuple[SnippetRun | None, list[Cell]]:
+def resolve_embed(embed: Embed, report: BuildReport) -> tuple[SnippetRun | None, list[Cell]]:
     """The run an embed shows and the cells it covers (all of them without a #cell)."""
-    run = report.runs.get(embed_target(post, match["target"]).resolve())
+    run = report.runs.get(embed.snippet)
     if run is None:
         return None, []
-    if match["cell"]:
-        cell = run.snippet.cell(match["cell"])
+    if embed.cell:
+        cell = run.snippet.cell(embed.cell)
         return (run, [cell]) if cell else (None, [])
     return run, list(run.snippet.cells)
 
 
-def expand_placeholders(line: str, post: Path, number: int, report: BuildReport) -> str:
-    """`line` with each placeholder that Markdown shows (none in code spans or HTML comments)
-    replaced by its formatted value."""
-    parts, position = [], 0
-    for match in placeholder_matches(line):
-        value = _placeholder(match, post=post, line=number, report=report)
-        parts += [line[position : match.start()], value]
-        position = match.end()
-    return "".join(parts) + line[position:]
-
-
-def _embedded_path(match: re.Match[str], post: Path) -> Path:
-    return embed_target(post, match["target"]).resolve()
+def expand_placeholders(line: str, placeholders: Iterable[Placeholder], report: BuildReport) -> str:
+    """`line` with each of its placeholders (found by the post's parse: none in code spans or
+    HTML comments) replaced by its formatted value."""
+    for placeholder in sorted(placeholders, key=lambda p: p.column, reverse=True):
+        start, end = placeholder.column, placeholder.column + len(placeholder.text)
+        line = line[:start] + _placeholder(placeholder, report) + line[end:]
+    return line
 
 
 def _embed(
-    match: re.Match[str],
-    post: Path,
+    embed: Embed,
     report: BuildReport,
     links: Links,
     page: RenderedPage,
@@ -129,12 +109,12 @@ def _embed(
 ) -> str:
     """The embed's code and outputs; the snippet's last embed in the post also says where and
     how it ran (provenance, the backend and seed matrix), once for all its embeds."""
-    run, cells = resolve_embed(match, post, report)
+    run, cells = resolve_embed(embed, report)
     if run is None:
-        problem = _first_error(report, post) or f"cannot embed {match['target']}"
+        problem = _first_error(report, embed.post) or f"cannot embed {embed.target}"
         return _marker(page, error_html(str(problem)))
-    relative = run.result.snippet if run.result else match["target"]
-    code = code_block(run, cells[0] if match["cell"] else None, relative)
+    relative = run.result.snippet if run.result else embed.target
+    code = code_block(run, cells[0] if embed.cell else None, relative)
     fragment = outputs_html(run, cells, links, last)
     if last and run.result is not None and run.status != "failed":
         fragment += matrix_html(run, headlines.get(run.snippet.name, []))
@@ -308,8 +288,7 @@ def notebook_buttons(download_url: str, colab_url: str | None) -> str:
     return f'<div class="dlexec-notebook" markdown>\n{buttons}\n</div>'
 
 
-def _placeholder(match: re.Match[str], *, post: Path, line: int, report: BuildReport) -> str:
-    placeholder = Placeholder.from_match(post, line, match)
+def _placeholder(placeholder: Placeholder, report: BuildReport) -> str:
     run = report.snippet_named(placeholder.snippet)
     if run is None or run.result is None:
         return f'<span class="dlexec-error">{html.escape(placeholder.text)}: no result</span>'

@@ -4,10 +4,9 @@ generator here), so that another static-site generator's adapter reuses them as 
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from ..build.report import BuildReport
 from .outputs_html import error_html
@@ -59,19 +58,3 @@ def back_links_html(links: Iterable[tuple[str, str]]) -> str:
     if not anchors:
         return ""
     return f'<p class="dlexec-back">Shown in {", ".join(anchors)}.</p>\n'
-
-
-def membership_problems(
-    meta: Mapping[str, Any], known_authors: Sequence[str] | None, categories: Sequence[str]
-) -> list[str]:
-    """Authors the blog does not know and categories it does not allow (None: any author)."""
-    authors = meta.get("authors") or []
-    problems = []
-    if known_authors is not None:
-        problems += [f"unknown author {a!r}" for a in authors if a not in known_authors]
-    problems += [
-        f"category {c!r} is not in categories_allowed"
-        for c in meta.get("categories") or []
-        if categories and c not in categories
-    ]
-    return problems

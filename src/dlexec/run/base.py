@@ -14,7 +14,7 @@ from ..backends import Variant
 from ..capture import cells as capture
 from ..errors import Location, SnippetFailedError
 from ..progress import Watcher
-from ..sources.needs import Claim
+from ..sources.needs import Needs
 from ..sources.snippets import Snippet
 from ..store.keys import KeyInputs
 from ..store.results import CellResult, Result
@@ -45,8 +45,8 @@ class Job:
     variant: Variant | None = None
 
     @property
-    def claim(self) -> Claim:
-        return self.snippet.header.claim
+    def needs(self) -> Needs:
+        return self.snippet.header.needs
 
 
 @dataclass(frozen=True)
@@ -72,12 +72,12 @@ class Executor(Protocol):
 def start_kernel(
     job: Job, sandbox: Sandbox | None, gpus: tuple[str, ...], env: Mapping[str, str] | None = None
 ) -> KernelRun:
-    """A KernelRun for `job`, fitted to its claim and the GPUs it was given (not started);
+    """A KernelRun for `job`, fitted to its needs and the GPUs it was given (not started);
     `env` adds variables (a Ray worker points PYTHONPATH at the engine it was sent)."""
     variant = job.variant.env() if job.variant else {}
     launch = Launch(
-        env={**kernel_env(job.claim, gpus), **variant, **(env or {})},
-        memory_limit=job.claim.memory,
+        env={**kernel_env(job.needs, gpus), **variant, **(env or {})},
+        memory_limit=job.needs.memory,
     )
     return KernelRun(job.snippet, job.data, job.timeout, sandbox, launch)
 

@@ -1,10 +1,10 @@
 """The local executor: a pool of sandboxed kernels on this machine.
 
-BLOG_JOBS kernels run at once (default: as many default claims as the machine's CPUs and memory
-hold). Each run takes what its snippet claims from the `Ledger` — GPUs before its kernel starts,
-then CPUs, memory and a job slot — so kernels never oversubscribe the machine. Up to two
-kernels more than there are slots are started ahead: they import Keras and its backend while
-the others run, so a snippet's turn begins with a warm kernel.
+BLOG_JOBS kernels run at once (default: as many runs with default needs as the machine's CPUs
+and memory hold). Each run takes what its snippet needs from the `Ledger` — GPUs before its
+kernel starts, then CPUs, memory and a job slot — so kernels never oversubscribe the machine.
+Up to two kernels more than there are slots are started ahead: they import Keras and its
+backend while the others run, so a snippet's turn begins with a warm kernel.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from .sandbox import Sandbox
 
 
 class LocalExecutor:
-    """Runs jobs in kernels on this machine, fitted to their claims."""
+    """Runs jobs in kernels on this machine, fitted to their needs."""
 
     def __init__(
         self,
@@ -48,7 +48,7 @@ class LocalExecutor:
         self._submitted = itertools.count()  # runs are admitted in the order they came
 
     def submit(self, job: Job, watcher: Watcher) -> Future[Outcome]:
-        self.ledger.check(job.claim, Location(job.relative))
+        self.ledger.check(job.needs, Location(job.relative))
         order = next(self._submitted)
         self.ledger.queue(order)
         return self._threads.submit(self._run, job, watcher, order)
@@ -72,14 +72,14 @@ class LocalExecutor:
     def _run_in_turn(self, job: Job, watcher: Watcher, order: int) -> Outcome:
         if self._cancelled.is_set():
             raise Cancelled
-        gpus = self.ledger.take_gpus(job.claim, order)
+        gpus = self.ledger.take_gpus(job.needs, order)
         placement = None
         try:
             with start_kernel(job, self.sandbox, gpus) as run:
                 self._track(run, True)
                 try:
                     run.start()
-                    placement = self.ledger.admit(job.claim, gpus, order)
+                    placement = self.ledger.admit(job.needs, gpus, order)
                     run.pin(placement.cpus)
                     watcher.running()
                     started = time.monotonic()

@@ -1,7 +1,7 @@
 """The Ray executor: each snippet a task on a Ray cluster (BLOG_EXECUTOR=ray).
 
 The build machine keeps everything that decides and stores: freshness, locks, the atomic,
-checksummed result folders. A task only executes. It carries its snippet's claim (`num_cpus`,
+checksummed result folders. A task only executes. It carries its snippet's needs (`num_cpus`,
 `num_gpus`, `memory`; Ray hands out the GPUs), starts the same sandboxed kernel the local
 executor starts, on whichever worker Ray chose, and sends back the result bundle (the result
 record and its figure files), which the build stores like a local run's.
@@ -39,7 +39,7 @@ import dlexec
 
 from ..errors import EngineError, Location, SnippetFailedError
 from ..progress import Watcher
-from ..sources.needs import Claim, GiB
+from ..sources.needs import GiB, Needs
 from ..store.keys import KeyInputs
 from ..versions import installed_version
 from .base import Job, Outcome, outcome_of, start_kernel
@@ -64,7 +64,7 @@ def _import_ray() -> ModuleType:
 
 
 class RayExecutor:
-    """Runs jobs as Ray tasks, each carrying its snippet's claim."""
+    """Runs jobs as Ray tasks, each carrying its snippet's needs."""
 
     def __init__(self, environ: Mapping[str, str], log: Callable[[str], None] = print) -> None:
         self.log = log
@@ -130,12 +130,12 @@ class RayExecutor:
 
     def submit(self, job: Job, watcher: Watcher) -> Future[Outcome]:
         where = Location(job.relative)
-        gpus = self._fit(job.claim, where)
+        gpus = self._fit(job.needs, where)
         blobs = {name: self._blob(path) for name, path in job.data.items()}
         options: dict[str, Any] = {
-            "num_cpus": job.claim.cpus,
+            "num_cpus": job.needs.cpus,
             "num_gpus": gpus,
-            "memory": job.claim.memory,
+            "memory": job.needs.memory,
             "max_retries": 0,  # a failed run is reported, not silently run again
             "name": f"dlexec {job.relative.as_posix()}",
         }
@@ -150,15 +150,15 @@ class RayExecutor:
         watcher.running()
         return mine
 
-    def _fit(self, claim: Claim, where: Location) -> int:
-        """The GPUs the task asks for (a GPU claim runs on the CPU where the cluster has none);
-        refuse a claim no live node can hold (Ray would keep it waiting for ever)."""
+    def _fit(self, needs: Needs, where: Location) -> int:
+        """The GPUs the task asks for (a run needing a GPU runs on the CPU where the cluster has
+        none); refuse needs no live node can hold (Ray would keep it waiting for ever)."""
         nodes = self._nodes()
-        gpus = claim.gpus_on(int(max((node.get("GPU", 0) for node in nodes), default=0)))
+        gpus = needs.gpus_on(int(max((node.get("GPU", 0) for node in nodes), default=0)))
         if not any(
-            node.get("CPU", 0) >= claim.cpus
+            node.get("CPU", 0) >= needs.cpus
             and node.get("GPU", 0) >= gpus
-            and node.get("memory", 0) >= claim.memory
+            and node.get("memory", 0) >= needs.memory
             for node in nodes
         ):
             largest = ", ".join(
@@ -167,8 +167,8 @@ class RayExecutor:
                 for node in nodes
             )
             raise EngineError(
-                f"`resources:` claims {claim.cpus} CPU(s), {gpus} GPU(s) and "
-                f"{claim.memory / GiB:.1f} GiB on one machine; no live node of the Ray cluster "
+                f"`resources:` claims {needs.cpus} CPU(s), {gpus} GPU(s) and "
+                f"{needs.memory / GiB:.1f} GiB on one machine; no live node of the Ray cluster "
                 f"has that much (nodes: {largest or 'none'})",
                 where,
             )

@@ -1,7 +1,7 @@
-"""What one snippet run needs (its claim), what the machine has, and the ledger that hands out
+"""What one snippet run needs, what the machine has, and the ledger that hands out
 CPUs, GPUs and memory so that the kernels running at once never oversubscribe the machine.
 
-A claim is written in the snippet's header (`resources: {cpus: 2, gpus: 1, memory: 6GiB}`,
+Its needs are written in the snippet's header (`resources: {cpus: 2, gpus: 1, memory: 6GiB}`,
 `serial: true`). Its CPU count is also the kernel's number of math threads, whatever the
 machine or BLOG_JOBS: a seeded snippet then computes the same numbers run alone or in a pool.
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import EngineError, Location
-from ..sources.needs import DEFAULT_CPUS, DEFAULT_MEMORY, Claim, GiB
+from ..sources.needs import DEFAULT_CPUS, DEFAULT_MEMORY, GiB, Needs
 
 BUILD_RESERVE = 1 * GiB  # left for the build process itself (MkDocs, capture, plots)
 THREAD_VARIABLES = (
@@ -47,7 +47,7 @@ class Machine:
         )
 
     def default_jobs(self) -> int:
-        """Kernels at once when BLOG_JOBS is unset: as many default claims as fit."""
+        """Kernels at once when BLOG_JOBS is unset: as many runs with default needs as fit."""
         return max(1, min(len(self.cpus) // DEFAULT_CPUS, self.memory // DEFAULT_MEMORY))
 
     def describe(self) -> str:
@@ -75,11 +75,11 @@ def jobs_setting(environ: Mapping[str, str], machine: Machine) -> int:
     return int(text)
 
 
-def kernel_env(claim: Claim, gpus: tuple[str, ...]) -> dict[str, str]:
-    """Variables that fit a kernel to its claim: math threads (the claimed CPUs), the GPUs it
+def kernel_env(needs: Needs, gpus: tuple[str, ...]) -> dict[str, str]:
+    """Variables that fit a kernel to its needs: math threads (the claimed CPUs), the GPUs it
     was given (none: CUDA_VISIBLE_DEVICES is empty) with memory growth instead of
     TensorFlow's and JAX's grab-everything default."""
-    env = {name: str(claim.cpus) for name in THREAD_VARIABLES}
+    env = {name: str(needs.cpus) for name in THREAD_VARIABLES}
     env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
     env["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"
     env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
@@ -92,7 +92,7 @@ class Ledger:
     in the order the runs were queued: a later run never goes first, even when its kernel is
     ready sooner or it would fit. (A narrow run slipping in while a wide one's kernel still
     starts would leave CPUs idle for the whole narrow run, the wide one waiting for them.)
-    A serial claim takes every slot and CPU."""
+    A serial run takes every slot and CPU."""
 
     def __init__(self, machine: Machine, slots: int) -> None:
         self.machine = machine
@@ -117,24 +117,24 @@ class Ledger:
         if self._cancelled:
             raise Cancelled
 
-    def check(self, claim: Claim, where: Location) -> None:
-        """Refuse a claim this machine can never satisfy: it would wait for ever, or run with
-        more math threads than CPUs. A GPU claim on a machine without a GPU runs on the CPU
+    def check(self, needs: Needs, where: Location) -> None:
+        """Refuse needs this machine can never satisfy: it would wait for ever, or run with
+        more math threads than CPUs. A run needing a GPU on a machine without a GPU runs on the CPU
         (the blog's promise); one for more GPUs than a GPU machine has is refused."""
         machine, gpus = self.machine, len(self.machine.gpus)
         problem = None
-        if claim.memory > machine.memory:
+        if needs.memory > machine.memory:
             problem = (
-                f"`resources: memory` claims {claim.memory / GiB:.1f} GiB; this machine has "
+                f"`resources: memory` claims {needs.memory / GiB:.1f} GiB; this machine has "
                 f"{machine.memory / GiB:.1f} GiB for kernels"
             )
-        elif claim.cpus > len(machine.cpus):
+        elif needs.cpus > len(machine.cpus):
             problem = (
-                f"`resources: cpus` claims {claim.cpus} CPUs; this machine has "
+                f"`resources: cpus` claims {needs.cpus} CPUs; this machine has "
                 f"{len(machine.cpus)} for kernels"
             )
-        elif gpus and (claim.gpus or 0) > gpus:
-            problem = f"`resources: gpus` claims {claim.gpus} GPUs; this machine has {gpus}"
+        elif gpus and (needs.gpus or 0) > gpus:
+            problem = f"`resources: gpus` claims {needs.gpus} GPUs; this machine has {gpus}"
         if problem:
             raise EngineError(problem, where)
 
@@ -152,11 +152,11 @@ class Ledger:
             self._queued_for_gpus.discard(order)
             self._changed.notify_all()
 
-    def take_gpus(self, claim: Claim, order: int | None = None) -> tuple[str, ...]:
-        """Block until the GPUs the claim takes are free and, for a queued run, every run
+    def take_gpus(self, needs: Needs, order: int | None = None) -> tuple[str, ...]:
+        """Block until the GPUs these needs take are free and, for a queued run, every run
         queued before it has its GPUs: taken out of order, a later run could hold the GPU an
         earlier one waits for while it waits for that earlier one's admission."""
-        wanted = claim.gpus_on(len(self.machine.gpus))
+        wanted = needs.gpus_on(len(self.machine.gpus))
         with self._changed:
             self._wait_for(
                 lambda: (
@@ -169,11 +169,11 @@ class Ledger:
             self._changed.notify_all()
         return tuple(taken)
 
-    def admit(self, claim: Claim, gpus: tuple[str, ...], order: int = 0) -> Placement:
-        """Block until the claim fits and no queued run comes before it (`order`: lowest
+    def admit(self, needs: Needs, gpus: tuple[str, ...], order: int = 0) -> Placement:
+        """Block until the needs fit and no queued run comes before it (`order`: lowest
         first; a run not queued before is queued now), then take it."""
-        cpus = len(self.machine.cpus) if claim.serial else min(claim.cpus, len(self.machine.cpus))
-        slots = self.slots if claim.serial else 1
+        cpus = len(self.machine.cpus) if needs.serial else min(needs.cpus, len(self.machine.cpus))
+        slots = self.slots if needs.serial else 1
         with self._changed:
             self._queued.add(order)
             try:
@@ -181,17 +181,17 @@ class Ledger:
                     lambda: (
                         order == min(self._queued)
                         and len(self._free_cpus) >= cpus
-                        and self._free_memory >= claim.memory
+                        and self._free_memory >= needs.memory
                         and self._free_slots >= slots
                     )
                 )
             finally:
                 self._queued.discard(order)
             taken, self._free_cpus = self._free_cpus[:cpus], self._free_cpus[cpus:]
-            self._free_memory -= claim.memory
+            self._free_memory -= needs.memory
             self._free_slots -= slots
             self._changed.notify_all()
-        return Placement(tuple(taken), gpus, claim.memory, slots)
+        return Placement(tuple(taken), gpus, needs.memory, slots)
 
     def release(self, placement: Placement) -> None:
         with self._changed:

@@ -1,5 +1,6 @@
 """What a snippet's header says one run needs (`resources:`, `serial:`): parsed and checked at
-its line. The scheduler (`run/resources`) hands these claims out."""
+its line. The scheduler (`run/resources`) hands out what they ask for.
+(`expect:` claims in posts are another thing: `sources/expectations`.)"""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ UNITS |= {"ki": 1 << 10, "mi": 1 << 20, "gi": 1 << 30, "ti": 1 << 40}
 
 
 @dataclass(frozen=True)
-class Claim:
+class Needs:
     """What one run of a snippet needs. `gpus=None` (the default) means one GPU when the
     machine has any, else none; `serial` runs it alone."""
 
@@ -38,22 +39,22 @@ class Claim:
     serial: bool = False
 
     def gpus_on(self, available: int) -> int:
-        """How many GPUs this claim takes on a machine (or cluster) with `available` of them:
+        """How many GPUs these needs take on a machine (or cluster) with `available` of them:
         a snippet wanting a GPU still runs, on the CPU, where there is none."""
         wanted = 1 if self.gpus is None else self.gpus
         return min(wanted, available)
 
 
-def parse_claim(
+def parse_needs(
     resources: object, serial: object, where: Location, serial_where: Location
-) -> Claim:
+) -> Needs:
     """The header's `resources:` mapping and `serial:` flag, checked at their lines."""
     if not isinstance(serial, bool):
         raise AuthoringError(
             f"snippet header 'serial' is {serial!r}; use true or false", serial_where
         )
     if resources is None:
-        return Claim(serial=serial)
+        return Needs(serial=serial)
     if not isinstance(resources, dict):
         raise AuthoringError(
             "snippet header 'resources' must be a mapping, e.g. {cpus: 2, gpus: 1, memory: 4GiB}",
@@ -70,7 +71,7 @@ def parse_claim(
     if gpus is not None:
         gpus = _whole(gpus, "gpus", 0, 64, where)
     memory = parse_size(resources.get("memory", DEFAULT_MEMORY), where)
-    return Claim(cpus=cpus, gpus=gpus, memory=memory, serial=serial)
+    return Needs(cpus=cpus, gpus=gpus, memory=memory, serial=serial)
 
 
 def parse_size(value: object, where: Location) -> int:

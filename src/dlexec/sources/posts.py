@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ class Embed:
     line: int
     snippet: Path
     cell: str | None
+    target: str = ""  # the link as written, relative to the post
 
     @property
     def location(self) -> Location:
@@ -61,6 +62,7 @@ class Placeholder:
     spec: str
     text: str
     filter: str = ""
+    column: int = 0  # where `text` starts on its line
 
     @property
     def location(self) -> Location:
@@ -70,7 +72,14 @@ class Placeholder:
     def from_match(cls, post: Path, line: int, match: re.Match[str]) -> Placeholder:
         spec = (match["spec"] or "").strip()
         return cls(
-            post, line, match["snippet"], match["value"], spec, match[0], match["filter"] or ""
+            post,
+            line,
+            match["snippet"],
+            match["value"],
+            spec,
+            match[0],
+            match["filter"] or "",
+            match.start(),
         )
 
 
@@ -89,6 +98,17 @@ class PostDocument:
     nodes: Mapping[str, tuple[yaml.Node, yaml.Node]] = field(default_factory=dict, repr=False)
     front_matter_lines: int = 0  # lines the front matter takes, its `---` lines included
     body_start: int = 1  # the file line where the Markdown body MkDocs renders begins
+
+    def body(self) -> Iterator[tuple[int, str, Embed | None, tuple[Placeholder, ...]]]:
+        """Each line of the body MkDocs renders: its file line number, its text, the embed it
+        is (if any) and the placeholders it shows, left to right."""
+        embeds = {embed.line: embed for embed in self.embeds}
+        shown: dict[int, list[Placeholder]] = {}
+        for placeholder in self.placeholders:
+            shown.setdefault(placeholder.line, []).append(placeholder)
+        lines = self.text.splitlines()[self.body_start - 1 :]
+        for number, line in enumerate(lines, self.body_start):
+            yield number, line, embeds.get(number), tuple(shown.get(number, ()))
 
 
 def front_matter(text: str, post: Path) -> tuple[dict, int]:
@@ -166,7 +186,10 @@ def read_document(post: Path, snippets_dir: Path, text: str | None = None) -> Po
         )
     embeds: list[Embed] = []
     placeholders: list[Placeholder] = []
-    for number, line in prose_lines(text):
+    body_start = _body_start(text.splitlines(), end)
+    body = "\n".join(text.splitlines()[body_start - 1 :])  # what MkDocs renders, and only that
+    for number, line in prose_lines(body):
+        number += body_start - 1
         match = EMBED.match(line.strip())
         if match:
             embeds.append(_embed(match, post, number, snippets_dir))
@@ -183,7 +206,7 @@ def read_document(post: Path, snippets_dir: Path, text: str | None = None) -> Po
         meta=meta,
         nodes=nodes,
         front_matter_lines=end,
-        body_start=_body_start(text.splitlines(), end),
+        body_start=body_start,
     )
 
 
@@ -229,7 +252,7 @@ def _embed(match: re.Match[str], post: Path, line: int, snippets_dir: Path) -> E
     cell = match["cell"]
     if cell == "":
         raise AuthoringError("empty cell name after '#'", location)
-    return Embed(post=post, line=line, snippet=target, cell=cell)
+    return Embed(post=post, line=line, snippet=target, cell=cell, target=match["target"])
 
 
 def _snippet_file(path: Path, snippets_dir: Path, shown: str, location: Location) -> Path:

@@ -32,7 +32,7 @@ import yaml
 
 from ..errors import AuthoringError, Location
 from . import yaml_lines
-from .needs import Claim, parse_claim
+from .needs import Needs, parse_needs
 
 if TYPE_CHECKING:
     import nbformat
@@ -79,7 +79,7 @@ class SnippetHeader:
     data: tuple[DataFile, ...] = ()
     timeout: float | None = None
     tolerance: float | None = None  # relative, for values that vary from run to run
-    claim: Claim = field(default_factory=Claim)  # `resources:` and `serial:`
+    needs: Needs = field(default_factory=Needs)  # `resources:` and `serial:`
 
     @property
     def data_names(self) -> tuple[str, ...]:
@@ -144,8 +144,8 @@ def _parse_key(path: Path, text: str) -> str:
 @functools.cache
 def _parser_code() -> str:
     """A digest of the code that makes a parse: this module, the header's YAML reader, and the
-    claim's parser with its defaults. A parse cached by other code (say, a working tree whose
-    default claim was 2 CPUs) would otherwise fix the kernel's math threads for good."""
+    needs' parser with its defaults. A parse cached by other code (say, a working tree whose
+    default was 2 CPUs) would otherwise fix the kernel's math threads for good."""
     from . import needs
 
     digest = hashlib.sha256()
@@ -167,7 +167,7 @@ def _from_entry(entry: Path, path: Path, text: str) -> Snippet | None:
             data=tuple(DataFile(**item) for item in header["data"]),
             timeout=header["timeout"],
             tolerance=header["tolerance"],
-            claim=Claim(**header["claim"]),
+            needs=Needs(**header["needs"]),
         )
         cells = tuple(Cell(**cell) for cell in stored["cells"])
     except (OSError, ValueError, KeyError, TypeError):
@@ -220,13 +220,13 @@ def _parse_header(source: str, path: Path, first: int) -> SnippetHeader:
         tolerance = yaml_lines.check_number(
             values["tolerance"], what, where["tolerance"], low=0, high=MAX_TOLERANCE, low_open=False
         )
-    claim = parse_claim(
+    needs = parse_needs(
         values.get("resources"),
         values.get("serial", False),
         where.get("resources", Location(path, first)),
         where.get("serial", Location(path, first)),
     )
-    return SnippetHeader(data=data, timeout=timeout, tolerance=tolerance, claim=claim)
+    return SnippetHeader(data=data, timeout=timeout, tolerance=tolerance, needs=needs)
 
 
 def _header_yaml(source: str, path: Path, first: int) -> tuple[dict, dict[str, tuple]]:
