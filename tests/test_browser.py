@@ -598,3 +598,25 @@ def test_a_tap_on_a_curve_opens_it_larger(page, real_site, base_url):
     assert slide.get_attribute("src").endswith("#only-light")  # the palette's own variant
     page.keyboard.press("Escape")
     assert page.errors == []
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_curves_of_claimed_snippets_show_their_seed_band_on_a_phone(
+    visit, real_site, base_url, scheme
+):
+    """Issue 25: every post claims something, so each shows at least one fit drawn over its
+    seeds (a band SVG, in the page's palette), captioned as such, legible at 390 px."""
+    problems: list[str] = []
+    for url in post_urls(real_site, base_url):
+        page = visit(url, "phone", scheme)
+        load_all_images(page)
+        bands = page.locator(f"figure.dlexec-curves img[src*='/band-'][src$='#only-{scheme}']")
+        visible = [bands.nth(i) for i in range(bands.count()) if bands.nth(i).is_visible()]
+        assert visible, f"{url}: no curves over seeds"
+        caption = visible[0].locator("xpath=ancestor::figure").locator("figcaption").inner_text()
+        assert "seeds" in caption and "lowest to the highest run" in caption, caption
+        widths = [image.bounding_box()["width"] for image in visible]
+        assert min(widths) >= 300, f"{url}: a band panel is {min(widths)} px wide"
+        figures = [f for f in page.evaluate(FIGURES_JS) if "/band-" in f["src"]]
+        problems += [f"{url}: {p}" for f in figures if (p := figure_problem(f))]
+    assert problems == []

@@ -3,6 +3,7 @@ declared scope, and a run that is missing, stale or failed fails the claim."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -55,7 +56,7 @@ def test_a_claim_holds_only_if_it_holds_on_every_backend_and_seed(tmp_path: Path
     [report] = claim_reports([post], results, SETTINGS)
     assert report.failed
     text = "\n".join(report.lines())
-    assert "TensorFlow 0.98 · JAX 0.97 · PyTorch 0.94 ✗" in text
+    assert "TensorFlow 0.98 (+0.03) · JAX 0.97 (+0.01) · PyTorch 0.94 (-0.01) ✗" in text
     assert "PyTorch: " in text and "measured m.cnn = 0.94, m.mlp = 0.95" in text
 
 
@@ -110,3 +111,79 @@ def test_a_bad_scope_names_the_post_and_line(tmp_path: Path, entry: str, problem
 
 def test_a_plain_claim_covers_every_run():
     assert all(Scope().covers(v) for v in (MAIN, JAX, TORCH, SEED))
+
+
+FOUR_SEEDS = MatrixSettings(("tensorflow",), seeds=4)
+
+
+def seeded(results: Path, cnn: list[float], mlp: list[float]) -> None:
+    """m.cnn and m.mlp on the main run (seed offset 0) and four further seeds."""
+    variants = {
+        Variant("tensorflow", seed): {"cnn": cnn[seed], "mlp": mlp[seed]} for seed in (1, 2, 3, 4)
+    }
+    store(results, {"cnn": cnn[0], "mlp": mlp[0]}, variants)
+
+
+def test_a_comparison_that_holds_on_every_seed_is_shown_by_its_interval(tmp_path: Path):
+    post = write_post(tmp_path, '  m.cnn: "> m.mlp"\n')
+    seeded(
+        tmp_path / "results",
+        [0.987, 0.985, 0.9825, 0.986, 0.984],
+        [0.95, 0.948, 0.956, 0.95, 0.953],
+    )
+    [report] = claim_reports([post], tmp_path / "results", FOUR_SEEDS)
+    interval, shown = report.interval
+    assert shown and interval.n == 5 and interval.low > 0
+    assert not report.failed
+    assert report.lines()[-1].startswith("  margin +0.03") and report.lines()[-1].endswith(
+        ": shown"
+    )
+
+
+def test_a_comparison_whose_interval_includes_zero_is_not_shown(tmp_path: Path):
+    """Ahead by 2 test images (of 2,000) on four seeds and by 40 on one: every run holds, yet
+    the mean margin's interval crosses zero, so the claim fails as not shown."""
+    post = write_post(tmp_path, '  m.cnn: "> m.mlp"\n')
+    seeded(tmp_path / "results", [0.986, 0.986, 0.986, 0.986, 0.995], [0.985] * 5)
+    [report] = claim_reports([post], tmp_path / "results", FOUR_SEEDS)
+    assert {m.verdict for m in report.measurements} == {HOLDS}
+    assert report.failed and report.interval[0].low < 0 < report.interval[0].high
+    assert "NOT SHOWN, the interval includes zero" in report.lines()[-1]
+
+
+def test_a_declared_tie_holds_when_the_interval_lies_within_its_margin(tmp_path: Path):
+    cnn, mlp = [0.987, 0.986, 0.984, 0.987, 0.986], [0.985, 0.985, 0.986, 0.986, 0.985]
+    post = write_post(tmp_path, '  m.cnn:\n    claim: "~= m.mlp"\n    margin: 0.005\n')
+    seeded(tmp_path / "results", cnn, mlp)
+    [report] = claim_reports([post], tmp_path / "results", FOUR_SEEDS)
+    assert not report.failed and report.lines()[-1].endswith(": shown")
+    tight = write_post(tmp_path, '  m.cnn:\n    claim: "~= m.mlp"\n    margin: 0.001\n')
+    [report] = claim_reports([tight], tmp_path / "results", FOUR_SEEDS)
+    assert report.failed and "reaches beyond ±0.001" in report.lines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("claim", "problem"),
+    [
+        ('    claim: "~= m.mlp"\n', "a tie states how close counts as equal"),
+        ('    claim: "~= m.mlp"\n    margin: -1\n', "a tie states how close counts as equal"),
+        ('    claim: "> m.mlp"\n    margin: 0.01\n', "only a tie (~=) has a `margin:`"),
+    ],
+)
+def test_a_tie_needs_a_positive_margin_and_only_a_tie_has_one(tmp_path, claim, problem):
+    post = write_post(tmp_path, f"  m.cnn:\n{claim}")
+    with pytest.raises(AuthoringError, match=re.escape(problem)):
+        read_expectations(post)
+
+
+def test_a_threshold_reports_its_interval_and_is_held_run_by_run(tmp_path: Path):
+    """A threshold that holds on every run passes even where its mean margin's interval
+    reaches below zero (margins 0.001 to 0.9 over five seeds)."""
+    post = write_post(tmp_path, '  m.cnn: ">= 0.05"\n')
+    seeded(tmp_path / "results", [0.95, 0.051, 0.06, 0.052, 0.3675], [0.0] * 5)
+    [report] = claim_reports([post], tmp_path / "results", FOUR_SEEDS)
+    interval, shown = report.interval
+    assert shown is None and interval.low < 0 < interval.high
+    assert not report.failed and report.lines()[-1].startswith(
+        "  mean margin +0.2461 (95% CI -0.238 to"
+    )

@@ -91,7 +91,7 @@ def test_the_real_settings_are_valid():
     from conftest import REPO
 
     config = EngineConfig.load(REPO, environ={})
-    assert config.timeout == 180 and config.seeds == 2
+    assert config.timeout == 180 and config.seeds == 4
     assert config.backends == ("tensorflow", "jax", "torch")
 
 

@@ -123,8 +123,12 @@ def test_claims_are_a_table_with_status_and_values(repo: Path) -> None:
     lines = body.splitlines()
     assert lines[0] == "2 claims checked in 1 posts: 1 hold, 1 failed."
     assert "| Post | Claim | Status | Values |" in lines
-    assert "| `posts/p.md:5` | `cnn.accuracy >= 0.9` | ✅ holds | TensorFlow 0.95 |" in lines
-    assert "| `posts/p.md:6` | `cnn.accuracy > 0.99` | ❌ fails | TensorFlow 0.95 ✗ |" in lines
+    assert (
+        "| `posts/p.md:5` | `cnn.accuracy >= 0.9` | ✅ holds | TensorFlow 0.95 (+0.05) |" in lines
+    )
+    assert (
+        "| `posts/p.md:6` | `cnn.accuracy > 0.99` | ❌ fails | TensorFlow 0.95 (-0.04) ✗ |" in lines
+    )
     # What is wrong is `dlexec check`'s text, folded under the table.
     assert "<details><summary>What is wrong with the failing claim</summary>" in lines
     assert "posts/p.md:6: cnn.accuracy > 0.99" in lines

@@ -24,6 +24,7 @@ import os
 import time
 import traceback
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,6 +38,7 @@ from ..build.engine import Engine
 from ..build.report import BuildReport, SnippetRun
 from ..config import EngineConfig, Mode
 from ..errors import EngineError, Location, visible
+from ..present.bands import BANDS, band_of, publish_bands
 from ..present.notebooks import (
     NotebookStamps,
     colab_url,
@@ -215,10 +217,11 @@ class ExecutedSnippets:
 
     def _publish_run(self, run: SnippetRun, files: Files, config: MkDocsConfig) -> None:
         """Result figures as site assets, and the run's notebook as a companion page."""
-        for name in run.result.files:
-            uri = self._asset_uri(run.folder, name)
-            files.append(File.generated(config, uri, abs_src_path=str(run.folder / name)))
         cache = self.config.root / ".cache"
+        bands = publish_bands(self.report, run, cache / BANDS)  # curves over seeds, drawn once
+        for path in [run.folder / name for name in run.result.files] + bands:
+            uri = self._asset_uri(run.folder, path.name)
+            files.append(File.generated(config, uri, abs_src_path=str(path)))
         uri = f"{RUNS}/{self._run_name(run)}.ipynb"
         sync_snippet_notebook(run, cache / uri, self._stamps())
         self.run_pages[uri] = run.snippet.path
@@ -246,6 +249,7 @@ class ExecutedSnippets:
             return get_relative_url(f"{RUNS}/{self._run_name(run)}/", page.url)
 
         links = Links(
+            band=partial(band_of, self.report),
             asset=lambda folder, name: get_relative_url(self._asset_uri(folder, name), page.url),
             run_page=run_page,
         )

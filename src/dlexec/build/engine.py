@@ -154,15 +154,16 @@ class Engine:
             for embed in references.embeds:
                 snippets.setdefault(embed.snippet, embed.location)
             for placeholder in references.placeholders:
-                try:
-                    path = snippet_for_placeholder(
-                        placeholder.snippet, self.config.snippets_dir, placeholder.location
-                    )
-                except AuthoringError as error:
-                    message = f"placeholder {placeholder.text}: {error.message}"
-                    report.errors.append(AuthoringError(message, error.location))
-                    continue
-                snippets.setdefault(path, placeholder.location)
+                for name in placeholder.snippets:
+                    try:
+                        path = snippet_for_placeholder(
+                            name, self.config.snippets_dir, placeholder.location
+                        )
+                    except AuthoringError as error:
+                        message = f"placeholder {placeholder.text}: {error.message}"
+                        report.errors.append(AuthoringError(message, error.location))
+                        continue
+                    snippets.setdefault(path, placeholder.location)
         return snippets
 
     def _load(self, path: Path, report: BuildReport, referrer: Location) -> Snippet | None:
@@ -187,11 +188,11 @@ class Engine:
     def _check_placeholders(self, report: BuildReport) -> None:
         for references in report.posts.values():
             for placeholder in references.placeholders:
-                run = report.snippet_named(placeholder.snippet)
-                if run is None or run.result is None or run.status == "failed":
+                runs = [report.snippet_named(name) for name in placeholder.snippets]
+                if any(r is None or r.result is None or r.status == "failed" for r in runs):
                     continue  # the snippet's own error is already reported
                 try:
-                    format_value(run.result.values, placeholder)
+                    format_value(runs[0].result.values, placeholder, runs[-1].result.values)
                 except AuthoringError as error:
                     report.errors.append(error)
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..backends import Variant
 from ..errors import EngineError, SnippetFailedError, StaleNotebookError, visible
 from ..sources.posts import PostDocument
 from ..sources.snippets import Snippet
+from ..store.records import VariantRecord, fresh_matrix
 from ..store.results import Result
 
 
@@ -33,6 +35,18 @@ class BuildReport:
     posts: dict[Path, PostDocument] = field(default_factory=dict)
     errors: list[EngineError] = field(default_factory=list)
     seconds: float = 0.0
+    _matrices: dict[Path, dict[Variant, VariantRecord]] = field(default_factory=dict, repr=False)
+    # A main history's card file name -> (seed runs, panel key -> band SVG), once drawn.
+    bands: dict[str, tuple[int, dict[str, Path]]] = field(default_factory=dict, repr=False)
+
+    def matrix(self, run: SnippetRun) -> Mapping[Variant, VariantRecord]:
+        """The variant records `make verify` stored for the run's current result, read once
+        per build (every table, placeholder and claim of every post reads them)."""
+        if run.result is None:
+            return {}
+        if run.folder not in self._matrices:
+            self._matrices[run.folder] = fresh_matrix(run.folder, run.result)
+        return self._matrices[run.folder]
 
     def count(self, status: str) -> int:
         return sum(run.status == status for run in self.runs.values())

@@ -17,7 +17,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ..store.curves import CARD, PALETTE_NAMES, curve_names, metric_names, panel_key
+from ..store.curves import (
+    CARD,
+    PALETTE_NAMES,
+    band_names,
+    curve_names,
+    metric_names,
+    panel_key,
+)
 from ..store.outputs import HistoryOutput
 
 PALETTES = {
@@ -52,6 +59,63 @@ def curve_files(history: HistoryOutput) -> dict[str, tuple[str, bytes]]:
             key = panel_key(index, palette)
             files[key] = (names[key], _panel(history, name, palette))
     return files
+
+
+def band_files(runs: list[HistoryOutput]) -> dict[str, tuple[str, bytes]]:
+    """Panel key -> (file name, SVG bytes) of one fit over its seed runs (`runs[0]`: the main
+    run): per metric and palette, the mean over the runs with a min-to-max band, and the main
+    run as a thin line, so it stays identifiable."""
+    names = band_names(runs)
+    files = {}
+    for index, name in enumerate(metric_names(runs[0])):
+        for palette in PALETTES:
+            key = panel_key(index, palette)
+            files[key] = (names[key], _band_panel(runs, name, palette))
+    return files
+
+
+def _band_panel(runs: list[HistoryOutput], name: str, palette: str) -> bytes:
+    from matplotlib.figure import Figure
+
+    colors = PALETTES[palette]
+    with _drawing():
+        figure = Figure(figsize=PANEL_INCHES, layout="constrained")
+        axes = figure.subplots()
+        series = ((name, "train", "training"), (f"val_{name}", "validation", "validation"))
+        for order, (metric, color, label) in enumerate(series):
+            _draw_spread(axes, runs, metric, colors[color], label, first=order == 0)
+        _style(axes, name, colors, f"{len(runs)} seeds")
+        return _svg(figure, transparent=True)
+
+
+def _draw_spread(
+    axes: Any, runs: list[HistoryOutput], metric: str, color: str, label: str, first: bool
+) -> None:
+    """Mean over the runs that reached each epoch, min to max as a band, the main run dotted
+    (the band and the main run are named in the legend once, for both series)."""
+    by_epoch: dict[int, list[float]] = {}
+    for run in runs:
+        for epoch, value in zip(run.epochs, run.metrics.get(metric) or [], strict=False):
+            if value is not None:
+                by_epoch.setdefault(epoch, []).append(value)
+    if not by_epoch:
+        return
+    epochs = sorted(by_epoch)
+    low, high = [min(by_epoch[e]) for e in epochs], [max(by_epoch[e]) for e in epochs]
+    mean = [sum(by_epoch[e]) / len(by_epoch[e]) for e in epochs]
+    band = f"min to max of {len(runs)} seeds" if first else None
+    axes.fill_between(epochs, low, high, color=color, alpha=0.25, linewidth=0, label=band)
+    axes.plot(epochs, mean, color=color, linewidth=2, label=f"{label}: mean")
+    main = runs[0].metrics.get(metric)
+    if main:
+        axes.plot(
+            runs[0].epochs,
+            main,
+            color=color,
+            linewidth=1,
+            linestyle=":",
+            label="main run" if first else None,
+        )
 
 
 def best_epoch(history: HistoryOutput, name: str) -> tuple[int, float] | None:
@@ -128,7 +192,6 @@ def _svg(figure: Any, transparent: bool) -> bytes:
 
 
 def _draw_metric(axes: Any, history: HistoryOutput, name: str, colors: dict[str, str]) -> None:
-    from matplotlib.ticker import MaxNLocator
 
     epochs = history.epochs
     dots = {"marker": "o", "ms": 3} if len(epochs) <= 40 else {}  # no dots on long runs
@@ -147,9 +210,17 @@ def _draw_metric(axes: Any, history: HistoryOutput, name: str, colors: dict[str,
             alpha=0.8,
             label=f"restored: epoch {history.restored_epoch}",
         )  # in the legend, not next to the line: the legend finds a place inside the axes
+    _style(axes, name, colors)
+
+
+def _style(axes: Any, name: str, colors: dict[str, str], note: str = "") -> None:
+    """Title, labels, grid and legend in the palette's colours."""
+    from matplotlib.ticker import MaxNLocator
+
     # parse_math off: a name like "$\\frac" is text, not mathtext that could raise.
     label = name.replace("_", " ")
-    axes.set_title(label, color=colors["text"], parse_math=False)
+    title = f"{label} ({note})" if note else label
+    axes.set_title(title, color=colors["text"], parse_math=False)
     axes.set_xlabel("epoch", color=colors["text"])
     axes.set_ylabel(label, color=colors["text"], parse_math=False)
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -2,9 +2,12 @@
 
 A claim (`expect:` in a post's front matter) is evaluated on the main result and on each variant
 its scope covers: the other backends with the snippet's own seed, and the further seeds on the
-main backend. A comparison between two values compares them within the same run. A claim fails
-when it does not hold on any run it covers, when such a run failed, or when one was never
-recorded for the current result (then `make verify` has to run).
+main backend. A comparison between two values compares them within the same run, and its margin
+(subject - operand) on each seed of the main backend gives a 95% interval of the mean margin.
+A claim fails when it does not hold on any run it covers, when such a run failed, when one was
+never recorded for the current result (then `make verify` has to run), or, for a comparison of
+two values, when its interval does not show it (includes zero; for a tie, `~=`, reaches beyond
+its margin). A threshold's interval is reported; holding on every run is its test.
 """
 
 from __future__ import annotations
@@ -15,7 +18,18 @@ from pathlib import Path
 from typing import Any
 
 from ..backends import MAIN, Variant
-from ..sources.expectations import NAME, Expectation, check, read_expectations, scope_text
+from ..sources.expectations import (
+    NAME,
+    Expectation,
+    check,
+    interval_text,
+    interval_verdict,
+    margin_of,
+    read_expectations,
+    scope_text,
+    signed_number,
+)
+from ..stats import Interval
 from ..store.records import MatrixSettings, VariantRecord, load_matrix, made_from
 from ..store.results import CorruptResult, Result, load_result
 from ..store.variants import wanted_variants
@@ -38,6 +52,7 @@ class Measurement:
     verdict: str
     value: Any = None
     detail: str = ""
+    margin: float | None = None  # subject - operand on this run
 
 
 @dataclass(frozen=True)
@@ -46,8 +61,22 @@ class ClaimReport:
     measurements: tuple[Measurement, ...]
 
     @property
+    def seed_margins(self) -> list[float]:
+        """The margin on each run of the main backend (its own seed and the further ones)."""
+        return [
+            m.margin
+            for m in self.measurements
+            if m.variant.backend == MAIN.backend and m.margin is not None
+        ]
+
+    @property
+    def interval(self) -> tuple[Interval | None, bool | None]:
+        return interval_verdict(self.expectation, self.seed_margins)
+
+    @property
     def failed(self) -> bool:
-        return any(m.verdict in FAILING for m in self.measurements)
+        broken = any(m.verdict in FAILING for m in self.measurements)
+        return broken or self.interval[1] is False
 
     def lines(self, root: Path | None = None) -> list[str]:
         """The claim, then the measured value on each run (and what is wrong, if anything);
@@ -61,8 +90,12 @@ class ClaimReport:
             head += f" (claimed {scope_text(claim)}: {claim.scope.reason})"
         shown = [m for m in self.measurements if m.verdict != OUT_OF_SCOPE]
         values = " · ".join(f"{m.variant.describe()} {_shown(m)}" for m in shown)
-        lines = [head, f"  {'FAILS' if self.failed else 'holds'}: {values}"]
+        every_run = any(m.verdict in FAILING for m in self.measurements)
+        lines = [head, f"  {'FAILS' if every_run else 'holds'}: {values}"]
         lines += [f"  {m.variant.describe()}: {m.detail}" for m in shown if m.verdict in FAILING]
+        interval, proven = self.interval
+        if interval is not None:
+            lines.append(f"  {interval_text(self.expectation, interval, proven)}")
         return lines
 
 
@@ -70,8 +103,11 @@ def _shown(measurement: Measurement) -> str:
     if measurement.verdict in (HOLDS, FAILS):
         mark = "" if measurement.verdict == HOLDS else " ✗"
         value = measurement.value
-        shown = f"{value:.4g}" if isinstance(value, float) else repr(value)
-        return f"{shown}{mark}"
+        shown = signed_number(value)[1:] if isinstance(value, float) else repr(value)
+        shown = f"-{shown}" if isinstance(value, float) and value < 0 else shown
+        margin = measurement.margin
+        by = f" ({signed_number(margin)})" if margin is not None else ""
+        return f"{shown}{by}{mark}"
     return f"({measurement.verdict})"
 
 
@@ -101,11 +137,12 @@ def _measure(claim: Expectation, variant: Variant, runs: _Runs) -> Measurement:
         values[name] = found
     subject = _value(claim.subject, values)
     message = check(claim, values)
+    margin = margin_of(claim, values)
     if message is None:
-        return Measurement(variant, HOLDS, subject)
+        return Measurement(variant, HOLDS, subject, margin=margin)
     if subject is None or (NAME.match(claim.operand) and _value(claim.operand, values) is None):
         return Measurement(variant, MISSING, subject, message)
-    return Measurement(variant, FAILS, subject, message)
+    return Measurement(variant, FAILS, subject, message, margin)
 
 
 def _value(name: str, values: Mapping[str, Mapping[str, Any]]) -> Any:

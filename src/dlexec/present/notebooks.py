@@ -286,7 +286,9 @@ def _post_key(post: Path, report: BuildReport, source_url: str | None) -> str | 
     """The key of the post's notebook; None when a snippet it uses has no stored result."""
     references = report.posts[post]
     runs = {embed.snippet.name: report.runs.get(embed.snippet) for embed in references.embeds}
-    runs |= {p.snippet: report.snippet_named(p.snippet) for p in references.placeholders}
+    runs |= {
+        name: report.snippet_named(name) for p in references.placeholders for name in p.snippets
+    }
     parts = [b"post", references.text.encode(), (source_url or "").encode()]
     try:
         for name, run in sorted(runs.items()):

@@ -128,12 +128,20 @@ def history_html(history: HistoryOutput, folder: Path, links: Links) -> str:
         f"Training curves of model '{history.model}', {len(history.epochs)} epochs, "
         "drawn from the History that model.fit returned."
     )
+    plots, band = history.plots, links.band(history)
+    if band is not None:
+        runs, plots = band
+        caption = (
+            f"Training curves of model '{history.model}' over {runs} seeds (this run and the "
+            f"{runs - 1} further seeds make verify recorded): the line is the mean, the band "
+            "runs from the lowest to the highest run, the dotted line is this page's run."
+        )
     panels = []
     for index, name in enumerate(metric_names(history)):
         alt = html.escape(_panel_description(history, name))
         images = []
         for palette in ("light", "dark"):
-            file = history.plots.get(panel_key(index, palette))
+            file = plots.get(panel_key(index, palette))
             if file is None:
                 continue
             url = html.escape(links.asset(folder, file))
@@ -196,3 +204,5 @@ class Links:
 
     asset: Callable[[Path, str], str]  # (result folder, file name) -> URL
     run_page: Callable[[SnippetRun], str | None] = lambda run: None
+    # A history's curves over seeds: (number of runs, panel key -> file name), if drawn.
+    band: Callable[[HistoryOutput], tuple[int, dict[str, str]] | None] = lambda history: None

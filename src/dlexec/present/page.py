@@ -17,13 +17,13 @@ from typing import Any
 
 from ..backends import BACKEND_NAMES, BACKENDS, MAIN, Variant
 from ..build.report import BuildReport, SnippetRun
-from ..errors import AuthoringError, EngineError
-from ..sources.expectations import NAME, document_expectations, scope_text
+from ..errors import EngineError
+from ..sources.expectations import NAME, Expectation, document_expectations, scope_text
 from ..sources.posts import Embed, Placeholder, PostDocument
 from ..sources.snippets import Cell
-from ..sources.values import format_value, join_range, value_range
+from ..sources.values import format_value, join_range
 from ..store.outputs import ErrorOutput, HistoryOutput, ImageOutput, Output, TextOutput
-from ..store.records import VariantRecord, fresh_matrix
+from ..store.records import VariantRecord
 from ..store.results import Result
 from .outputs_html import (
     Links,
@@ -34,6 +34,7 @@ from .outputs_html import (
     text_html,
     zoomable,
 )
+from .spread import claims_html, seed_numbers, spread_text
 
 LONG_CODE_LINES = 15  # code blocks this long get line numbers
 MARKER = "<!-- dlexec-output {} -->"
@@ -117,8 +118,19 @@ def _embed(
     code = code_block(run, cells[0] if embed.cell else None, relative)
     fragment = outputs_html(run, cells, links, last)
     if last and run.result is not None and run.status != "failed":
-        fragment += matrix_html(run, headlines.get(run.snippet.name, []))
+        fragment += matrix_html(run, headlines.get(run.snippet.name, []), report.matrix(run))
+        fragment += claims_html(_claims_about(run.snippet.name, embed.post, report), report)
     return code + "\n\n" + _marker(page, fragment)
+
+
+def _claims_about(snippet: str, post: Path, report: BuildReport) -> list[Expectation]:
+    """The post's claims whose subject is a value of `snippet`."""
+    document = report.posts.get(post)
+    try:
+        claims = document_expectations(document) if document else []
+    except EngineError:
+        return []  # reported by the checks; the page still renders
+    return [claim for claim in claims if claim.subject.split(".", 1)[0] == snippet]
 
 
 def headline_values(post: Path, report: BuildReport) -> dict[str, list[Headline]]:
@@ -146,12 +158,13 @@ def headline_values(post: Path, report: BuildReport) -> dict[str, list[Headline]
     return {snippet: list(values.values()) for snippet, values in found.items()}
 
 
-def matrix_html(run: SnippetRun, headlines: list[Headline]) -> str:
+def matrix_html(
+    run: SnippetRun, headlines: list[Headline], records: Mapping[Variant, VariantRecord]
+) -> str:
     """Each headline value on every backend and its spread across seeds, from the committed
     matrix (`make verify`); nothing when the snippet has no headline values."""
     if not headlines or run.result is None:
         return ""
-    records = fresh_matrix(run.folder, run.result)
     varying = [h for h in headlines if h.claimed or _varies(h.value, run.result, records)]
     if not varying:
         return ""
@@ -190,7 +203,7 @@ def _matrix_row(headline: Headline, main: Result, records: Mapping[Variant, Vari
             parts.append(f"fails on {name}{html.escape(reason)}")
         else:
             parts.append(f"{shown(record.values.get(headline.value))} on {name}")
-    numbers = _seed_numbers(main, records, headline.value)
+    numbers = list(seed_numbers(main, records, headline.value).values())
     spread = ""
     if len(numbers) > 1:
         spread = f"; {len(numbers)} seeds: {_range_text(min(numbers), max(numbers), headline.spec)}"
@@ -289,43 +302,13 @@ def notebook_buttons(download_url: str, colab_url: str | None) -> str:
 
 
 def _placeholder(placeholder: Placeholder, report: BuildReport) -> str:
-    run = report.snippet_named(placeholder.snippet)
-    if run is None or run.result is None:
+    runs = [report.snippet_named(name) for name in placeholder.snippets]
+    if any(run is None or run.result is None for run in runs):
         return f'<span class="dlexec-error">{html.escape(placeholder.text)}: no result</span>'
     try:
-        shown = format_value(run.result.values, placeholder)
-        if placeholder.filter == "range":
-            shown = _seed_range(run, placeholder)
+        shown = format_value(runs[0].result.values, placeholder, runs[-1].result.values)
+        if placeholder.filter:
+            shown = spread_text(placeholder, report)
     except EngineError as error:
         return f'<span class="dlexec-error">{html.escape(str(error))}</span>'
     return shown
-
-
-def _seed_range(run: SnippetRun, placeholder: Placeholder) -> str:
-    """The value's spread over the main run and the seeds `make verify` recorded."""
-    spread = seed_values(run, placeholder.value)
-    if len(spread) < 2:
-        raise AuthoringError(
-            f"placeholder {placeholder.text}: no other seeds are recorded for "
-            f"{placeholder.snippet}; run `make verify`",
-            placeholder.location,
-        )
-    return value_range(spread, placeholder)
-
-
-def seed_values(run: SnippetRun, value: str) -> list[float]:
-    """`value` on the main run and on each seed variant recorded for it (numbers only)."""
-    if run.result is None:
-        return []
-    return _seed_numbers(run.result, fresh_matrix(run.folder, run.result), value)
-
-
-def _seed_numbers(
-    main: Result, records: Mapping[Variant, VariantRecord], value: str
-) -> list[float]:
-    found = [main.values.get(value)] + [
-        record.values.get(value)
-        for variant, record in sorted(records.items())
-        if variant.backend == MAIN.backend and variant.seed and record.ok
-    ]
-    return [v for v in found if isinstance(v, int | float) and not isinstance(v, bool)]

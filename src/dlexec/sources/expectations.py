@@ -34,6 +34,8 @@ import yaml
 
 from ..backends import BACKENDS, Variant
 from ..errors import AuthoringError, Location
+from ..numbers import is_number
+from ..stats import Interval, mean_interval
 from . import yaml_lines
 from .posts import PostDocument, front_matter_nodes, read_post
 
@@ -43,12 +45,13 @@ OPERATORS = {
     ">": operator.gt,
     "<": operator.lt,
     "==": operator.eq,
+    "~=": None,  # a tie: within the claim's `margin:` on every run, and its interval too
 }
-CLAIM = re.compile(r"^\s*(>=|<=|>|<|==)\s*(\S+)\s*$")
+CLAIM = re.compile(r"^\s*(>=|<=|~=|>|<|==)\s*(\S+)\s*$")
 NAME = re.compile(r"^([A-Za-z_][\w-]*)\.([A-Za-z_]\w*)$")
 
 
-SCOPE_KEYS = {"claim", "backends", "seeds", "reason"}
+SCOPE_KEYS = {"claim", "backends", "seeds", "reason", "margin"}
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,7 @@ class Expectation:
     op: str
     operand: str
     scope: Scope = Scope()
+    margin: float | None = None  # a tie's (`~=`) largest difference that still counts as one
 
     @property
     def text(self) -> str:
@@ -154,7 +158,24 @@ def _expectation(post: Path, subject: Any, node: yaml.Node, line: int) -> Expect
             f'snippet.value>" with <op> one of {", ".join(OPERATORS)}',
             where,
         )
-    return Expectation(post, line, str(subject), match[1], match[2], scope)
+    margin = _margin(subject, match[1], yaml_lines.construct(node), where)
+    return Expectation(post, line, str(subject), match[1], match[2], scope, margin)
+
+
+def _margin(subject: Any, op: str, entry: Any, where: Location) -> float | None:
+    """A tie (`~=`) states its margin, a positive number; no other claim has one."""
+    margin = entry.get("margin") if isinstance(entry, dict) else None
+    if op != "~=":
+        if margin is not None:
+            raise AuthoringError(f"expectation {subject}: only a tie (~=) has a `margin:`", where)
+        return None
+    if not (isinstance(margin, int | float) and not isinstance(margin, bool) and margin > 0):
+        raise AuthoringError(
+            f'expectation {subject}: a tie states how close counts as equal: `claim: "~= ..."` '
+            "with `margin: 0.005` (a positive number, in the value's units)",
+            where,
+        )
+    return float(margin)
 
 
 def _refuse_repeated_keys(post: Path, node: yaml.MappingNode, subject: Any = None) -> None:
@@ -194,7 +215,8 @@ def _claim_and_scope(subject: Any, entry: Any, where: Location) -> tuple[Any, Sc
     if unknown or "claim" not in entry:
         raise AuthoringError(
             f"expectation {subject}: a claim with a scope has `claim:` and may have "
-            f"`backends:`, `seeds:` and `reason:` (got {', '.join(sorted(map(str, entry)))})",
+            f"`backends:`, `seeds:`, `reason:` and `margin:` "
+            f"(got {', '.join(sorted(map(str, entry)))})",
             where,
         )
     backends = entry.get("backends")
@@ -230,12 +252,19 @@ def check(expectation: Expectation, values: dict[str, dict[str, Any]]) -> str | 
     if measured is None or reference is None:
         missing = expectation.subject if measured is None else expectation.operand
         return f"{where}: expectation {expectation.text}: no committed value {missing}"
-    if OPERATORS[expectation.op](_float32(measured), _float32(reference)):
+    if _holds(expectation, measured, reference):
         return None
     measured_text = f"measured {expectation.subject} = {measured!r}"
     if NAME.match(expectation.operand):
         measured_text += f", {expectation.operand} = {reference!r}"
     return f"{where}: expectation {expectation.text} does not hold: {measured_text}"
+
+
+def _holds(expectation: Expectation, measured: Any, reference: Any) -> bool:
+    if expectation.op == "~=":
+        numbers = is_number(measured) and is_number(reference)
+        return numbers and abs(measured - reference) <= expectation.margin
+    return OPERATORS[expectation.op](_float32(measured), _float32(reference))
 
 
 def _float32(value: Any) -> Any:
@@ -259,3 +288,59 @@ def _number(text: str) -> float | None:
         return float(text)
     except ValueError:
         return None
+
+
+def margin_of(expectation: Expectation, values: dict[str, dict[str, Any]]) -> float | None:
+    """How far the subject is from the operand on one run (subject - operand; None when
+    either is not a number): positive is on the right side of `>`, negative of `<`."""
+    measured = _value(expectation.subject, values)
+    reference = (
+        _value(expectation.operand, values)
+        if NAME.match(expectation.operand)
+        else _number(expectation.operand)
+    )
+    if not (is_number(measured) and is_number(reference)):
+        return None
+    return float(_float32(measured) - _float32(reference))  # at the precision `check` compares
+
+
+def interval_verdict(
+    expectation: Expectation, margins: list[float]
+) -> tuple[Interval | None, bool | None]:
+    """The 95% interval of the mean margin over the seed runs, and, for a comparison of two
+    values, whether it shows the claim: wholly above zero for `>`/`>=`, below for `<`/`<=`,
+    within ±margin for a tie (`~=`). A threshold (`>= 0.97`) gets its interval with no verdict:
+    holding on every run is its test. (None, None) where no interval applies: `==`, a claim
+    for its own seed only, one run."""
+    if expectation.op == "==" or not expectation.scope.seeds or len(margins) < 2:
+        return None, None
+    interval = mean_interval(margins)
+    if not NAME.match(expectation.operand):
+        return interval, None
+    shown = {
+        ">": interval.low > 0,
+        ">=": interval.low >= 0,
+        "<": interval.high < 0,
+        "<=": interval.high <= 0,
+        "~=": expectation.margin is not None and interval.within(expectation.margin),
+    }[expectation.op]
+    return interval, shown
+
+
+def interval_text(expectation: Expectation, interval: Interval, shown: bool | None) -> str:
+    """'margin +0.033 (95% CI +0.027 to +0.039, 5 seeds): shown' and, when not shown, why;
+    a threshold's interval comes without a verdict."""
+    low, center, high = (signed_number(v) for v in (interval.low, interval.center, interval.high))
+    text = f"margin {center} (95% CI {low} to {high}, {interval.n} seeds)"
+    if shown is None:
+        return f"mean {text}"
+    if shown:
+        return f"{text}: shown"
+    if expectation.op == "~=":
+        return f"{text}: NOT SHOWN, the interval reaches beyond ±{expectation.margin:g}"
+    return f"{text}: NOT SHOWN, the interval includes zero (or declare a tie: ~= with a margin)"
+
+
+def signed_number(value: float) -> str:
+    """'+0.0328', '-2,747' (no exponent for thousands), '-0.0004609'."""
+    return f"{value:+,.0f}" if abs(value) >= 1000 else f"{value:+.4g}"

@@ -32,7 +32,10 @@ from .prose import placeholder_matches, prose_lines
 EMBED = re.compile(
     r"^\[(?P<label>[^\]\n]*)\]\((?P<target>[^)\s#]+\.py)(?:#(?P<cell>[^)\s]*))?\)\s*$"
 )
-FILTERS = ("range",)  # range: the value's spread across the seeds `make verify` recorded
+# Over the runs `make verify` recorded on the main backend (the main run and its seeds):
+# range: lowest to highest; mean; sd; ci: the mean with its 95% interval (of the paired
+# difference, for `a.x - b.y`); wilson: one run's test-sample interval, from `<value>_n`.
+FILTERS = ("range", "mean", "sd", "ci", "wilson")
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,12 @@ class Placeholder:
     text: str
     filter: str = ""
     column: int = 0  # where `text` starts on its line
+    minus: tuple[str, str] | None = None  # (snippet, value) subtracted: `{{ a.x - b.y }}`
+
+    @property
+    def snippets(self) -> tuple[str, ...]:
+        """The snippets whose values it shows (two for a difference of two snippets)."""
+        return (self.snippet,) if self.minus is None else (self.snippet, self.minus[0])
 
     @property
     def location(self) -> Location:
@@ -80,6 +89,7 @@ class Placeholder:
             match[0],
             match["filter"] or "",
             match.start(),
+            (match["minus_snippet"], match["minus_value"]) if match["minus_snippet"] else None,
         )
 
 

@@ -210,8 +210,10 @@ def _outside(line: str, spans: list[Span]) -> str:
     return "".join(parts) + line[position:]
 
 
-# {{ snippet.value }}, {{ snippet.value:.1% }}, {{ snippet.value:.1% | range }}
+# {{ snippet.value }}, {{ snippet.value:.1% }}, {{ snippet.value:.1% | ci }}, and a difference
+# of two values run with the same seeds: {{ snippet.value - other.value:.1% | ci }}
 PLACEHOLDER = re.compile(
-    r"\{\{\s*(?P<snippet>[A-Za-z_][\w-]*)\.(?P<value>[A-Za-z_]\w*)\s*(?::(?P<spec>[^}|]*?))?\s*"
-    r"(?:\|\s*(?P<filter>[A-Za-z_]\w*)\s*)?\}\}"
+    r"\{\{\s*(?P<snippet>[A-Za-z_][\w-]*)\.(?P<value>[A-Za-z_]\w*)"
+    r"(?:\s*-\s*(?P<minus_snippet>[A-Za-z_][\w-]*)\.(?P<minus_value>[A-Za-z_]\w*))?"
+    r"\s*(?::(?P<spec>[^}|]*?))?\s*(?:\|\s*(?P<filter>[A-Za-z_]\w*)\s*)?\}\}"
 )

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from ..errors import AuthoringError
+from ..numbers import is_number
 from .posts import FILTERS, Placeholder
 
 # A value passes through Markdown (and its extensions: arithmatex reads `\\(` and `$` as math,
@@ -22,23 +23,58 @@ def literal_markdown(text: str) -> str:
     return PUNCTUATION.sub(lambda m: m[0] if m[0] in PLAIN else f"&#{ord(m[0])};", text)
 
 
-def format_value(values: dict[str, Any], placeholder: Placeholder) -> str:
-    """The value formatted with the placeholder's spec and HTML-escaped; else AuthoringError."""
-    if placeholder.value not in values:
+def format_value(
+    values: dict[str, Any], placeholder: Placeholder, minus_values: dict[str, Any] | None = None
+) -> str:
+    """The value (for `a.x - b.y`, the difference; `minus_values` are b's values, a's by
+    default) formatted with the placeholder's spec and escaped; else AuthoringError."""
+    subject = _value_of(values, placeholder.snippet, placeholder.value, placeholder)
+    _check_filter(placeholder)
+    if placeholder.minus is None:
+        # Escape Markdown too: a published string must not become a link, emphasis or code.
+        return literal_markdown(formatted(subject, placeholder))
+    snippet, value = placeholder.minus
+    other = _value_of(values if minus_values is None else minus_values, snippet, value, placeholder)
+    if not (is_number(subject) and is_number(other)):
+        raise AuthoringError(
+            f"placeholder {placeholder.text}: a difference needs two numbers, not "
+            f"{type(subject).__name__} and {type(other).__name__}",
+            placeholder.location,
+        )
+    return literal_markdown(signed(subject - other, placeholder))
+
+
+def _value_of(values: dict[str, Any], snippet: str, value: str, placeholder: Placeholder) -> Any:
+    if value not in values:
         known = ", ".join(sorted(values)) or "none"
         raise AuthoringError(
-            f"placeholder {placeholder.text}: snippet {placeholder.snippet!r} has no value "
-            f"{placeholder.value!r} (its values: {known})",
+            f"placeholder {placeholder.text}: snippet {snippet!r} has no value "
+            f"{value!r} (its values: {known})",
             placeholder.location,
         )
+    return values[value]
+
+
+def _check_filter(placeholder: Placeholder) -> None:
+    problem = None
     if placeholder.filter and placeholder.filter not in FILTERS:
-        raise AuthoringError(
-            f"placeholder {placeholder.text}: unknown filter {placeholder.filter!r} "
-            f"(known: {', '.join(FILTERS)})",
-            placeholder.location,
-        )
-    # Escape Markdown too: a published string must not become a link, emphasis or code.
-    return literal_markdown(formatted(values[placeholder.value], placeholder))
+        problem = f"unknown filter {placeholder.filter!r} (known: {', '.join(FILTERS)})"
+    elif placeholder.filter == "wilson" and placeholder.minus is not None:
+        problem = "the wilson filter is for one accuracy; a difference takes `| ci`"
+    if problem:
+        raise AuthoringError(f"placeholder {placeholder.text}: {problem}", placeholder.location)
+
+
+def points(text: str) -> str:
+    """A difference or a half-width formatted as a percentage: '0.2%' reads as relative, so it
+    is written in percentage points ('0.2 pp'); other numbers stay as they are."""
+    return f"{text[:-1]} pp" if text.endswith("%") else text
+
+
+def signed(value: float, placeholder: Placeholder) -> str:
+    """A difference with its sign always written: '+3.5 pp', '\N{MINUS SIGN}0.012'."""
+    sign = "+" if value >= 0 else "\N{MINUS SIGN}"
+    return sign + points(formatted(abs(value), placeholder))
 
 
 # Python's format spec: [[fill]align][sign][z][#][0][width][grouping][.precision][type].

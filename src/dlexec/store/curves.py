@@ -35,3 +35,15 @@ def metric_names(history: HistoryOutput) -> list[str]:
     """Training metrics to plot (validation variants go on the same axes), accuracy before loss."""
     names = [name for name in history.metrics if not name.startswith("val_")]
     return sorted(names, key=lambda name: (name == "loss", name))
+
+
+def band_names(runs: list[HistoryOutput]) -> dict[str, str]:
+    """Panel key -> file name of one fit's curves over seeds (`runs[0]` is the main run):
+    a digest of every run drawn, so new seeds give new files."""
+    identity = json.dumps([[run.model, run.epochs, run.metrics] for run in runs], sort_keys=True)
+    stem = f"band-{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
+    return {
+        panel_key(index, palette): f"{stem}-{index}-{palette}.svg"
+        for index, _ in enumerate(metric_names(runs[0]))
+        for palette in PALETTE_NAMES
+    }

@@ -207,7 +207,9 @@ def notebooks_left_stale(config: EngineConfig, snippets: list[Path]) -> list[Pat
         except EngineError:
             continue
         if any(embed.snippet in paths for embed in references.embeds) or any(
-            placeholder.snippet in names for placeholder in references.placeholders
+            name in names
+            for placeholder in references.placeholders
+            for name in placeholder.snippets
         ):
             posts.append(post)
     if not posts:

@@ -1,0 +1,70 @@
+"""How sure a number is: the mean of a value over its seed runs with a 95% interval, the paired
+difference of two values run with the same seeds, and the test-sample (Wilson) interval of an
+accuracy measured on n examples. scipy computes the quantiles and the Wilson bounds.
+
+What each interval covers, as the pages say it:
+- `mean_interval`: where the mean over seeds lies (Student's t with n - 1 degrees of freedom).
+  It narrows as seeds are added; it does not say where one more run will land.
+- `paired_interval`: the mean of per-seed differences a - b, each pair run with the same seed
+  offset, so that what the seed shares (initial weights, data order) cancels.
+- `wilson_interval`: the test set's sampling error for one run's accuracy: another test set of
+  the same size, drawn from the same distribution, would give a value in it 95 times in 100.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+LEVEL = 0.95
+
+
+@dataclass(frozen=True)
+class Interval:
+    """`center` with a 95% interval [`low`, `high`] from `n` runs (or n test examples)."""
+
+    center: float
+    low: float
+    high: float
+    n: int
+    sd: float = 0.0
+
+    @property
+    def half_width(self) -> float:
+        return (self.high - self.low) / 2
+
+    def excludes(self, value: float) -> bool:
+        return value < self.low or value > self.high
+
+    def within(self, margin: float) -> bool:
+        """Does the whole interval lie within ±margin of zero (a declared tie)?"""
+        return -margin <= self.low and self.high <= margin
+
+
+def mean_interval(values: Sequence[float]) -> Interval:
+    """The mean of `values` (two at least) with its 95% t interval."""
+    from scipy import stats
+
+    n = len(values)
+    if n < 2:
+        raise ValueError(f"an interval needs two runs at least, not {n}")
+    mean = math.fsum(values) / n
+    sd = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
+    half = float(stats.t.ppf((1 + LEVEL) / 2, n - 1)) * sd / math.sqrt(n)
+    return Interval(mean, mean - half, mean + half, n, sd)
+
+
+def paired_interval(a: Mapping[int, float], b: Mapping[int, float]) -> Interval:
+    """The mean difference a - b over the seeds both were run with, with its 95% t interval."""
+    seeds = sorted(set(a) & set(b))
+    return mean_interval([a[seed] - b[seed] for seed in seeds])
+
+
+def wilson_interval(proportion: float, n: int) -> Interval:
+    """The Wilson score interval of a proportion measured on `n` examples."""
+    from scipy import stats
+
+    successes = round(proportion * n)
+    bounds = stats.binomtest(successes, n).proportion_ci(LEVEL, method="wilson")
+    return Interval(proportion, float(bounds.low), float(bounds.high), n)
