@@ -94,3 +94,19 @@ def test_a_percent_encoded_link_is_decoded_before_it_is_resolved(project):
     (project / "other.py").write_text("x = 1\n")
     with pytest.raises(AuthoringError, match=r"is not in the snippets folder"):
         refs(project, "[up](../snippets/%2E%2E/other.py)\n")
+
+
+def test_a_difference_names_both_values_and_keeps_its_column(project):
+    """`{{ a.x - b.y:.1% | ci }}` reads as one placeholder of two snippets; the column is where
+    the page replaces it (a twin in a code span on the same line stays text)."""
+    found = refs(project, "`{{ s.x - t.y }}` is {{ s.x - t.y:.1% | ci }} and {{ s.x-s.z }}\n")
+    [first, second] = found.placeholders
+    assert (first.snippet, first.value, first.minus, first.spec, first.filter) == (
+        "s",
+        "x",
+        ("t", "y"),
+        ".1%",
+        "ci",
+    )
+    assert first.snippets == ("s", "t") and first.column == len("`{{ s.x - t.y }}` is ")
+    assert second.minus == ("s", "z") and second.snippets == ("s", "s")
