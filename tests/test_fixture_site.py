@@ -46,7 +46,8 @@ def test_build_executes_then_reuses_and_shows_outputs(built_fixture_site: BuiltF
     for src, _ in curves:
         assert (site_project / "site" / "2026/01/01/a-tiny-post" / src).resolve().is_file()
     assert re.search(
-        r"Ran on CPU \(\d+ cores?\) · TensorFlow [\d.]+ · Keras [\d.]+ · [\d.]+ s · \d{4}-\d\d-\d\d",
+        r"Ran on CPU \(\d+ cores?\) · \d+ math threads?, deterministic ops on · TensorFlow [\d.]+ · "
+        r"Keras [\d.]+ · [\d.]+ s · \d{4}-\d\d-\d\d",
         html,
     )
 

@@ -345,3 +345,18 @@ def test_a_placeholder_in_a_code_span_stays_and_its_twin_in_prose_is_expanded(tm
         "Write `{{ s.accuracy:.1% }}` for {{ s.accuracy:.1% }}.\n", post, report, Links(str)
     )
     assert page.markdown == "Write `{{ s.accuracy:.1% }}` for 98.8%.\n"
+
+
+def test_provenance_states_the_math_threads_and_determinism_a_run_used(tmp_path):
+    from dlexec.present.outputs_html import provenance_text
+
+    report, _ = report_for(tmp_path)
+    result = next(iter(report.runs.values())).result
+    info = {**result.provenance, "device": "CPU (1 core)"}
+    run = replace(result, provenance={**info, "math_threads": "1", "deterministic_ops": "on"})
+    assert provenance_text(run).startswith(
+        "Ran on CPU (1 core) · 1 math thread, deterministic ops on · TensorFlow 2.21.0"
+    )
+    assert provenance_text(replace(result, provenance=info)).startswith(
+        "Ran on CPU (1 core) · TensorFlow"  # a result made before the engine recorded them
+    )

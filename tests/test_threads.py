@@ -47,3 +47,6 @@ def test_a_parse_cached_by_other_engine_code_does_not_set_the_threads(
     result = report.runs[path].result
     assert result.values["threads"] == "1", messages
     assert result.provenance["device"] == "CPU (1 core)"
+    # What a reader's plain run does not share with this one, stated with the run (issue 25).
+    assert result.provenance["math_threads"] == "1"
+    assert result.provenance["deterministic_ops"] == "on"

@@ -205,6 +205,10 @@ def provenance() -> dict[str, str]:
     # what the snippet computes with.
     cores = int(os.environ.get("OMP_NUM_THREADS") or len(os.sched_getaffinity(0)))
     record["device"] = device or f"CPU ({cores} core{'s' if cores > 1 else ''})"
+    # What a reader's plain `python snippet.py` does not do: its numbers can differ a little
+    # (README, "What a reader's re-run gives"), so the page states both.
+    record["math_threads"] = str(cores)  # provenance values are text
+    record["deterministic_ops"] = "on" if backend in ("tensorflow", "torch") else "off"
     visible = os.environ.get("CUDA_VISIBLE_DEVICES", "")
     if visible:  # the GPUs the executor gave this run (Ray's logical GPUs included)
         record["gpus"] = visible

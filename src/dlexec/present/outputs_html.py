@@ -187,9 +187,14 @@ def backend_text(info: Mapping[str, Any]) -> str:
 def provenance_text(result: Result) -> str:
     info = result.provenance
     versions = backend_text(info)
+    threads = str(info.get("math_threads", ""))
+    how = ""
+    if threads.isdigit() and info.get("deterministic_ops") in ("on", "off"):
+        plural = "s" if threads != "1" else ""
+        how = f" · {threads} math thread{plural}, deterministic ops {info['deterministic_ops']}"
     return (
-        f"Ran on {info.get('device', '?')} · {versions} · {info.get('wall_time_s', '?')} s · "
-        f"{info.get('date', '?')}"
+        f"Ran on {info.get('device', '?')}{how} · {versions} · {info.get('wall_time_s', '?')} s"
+        f" · {info.get('date', '?')}"
     )
 
 
