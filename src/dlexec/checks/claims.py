@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from ..sources.expectations import (
     interval_text,
     interval_verdict,
     margin_of,
+    number_text,
     read_expectations,
     scope_text,
     signed_number,
@@ -69,7 +71,7 @@ class ClaimReport:
             if m.variant.backend == MAIN.backend and m.margin is not None
         ]
 
-    @property
+    @cached_property  # read by `failed` and `lines`: computed once
     def interval(self) -> tuple[Interval | None, bool | None]:
         return interval_verdict(self.expectation, self.seed_margins)
 
@@ -103,8 +105,7 @@ def _shown(measurement: Measurement) -> str:
     if measurement.verdict in (HOLDS, FAILS):
         mark = "" if measurement.verdict == HOLDS else " ✗"
         value = measurement.value
-        shown = signed_number(value)[1:] if isinstance(value, float) else repr(value)
-        shown = f"-{shown}" if isinstance(value, float) and value < 0 else shown
+        shown = number_text(value) if isinstance(value, float) else repr(value)
         margin = measurement.margin
         by = f" ({signed_number(margin)})" if margin is not None else ""
         return f"{shown}{by}{mark}"

@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..backends import MAIN, Variant
+from ..backends import Variant
 from ..build.report import BuildReport, SnippetRun
 from ..files import atomic_write
 from ..store.curves import CARD, band_names
 from ..store.outputs import HistoryOutput
-from ..store.records import VariantRecord
+from ..store.records import VariantRecord, seed_records
 from ..store.results import Result
 
 BANDS = "bands"  # the folder under .cache
@@ -27,11 +27,7 @@ def seed_histories(
 ) -> list[list[HistoryOutput]]:
     """For each fit of the main result: its history, then the same fit's history on each
     recorded seed of the main backend (matched by order and model name)."""
-    seeds = [
-        record
-        for variant, record in sorted(records.items())
-        if variant.backend == MAIN.backend and variant.seed and record.ok
-    ]
+    seeds = [record for _, record in seed_records(records)]
     fits = []
     for index, history in enumerate(main.histories()):
         runs = [history]

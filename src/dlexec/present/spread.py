@@ -11,18 +11,22 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 
-from ..backends import MAIN, Variant
+from ..backends import Variant
 from ..build.report import BuildReport, SnippetRun
 from ..errors import AuthoringError
 from ..numbers import is_number
-from ..sources.expectations import NAME, Expectation, interval_text, interval_verdict
+from ..sources.expectations import (
+    NAME,
+    Expectation,
+    interval_text,
+    interval_verdict,
+    margin_of,
+)
 from ..sources.posts import Placeholder
 from ..sources.values import formatted, join_range, literal_markdown, points, signed
 from ..stats import LEVEL, mean_interval, wilson_interval
-from ..store.records import VariantRecord
+from ..store.records import VariantRecord, seed_records
 from ..store.results import Result
-
-SEED_FILTERS = ("range", "mean", "sd", "ci")
 
 
 def seed_runs(report: BuildReport, run: SnippetRun, value: str) -> dict[int, float]:
@@ -35,11 +39,7 @@ def seed_numbers(
 ) -> dict[int, float]:
     """Seed offset -> `value` in the main result (0) and in each seed variant of `records`."""
     found = {0: main.values.get(value)}
-    found |= {
-        variant.seed: record.values.get(value)
-        for variant, record in records.items()
-        if variant.backend == MAIN.backend and variant.seed and record.ok
-    }
+    found |= {seed: record.values.get(value) for seed, record in seed_records(records)}
     return {seed: number for seed, number in sorted(found.items()) if is_number(number)}
 
 
@@ -125,12 +125,16 @@ _FILTERS = {"range": _range, "mean": _mean, "sd": _sd, "ci": _ci}
 
 def claim_margins(claim: Expectation, report: BuildReport) -> list[float]:
     """The claim's margin (subject - operand) on each seed run of the main backend."""
-    subject = _named_runs(claim.subject, report)
-    if NAME.match(claim.operand):
-        operand = _named_runs(claim.operand, report)
-    else:
-        operand = dict.fromkeys(subject, float(claim.operand))
-    return [subject[seed] - operand[seed] for seed in sorted(set(subject) & set(operand))]
+    names = [claim.subject, *([claim.operand] if NAME.match(claim.operand) else [])]
+    runs = {name: _named_runs(name, report) for name in names}
+    margins = []
+    for seed in sorted(set.intersection(*(set(found) for found in runs.values()))):
+        values: dict[str, dict[str, float]] = {}
+        for name, found in runs.items():
+            snippet, value = name.split(".", 1)
+            values.setdefault(snippet, {})[value] = found[seed]
+        margins.append(margin_of(claim, values))  # as `make check` computes it
+    return [margin for margin in margins if margin is not None]
 
 
 def _named_runs(name: str, report: BuildReport) -> dict[int, float]:

@@ -341,6 +341,11 @@ def interval_text(expectation: Expectation, interval: Interval, shown: bool | No
     return f"{text}: NOT SHOWN, the interval includes zero (or declare a tie: ~= with a margin)"
 
 
+def number_text(value: float, sign: str = "") -> str:
+    """'0.0328', '14,250' (no exponent for thousands); sign '+' writes it always."""
+    return f"{value:{sign},.0f}" if abs(value) >= 1000 else f"{value:{sign}.4g}"
+
+
 def signed_number(value: float) -> str:
-    """'+0.0328', '-2,747' (no exponent for thousands), '-0.0004609'."""
-    return f"{value:+,.0f}" if abs(value) >= 1000 else f"{value:+.4g}"
+    """'+0.0328', '-2,747', '-0.0004609'."""
+    return number_text(value, "+")

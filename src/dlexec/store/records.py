@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from ..backends import BACKENDS, Variant
+from ..backends import BACKENDS, MAIN, Variant
 from ..files import atomic_write, lock_path, read_plain
 from . import result_checks
 from .keys import KeyInputs
@@ -70,6 +70,15 @@ def made_from(record: VariantRecord, main: Result) -> bool:
 def fresh_matrix(folder: Path, main: Result) -> dict[Variant, VariantRecord]:
     """The variant records of `folder` made from its current main result."""
     return {v: r for v, r in load_matrix(folder).items() if made_from(r, main)}
+
+
+def seed_records(records: Mapping[Variant, VariantRecord]) -> list[tuple[int, VariantRecord]]:
+    """(seed offset, record) of each further seed that ran on the main backend, in order."""
+    return [
+        (variant.seed, record)
+        for variant, record in sorted(records.items())
+        if variant.backend == MAIN.backend and variant.seed and record.ok
+    ]
 
 
 def store_record(folder: Path, record: VariantRecord, locks: Path) -> None:
