@@ -9,6 +9,8 @@ MNIST snippet) under `.cache/bench/` and measures, on this machine and in this o
   notebooks/ or .cache/), once with `BLOG_JOBS=1` and once with the engine's default job count
   (or the `BLOG_JOBS` you set), sampling the resident memory of the whole process tree (mkdocs
   and every kernel it starts) every 0.2 s.
+- `dlexec verify` on JAX (`backends = ["tensorflow", "jax"]`, no further seeds): each embed
+  then has a JAX tab with that run's outputs beside TensorFlow's, as on the real site.
 - warm builds: `BLOG_EXECUTE=never mkdocs build` after the cold build (every result reused),
   alternated with a build of the same posts without the engine (no hook, no mkdocs-jupyter; the
   posts are plain blog pages whose embeds stay literal links); median of 3 each.
@@ -268,6 +270,8 @@ def write_site(root: Path, mirror: Path, quick: bool) -> list[Path]:
         "[tool.dlexec]\n"
         f"data_mirror = {str(mirror)!r}\n"
         "timeout = 900\n"
+        'backends = ["tensorflow", "jax"]  # warm builds show a JAX tab under every output\n'
+        "seeds = 0\n"
     )
     (root / "docs" / "index.md").write_text("# Benchmark blog\n")
     shutil.copy(REPO / "docs" / "stylesheets" / "executed.css", root / "docs" / "stylesheets")
@@ -405,6 +409,15 @@ def cold_build(root: Path, jobs: str | None) -> Measured:
     return run
 
 
+def verify_on_jax(root: Path) -> Measured:
+    """Every snippet run on JAX too (`dlexec verify`), so warm builds render backend tabs."""
+    run = measure([PYTHON, "-m", "dlexec", "verify"], root, base_env(), "verify on JAX")
+    if f"variants: {len(MODELS)} executed" not in run.output:
+        raise BenchError(f"verify on JAX did not run every snippet\n{tail(run.output)}")
+    print(f"  dlexec verify on JAX: {run.seconds:.1f} s")
+    return run
+
+
 def warm_and_plain(root: Path) -> tuple[list[Measured], list[Measured]]:
     """Alternate warm engine builds (everything reused) with builds without the engine, so
     that whatever else the machine does falls on both alike."""
@@ -506,6 +519,7 @@ def bench(quick: bool) -> None:
     scripts = run_scripts(snippets, mirror)
     cold_one = cold_build(SITE, "1")
     cold = cold_build(SITE, asked_jobs)
+    verify_on_jax(SITE)
     warm, plain = warm_and_plain(SITE)
 
     python_sum = sum(run.seconds for run in scripts)

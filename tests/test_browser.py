@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import re
 import shutil
 import threading
 from collections import Counter
@@ -620,3 +621,51 @@ def test_curves_of_claimed_snippets_show_their_seed_band_on_a_phone(
         figures = [f for f in page.evaluate(FIGURES_JS) if "/band-" in f["src"]]
         problems += [f"{url}: {p}" for f in figures if (p := figure_problem(f))]
     assert problems == []
+
+
+CHOSEN_TABS_JS = """() => [...document.querySelectorAll('.dlexec-backends')].map(set => {
+  const input = set.querySelector(':scope > input:checked');
+  return set.querySelector(`label[for="${input.id}"]`).innerText.trim();
+})"""
+SHOWN_TAB_JS = """(set) => {
+  const block = [...set.querySelectorAll('.tabbed-block')].find(b => b.offsetParent !== null);
+  return {text: block.innerText, images: [...block.querySelectorAll('img')]
+    .filter(i => i.offsetParent !== null).map(i => i.getAttribute('src'))};
+}"""
+
+
+@pytest.mark.parametrize("scheme", list(SCHEMES))
+@pytest.mark.parametrize("screen", list(SCREENS))
+def test_backend_tabs_switch_every_output_and_the_choice_follows_the_reader(
+    browser, real_site, base_url, screen, scheme
+):
+    """Issue 25: every embed's outputs in one tab per backend, labelled with its version; a
+    tab shows that backend's own text and curves; choosing JAX switches every tab set of the
+    page (Material's linked tabs) and the next page opens on JAX too."""
+    context = browser.new_context(**SCREENS[screen], color_scheme=scheme)
+    block_external(context, base_url)
+    page = watch(context.new_page(), base_url)
+    first, *others = post_urls(real_site, base_url)
+    page.goto(first, wait_until="load")
+    assert (
+        page.locator(".dlexec-outputs").count()
+        == page.locator(".dlexec-backends .tabbed-block:first-child > .dlexec-outputs").count()
+    ), "an embed without backend tabs"
+    tab_set = page.locator(".dlexec-backends").filter(has=page.locator("figure.dlexec-curves"))
+    tab_set = tab_set.first
+    labels = tab_set.locator(".tabbed-labels label")
+    names = [labels.nth(i).inner_text().strip() for i in range(labels.count())]
+    assert [name.split()[0] for name in names] == ["TensorFlow", "JAX", "PyTorch"], names
+    assert all(re.fullmatch(r"\w+ \d+\.\d+", name) for name in names), names
+    tab_set.scroll_into_view_if_needed()
+    before = tab_set.evaluate(SHOWN_TAB_JS)
+    labels.nth(1).click()
+    after = tab_set.evaluate(SHOWN_TAB_JS)
+    assert after["text"] != before["text"]
+    assert after["images"] and set(after["images"]).isdisjoint(before["images"])
+    assert all(f"#only-{scheme}" in src for src in after["images"] if "/curves-" in src)
+    assert set(page.evaluate(CHOSEN_TABS_JS)) == {names[1]}  # every tab set of the page
+    page.goto(others[0], wait_until="load")
+    assert set(page.evaluate(CHOSEN_TABS_JS)) == {names[1]}  # and of the next page
+    assert page.errors == []
+    context.close()

@@ -111,8 +111,15 @@ def test_a_snippet_that_breaks_on_one_backend_fails_and_the_rest_is_recorded(tmp
     # The seed variant adds 1 to every seed the snippet sets: its seed 3 draws what seed 4 did.
     assert seeded.values["first_draw"] == main["second_draw"] != main["first_draw"]
     assert seeded.provenance["seed_offset"] == "1"
+    # A backend's record keeps its outputs for the page's tabs, their files beside the main
+    # result's; a further seed keeps values and histories only.
+    shown = [output.type for cell in jax.cells for output in cell.outputs]
+    assert "history" in shown and jax.files
+    assert all((root / "results" / "portable" / name).is_file() for name in jax.files)
+    assert not seeded.cells and not seeded.files
     [broken] = load_matrix(root / "results" / "tf_only").values()
     assert broken.variant == Variant("jax") and not broken.ok and broken.values == {}
+    assert "error" in [output.type for cell in broken.cells for output in cell.outputs]
 
     again = dlexec(root, "verify", "--backends", "tensorflow,jax")  # nothing changed
     output = again.stdout + again.stderr

@@ -43,6 +43,23 @@ def test_every_post_is_published_with_a_distinct_title(built_site: Path):
     assert len(set(titles)) == len(titles), titles
 
 
+def test_each_post_notebook_links_to_the_page_the_blog_publishes_it_at(built_site: Path):
+    """The notebook says the other backends' outputs are in the page's tabs, and links to the
+    page: the engine's reading of Material's post addresses must be the blog's own."""
+    from dlexec.sources.posts import read_document
+    from dlexec.sources.site import mkdocs_settings, post_page_url
+
+    settings = mkdocs_settings(REPO)
+    for post in POSTS:
+        document = read_document(post, REPO / "snippets")
+        url = post_page_url(settings, document.meta, document.text)
+        assert url and url.startswith(settings["site_url"]), post.name
+        assert (built_site / url.removeprefix(settings["site_url"]) / "index.html").is_file(), url
+        notebook = json.loads((REPO / "notebooks" / f"{post.stem}.ipynb").read_text())
+        note = "".join(notebook["cells"][1]["source"])
+        assert f"on JAX and PyTorch are on [the post's page]({url})" in note, note
+
+
 @pytest.mark.parametrize("index", range(len(POSTS)))
 def test_post_code_blocks_have_outputs_plots_and_no_placeholders(built_site: Path, index: int):
     page = post_pages(built_site)[index]
@@ -50,16 +67,22 @@ def test_post_code_blocks_have_outputs_plots_and_no_placeholders(built_site: Pat
     code_blocks = body.select("div.highlight")
     assert code_blocks, f"{page}: no code"
     for block in code_blocks:
-        following = block.find_next_sibling()
-        assert following is not None and "dlexec-outputs" in following.get("class", []), (
-            f"{page}: code block without output: {block.get_text()[:80]!r}"
-        )
+        # Under every code block, its outputs in one tab per backend, each from that
+        # backend's own run (issue 25): no tab says a run is missing.
+        tabs = block.find_next_sibling()
+        where = f"{page}: code block {block.get_text()[:60]!r}"
+        assert tabs is not None and "dlexec-backends" in tabs.get("class", []), where
+        labels = [label.get_text() for label in tabs.select(".tabbed-labels > label")]
+        assert [label.split()[0] for label in labels] == ["TensorFlow", "JAX", "PyTorch"], where
+        outputs = tabs.select(".tabbed-content > .tabbed-block > div.dlexec-outputs")
+        assert len(outputs) == 3 and not tabs.select(".dlexec-note"), where
         code = block.get_text()
         assert "# %%" not in code and "# data:" not in code, f"{page}: build-only lines shown"
-    # Where and how a snippet ran is said once, under its last embed: one line per snippet.
+    # Where and how a snippet ran is said once, under its last embed: one line per snippet
+    # and backend, in that backend's tab.
     titles = {span.get_text() for span in body.select("div.highlight span.filename")}
     snippets = {title.split(" › ")[0] for title in titles}
-    assert len(body.select(".dlexec-provenance")) == len(snippets), page
+    assert len(body.select(".dlexec-provenance")) == 3 * len(snippets), page
     assert body.select("figure.dlexec-curves img"), f"{page}: no training-curve plot"
     text = body.get_text()
     assert "{{" not in text and "}}" not in text, f"{page}: unrendered placeholder"

@@ -3,6 +3,7 @@
 import hashlib
 import io
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -264,4 +265,44 @@ def test_a_forged_matrix_counts_as_none(tmp_path: Path):
     elsewhere.write_text(honest)
     path.unlink()
     path.symlink_to(elsewhere)
+    assert load_matrix(tmp_path) == {}
+
+
+def test_a_backends_outputs_are_stored_once_and_a_forged_file_in_them_counts_as_none(
+    tmp_path: Path,
+):
+    """A backend's record keeps its outputs and their files beside the main result's (one
+    file per content); a record whose outputs name a host file, a symlink or an SVG with a
+    script is not read, so nothing of it reaches a page or the site's files."""
+    from dlexec.backends import Variant
+    from dlexec.capture.plots import curve_files
+    from dlexec.store.records import VariantRecord, load_matrix, store_record, tab_outputs
+
+    history = HistoryOutput("m", [1, 2], {"loss": [1.0, 0.5]})
+    curves = curve_files(history)
+    plots = {key: name for key, (name, _) in curves.items()}
+    run = [CellResult(0, None, [TextOutput("stdout", "hi\n"), replace(history, plots=plots)])]
+    cells, drawn = tab_outputs(run, dict(curves.values()))
+    assert len(drawn) == len(curves) - 1  # the panels, without the notebook's card
+    digests = {name: hashlib.sha256(content).hexdigest() for name, content in drawn.items()}
+    record = VariantRecord(Variant("jax"), "k", {}, cells=cells, files=digests)
+    store_record(tmp_path, record, tmp_path / ".locks", drawn)
+    store_record(tmp_path, replace(record, variant=Variant("torch")), tmp_path / ".locks", drawn)
+    [jax, torch] = load_matrix(tmp_path).values()
+    assert jax.cells == cells and torch.files == digests
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".svg") == sorted(drawn)
+    path = tmp_path / "matrix.json"
+    honest = path.read_text()
+    name = sorted(drawn)[0]
+    (tmp_path / "passwd").write_text("root:x:0:0\n")
+    for forged in ("../passwd", "passwd", "/etc/passwd"):
+        path.write_text(honest.replace(name, forged))
+        assert load_matrix(tmp_path) == {}, forged
+    svg = tmp_path / name
+    svg.write_bytes(drawn[name].replace(b"<g ", b"<script>alert(1)</script><g ", 1))
+    path.write_text(honest.replace(digests[name], hashlib.sha256(svg.read_bytes()).hexdigest()))
+    assert load_matrix(tmp_path) == {}
+    svg.unlink()
+    svg.symlink_to(tmp_path / "passwd")
+    path.write_text(honest)
     assert load_matrix(tmp_path) == {}

@@ -24,10 +24,13 @@ from dlexec.store.results import Result
 T_975_4 = 2.7764451051977987  # Student's t, 97.5th percentile, 4 degrees of freedom
 CNN = [0.987, 0.985, 0.9825, 0.986, 0.984]  # seed offsets 0..4
 MLP = [0.9515, 0.948, 0.9565, 0.950, 0.953]
+OTHER_BACKENDS = {"jax": 0.9795, "torch": 0.9880}
+T_975_6 = 2.4469118511449692  # 6 degrees of freedom
 
 
 def five_seed_report(tmp_path: Path) -> tuple[BuildReport, Path]:
-    """Snippet s published cnn and mlp accuracies (on 2,000 test images) on 5 seeds."""
+    """Snippet s published cnn and mlp accuracies (on 2,000 test images) on 5 seeds of
+    TensorFlow, and on JAX and PyTorch with the first seed."""
     snippets = tmp_path / "snippets"
     snippets.mkdir()
     path = snippets / "s.py"
@@ -39,6 +42,10 @@ def five_seed_report(tmp_path: Path) -> tuple[BuildReport, Path]:
         record = VariantRecord(
             Variant("tensorflow", seed), "v", {}, values={"cnn": CNN[seed], "mlp": MLP[seed]}
         )
+        store_record(run.folder, record, tmp_path / "locks")
+    for backend, cnn in OTHER_BACKENDS.items():
+        values = {"cnn": cnn, **({"mlp": 0.95} if backend == "jax" else {})}  # torch: no mlp
+        record = VariantRecord(Variant(backend), "b", {}, values=values)
         store_record(run.folder, record, tmp_path / "locks")
     (tmp_path / "posts").mkdir()
     return BuildReport(runs={path: run}), tmp_path / "posts" / "p.md"
@@ -56,6 +63,19 @@ def test_ci_is_the_mean_with_its_t_interval_and_says_what_it_covers(tmp_path: Pa
     half = T_975_4 * statistics.stdev(CNN) / math.sqrt(5)
     expected = f"{statistics.mean(CNN):.2%} ± {half * 100:.2f} pp (95% CI of the mean, 5 seeds)"
     assert shown(tmp_path, "{{ s.cnn:.2% | ci }}") == expected
+
+
+def test_rerun_is_where_one_more_run_lands_over_seeds_and_backends(tmp_path: Path):
+    """A reader's re-run may change the seed, the threads and the backend: the prediction
+    interval of one more run from every recorded run (not the mean's, which is narrower)."""
+    runs = [*CNN, *OTHER_BACKENDS.values()]
+    half = T_975_6 * statistics.stdev(runs) * math.sqrt(1 + 1 / 7)
+    low, high = statistics.mean(runs) - half, statistics.mean(runs) + half
+    assert shown(tmp_path, "{{ s.cnn:.2% | rerun }}") == (
+        f"{low * 100:.2f}\N{EN DASH}{high * 100:.2f}% (where 95% of re-runs land: 7 runs, "
+        "5 seeds and 3 backends)"
+    )
+    assert "6 paired runs" in shown(tmp_path, "{{ s.cnn - s.mlp:.1% | rerun }}")
 
 
 def test_mean_and_sd_over_the_seeds(tmp_path: Path):

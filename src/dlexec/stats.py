@@ -7,6 +7,8 @@ What each interval covers, as the pages say it:
   It narrows as seeds are added; it does not say where one more run will land.
 - `paired_interval`: the mean of per-seed differences a - b, each pair run with the same seed
   offset, so that what the seed shares (initial weights, data order) cancels.
+- `prediction_interval`: where one more run will land, 95 times in 100, if runs vary as the
+  recorded ones do (mean ± t · sd · sqrt(1 + 1/n)): what a reader's re-run can give.
 - `wilson_interval`: the test set's sampling error for one run's accuracy: another test set of
   the same size, drawn from the same distribution, would give a value in it 95 times in 100.
 """
@@ -53,6 +55,16 @@ def mean_interval(values: Sequence[float]) -> Interval:
     sd = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
     half = float(stats.t.ppf((1 + LEVEL) / 2, n - 1)) * sd / math.sqrt(n)
     return Interval(mean, mean - half, mean + half, n, sd)
+
+
+def prediction_interval(values: Sequence[float]) -> Interval:
+    """Where one more run lands, from `values` (two at least): the 95% prediction interval."""
+    from scipy import stats
+
+    mean = mean_interval(values)
+    n = len(values)
+    half = float(stats.t.ppf((1 + LEVEL) / 2, n - 1)) * mean.sd * math.sqrt(1 + 1 / n)
+    return Interval(mean.center, mean.center - half, mean.center + half, n, mean.sd)
 
 
 def paired_interval(a: Mapping[int, float], b: Mapping[int, float]) -> Interval:

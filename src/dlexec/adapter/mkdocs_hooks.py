@@ -38,10 +38,11 @@ from ..build.engine import Engine
 from ..build.report import BuildReport, SnippetRun
 from ..config import EngineConfig, Mode
 from ..errors import EngineError, Location, visible
-from ..present.bands import BANDS, band_of, publish_bands
+from ..present.bands import BANDS, band_of, run_assets
 from ..present.notebooks import (
     NotebookStamps,
     colab_url,
+    page_urls,
     sync_post_notebooks,
     sync_snippet_notebook,
 )
@@ -196,6 +197,7 @@ class ExecutedSnippets:
             write,
             lambda post: self._source_url(post, config),
             self._stamps(),
+            page_urls(self.report, self.config.root),
         )
         self.report.errors += stale
         if self.report.errors:
@@ -218,8 +220,7 @@ class ExecutedSnippets:
     def _publish_run(self, run: SnippetRun, files: Files, config: MkDocsConfig) -> None:
         """Result figures as site assets, and the run's notebook as a companion page."""
         cache = self.config.root / ".cache"
-        bands = publish_bands(self.report, run, cache / BANDS)  # curves over seeds, drawn once
-        for path in [run.folder / name for name in run.result.files] + bands:
+        for path in run_assets(self.report, run, cache / BANDS):
             uri = self._asset_uri(run.folder, path.name)
             files.append(File.generated(config, uri, abs_src_path=str(path)))
         uri = f"{RUNS}/{self._run_name(run)}.ipynb"

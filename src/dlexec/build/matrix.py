@@ -2,16 +2,19 @@
 on it; the values, histories and provenance of each run stored beside the main result.
 
 `results/<snippet>/matrix.json` maps a variant's name (`jax`, `torch`, `tensorflow+seed1`) to
-what that run gave, or the error it failed with. It is committed with the main result, keyed
-per variant (`variants.variant_key`), and written atomically under a lock. A variant whose key
-is unchanged is not run again, a failure included (the snippet's code raised: the same inputs
-fail the same way), so a second `make verify` with nothing changed executes nothing. A run
-stopped by its time limit, its memory claim or a dead kernel says as much about the machine as
-about the code: it is reported, not recorded, and runs again next time.
+what that run gave, or the error it failed with; a backend's record keeps its full outputs for
+the page's backend tabs (one recorded before records kept them runs again). It is committed
+with the main result, keyed per variant (`variants.variant_key`), and written atomically under
+a lock. A variant whose key is unchanged is not run again, a failure included (the snippet's
+code raised: the same inputs fail the same way), so a second `make verify` with nothing changed
+executes nothing. A run stopped by its time limit, its memory claim or a dead kernel says as
+much about the machine as about the code: it is reported, not recorded, and runs again next
+time.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import time
@@ -30,7 +33,13 @@ from ..sources.expectations import document_expectations
 from ..sources.posts import PostDocument
 from ..store.compare import recheck_problems
 from ..store.keys import KeyInputs
-from ..store.records import MatrixSettings, VariantRecord, load_matrix, store_record
+from ..store.records import (
+    MatrixSettings,
+    VariantRecord,
+    load_matrix,
+    store_record,
+    tab_outputs,
+)
 from ..store.results import MATRIX_FILE
 from ..store.variants import variant_inputs, variant_key, wanted_variants
 from .engine import Engine
@@ -110,7 +119,7 @@ def plan(
             record = stored.get(variant)
             if (run.folder.name, variant.name) in recheck and record is not None:
                 pending.append(PendingVariant(run, variant, inputs, key, committed=record))
-            elif record is not None and record.key == key:
+            elif record is not None and record.key == key and not record.lacks_outputs:
                 fresh[(path, variant)] = record
             else:
                 pending.append(PendingVariant(run, variant, inputs, key))
@@ -142,7 +151,8 @@ def run_variants(
         reproduced = item.committed is not None and not differences
         stored = outcome is not None and (outcome.error is None or outcome.error.kind == "error")
         if stored and not reproduced:  # a reproduced record stays as committed (its provenance)
-            store_record(item.run.folder, record, config.root / ".cache" / "locks")
+            files = _shown_files(record, outcome)
+            store_record(item.run.folder, record, config.root / ".cache" / "locks", files)
         _note(item, record, report, engine.log, relative)
 
 
@@ -197,11 +207,15 @@ def _submit(
 
 
 def _record(item: PendingVariant, outcome: Outcome) -> VariantRecord:
+    """What the variant's run gave; a backend's keeps its outputs (a seed's: values only)."""
     result = outcome.result
     histories = [
         {"model": h.model, "epochs": h.epochs, "metrics": h.metrics} for h in result.histories()
     ]
     error = None if outcome.error is None else str(outcome.error)
+    shown = not item.variant.seed  # the page's backend tabs show it
+    cells, shown_files = tab_outputs(result.cells, outcome.files)
+    files = {name: hashlib.sha256(content).hexdigest() for name, content in shown_files.items()}
     return VariantRecord(
         item.variant,
         item.key,
@@ -210,7 +224,14 @@ def _record(item: PendingVariant, outcome: Outcome) -> VariantRecord:
         histories=histories if error is None else [],
         provenance=dict(result.provenance),
         error=error,
+        cells=cells if shown else [],
+        files=files if shown else {},
     )
+
+
+def _shown_files(record: VariantRecord, outcome: Outcome) -> dict[str, bytes]:
+    """The bytes of the files `record`'s outputs show (none for a further seed)."""
+    return {name: outcome.files[name] for name in record.files}
 
 
 def _note(

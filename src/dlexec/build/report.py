@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..backends import Variant
+from ..backends import BACKENDS, Variant
 from ..errors import EngineError, SnippetFailedError, StaleNotebookError, visible
 from ..sources.posts import PostDocument
 from ..sources.snippets import Snippet
@@ -17,7 +17,7 @@ from ..store.results import Result
 @dataclass(frozen=True)
 class SnippetRun:
     """What this build did for one snippet: 'executed', 'reused', 'failed', or 'skipped' (left
-    to another shard)."""
+    to another shard); a page shows another backend's recorded run of it as a 'variant'."""
 
     snippet: Snippet
     status: str
@@ -35,6 +35,8 @@ class BuildReport:
     posts: dict[Path, PostDocument] = field(default_factory=dict)
     errors: list[EngineError] = field(default_factory=list)
     seconds: float = 0.0
+    backends: tuple[str, ...] = BACKENDS  # every snippet runs on each (`make verify`)
+    checked: Path | None = None  # where file contents found sound are remembered (a cache)
     _matrices: dict[Path, dict[Variant, VariantRecord]] = field(default_factory=dict, repr=False)
     # A main history's card file name -> (seed runs, panel key -> band SVG), once drawn.
     bands: dict[str, tuple[int, dict[str, Path]]] = field(default_factory=dict, repr=False)
@@ -45,7 +47,7 @@ class BuildReport:
         if run.result is None:
             return {}
         if run.folder not in self._matrices:
-            self._matrices[run.folder] = fresh_matrix(run.folder, run.result)
+            self._matrices[run.folder] = fresh_matrix(run.folder, run.result, self.checked)
         return self._matrices[run.folder]
 
     def count(self, status: str) -> int:

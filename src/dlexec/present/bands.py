@@ -67,6 +67,15 @@ def publish_bands(report: BuildReport, run: SnippetRun, cache: Path) -> list[Pat
     return [path for _, panels in bands.values() for path in panels.values()]
 
 
+def run_assets(report: BuildReport, run: SnippetRun, cache: Path) -> list[Path]:
+    """Every file the run's outputs show: its result's, each backend tab's (verified with the
+    matrix) and its curves over seeds (drawn into `cache` if new)."""
+    assert run.result is not None
+    shown = set(run.result.files)
+    shown.update(name for record in report.matrix(run).values() for name in record.files)
+    return [run.folder / name for name in sorted(shown)] + publish_bands(report, run, cache)
+
+
 def band_of(report: BuildReport, history: HistoryOutput) -> tuple[int, dict[str, str]] | None:
     """(seed runs, panel key -> file name) of a history's curves over seeds, if drawn."""
     found = report.bands.get(history.plots.get(CARD, ""))

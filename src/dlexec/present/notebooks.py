@@ -30,6 +30,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
+from ..backends import BACKEND_NAMES, MAIN_BACKEND
 from ..build.report import BuildReport, SnippetRun
 from ..errors import EngineError, Location, StaleNotebookError
 from ..files import atomic_write
@@ -88,8 +89,11 @@ def _cell_label(name: str | None, seconds: float | None) -> str:
     return f"*{' · '.join(parts)}*" if parts else ""
 
 
-def post_notebook(post: Path, report: BuildReport, source_url: str | None = None) -> NotebookNode:
-    """The post as a notebook: prose in Markdown cells, each embed as code cells with outputs."""
+def post_notebook(
+    post: Path, report: BuildReport, source_url: str | None = None, page_url: str | None = None
+) -> NotebookNode:
+    """The post as a notebook: prose in Markdown cells, each embed as code cells with outputs
+    (the main run's); the note under the title says where the other backends' outputs are."""
     document = report.posts[post]  # read once, by the build
     cells: list[NotebookNode] = []
     prose: list[str] = []
@@ -111,6 +115,13 @@ def post_notebook(post: Path, report: BuildReport, source_url: str | None = None
             f"*This notebook was made from [the post]({link}); "
             f"the outputs are from the run that built it{made_by}.*"
         )
+        page = markdown_url(page_url) if page_url else None
+        if page and len(report.backends) > 1:
+            others = " and ".join(BACKEND_NAMES[b] for b in report.backends if b != MAIN_BACKEND)
+            note += (
+                f" *The same code's outputs on {others} are on [the post's page]({page}), in "
+                "the tabs under each output.*"
+            )
         cells.insert(1 if cells else 0, _v4().new_markdown_cell(note))
     notebook = _notebook(cells)
     notebook.metadata["dlexec"] = {"outputs_computed_with": backends}
@@ -282,14 +293,15 @@ def sync_snippet_notebook(run: SnippetRun, path: Path, stamps: NotebookStamps) -
     stamps.remember(path, key, content)
 
 
-def _post_key(post: Path, report: BuildReport, source_url: str | None) -> str | None:
+def _post_key(post: Path, report: BuildReport, urls: tuple[str | None, ...]) -> str | None:
     """The key of the post's notebook; None when a snippet it uses has no stored result."""
     references = report.posts[post]
     runs = {embed.snippet.name: report.runs.get(embed.snippet) for embed in references.embeds}
     runs |= {
         name: report.snippet_named(name) for p in references.placeholders for name in p.snippets
     }
-    parts = [b"post", references.text.encode(), (source_url or "").encode()]
+    parts = [b"post", references.text.encode(), *((url or "").encode() for url in urls)]
+    parts.append(",".join(report.backends).encode())
     try:
         for name, run in sorted(runs.items()):
             parts += [name.encode(), *_run_inputs(run), _matrix_bytes(run)]
@@ -311,6 +323,7 @@ def sync_post_notebooks(
     write: bool,
     source_url: Callable[[Path], str | None],
     stamps: NotebookStamps,
+    page_url: Callable[[Path], str | None] = lambda post: None,
 ) -> tuple[dict[Path, Path], list[EngineError]]:
     """Make each post's committed notebook match the post and its results.
 
@@ -325,10 +338,10 @@ def sync_post_notebooks(
             if path.is_file():
                 notebooks[post] = path
             continue
-        url = source_url(post)
-        key = _post_key(post, report, url)
+        url, page = source_url(post), page_url(post)
+        key = _post_key(post, report, (url, page))
         if key is None or not stamps.current(path, key):
-            content = dumps(post_notebook(post, report, url)).encode()
+            content = dumps(post_notebook(post, report, url, page)).encode()
             if write:
                 write_if_changed(path, content)
             elif not path.is_file() or path.read_bytes() != content:
@@ -367,5 +380,19 @@ def stale_post_notebooks(report: BuildReport, root: Path, folder: Path) -> list[
         return blob_url(repo_url and str(repo_url), branch, post.relative_to(root).as_posix())
 
     stamps = NotebookStamps(root / ".cache" / "notebook-stamps")
-    _, stale = sync_post_notebooks(report, folder, False, source_url, stamps)
+    pages = page_urls(report, root)
+    _, stale = sync_post_notebooks(report, folder, False, source_url, stamps, pages)
     return stale
+
+
+def page_urls(report: BuildReport, root: Path) -> Callable[[Path], str | None]:
+    """post -> its published address, as the blog publishes it (`site.post_page_url`)."""
+    from ..sources.site import mkdocs_settings, post_page_url
+
+    settings = mkdocs_settings(root)
+
+    def page_url(post: Path) -> str | None:
+        document = report.posts[post]
+        return post_page_url(settings, document.meta, document.text)
+
+    return page_url

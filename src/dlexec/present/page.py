@@ -35,6 +35,7 @@ from .outputs_html import (
     zoomable,
 )
 from .spread import claims_html, seed_numbers, spread_text
+from .tabs import backend_tabs
 
 LONG_CODE_LINES = 15  # code blocks this long get line numbers
 MARKER = "<!-- dlexec-output {} -->"
@@ -116,7 +117,15 @@ def _embed(
         return _marker(page, error_html(str(problem)))
     relative = run.result.snippet if run.result else embed.target
     code = code_block(run, cells[0] if embed.cell else None, relative)
-    fragment = outputs_html(run, cells, links, last)
+    fragment = backend_tabs(
+        run,
+        cells,
+        report.matrix(run),
+        report.backends,
+        lambda shown, cells, last: outputs_html(shown, cells, links, last),
+        last,
+        tab_set=len(page.fragments) + 1,
+    )
     if last and run.result is not None and run.status != "failed":
         fragment += matrix_html(run, headlines.get(run.snippet.name, []), report.matrix(run))
         fragment += claims_html(_claims_about(run.snippet.name, embed.post, report), report)
@@ -270,8 +279,9 @@ def outputs_html(run: SnippetRun, cells: list[Cell], links: Links, last: bool = 
         parts.append(error_html(str(run.error), getattr(run.error, "traceback", "")))
     if result is not None and run.status != "failed":
         parts.append(cell_times_html(result, cells))
-        if last:
-            parts.append(provenance_html(result, links.run_page(run)))
+        if last:  # a backend tab's run has no page of its own: the full run is the main one
+            page = links.run_page(run) if run.status != "variant" else None
+            parts.append(provenance_html(result, page))
     return '<div class="dlexec-outputs">\n' + "\n".join(p for p in parts if p) + "\n</div>"
 
 

@@ -1,9 +1,12 @@
-"""A value across its runs, for the prose: the placeholder filters `range`, `mean`, `sd`, `ci`
-and `wilson`, on one value or on the difference of two (`{{ a.x - b.y:.1% | ci }}`).
+"""A value across its runs, for the prose: the placeholder filters `range`, `mean`, `sd`, `ci`,
+`rerun` and `wilson`, on one value or on the difference of two (`{{ a.x - b.y:.1% | ci }}`).
 
 The runs are the main backend's: the main result (seed offset 0) and every further seed
 `make verify` recorded for it. A difference pairs the two values run by run, with the same seed
-offset, so that what a seed shares (initial weights, data order) cancels out.
+offset, so that what a seed shares (initial weights, data order) cancels out. `rerun` also
+counts each other backend's run: a reader's re-run may differ in seed, thread count (the
+arithmetic's order) and backend, and the backends' runs are the recorded ones whose arithmetic
+differs.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 
-from ..backends import Variant
+from ..backends import MAIN, Variant
 from ..build.report import BuildReport, SnippetRun
 from ..errors import AuthoringError
 from ..numbers import is_number
@@ -24,8 +27,8 @@ from ..sources.expectations import (
 )
 from ..sources.posts import Placeholder
 from ..sources.values import formatted, join_range, literal_markdown, points, signed
-from ..stats import LEVEL, mean_interval, wilson_interval
-from ..store.records import VariantRecord, seed_records
+from ..stats import LEVEL, mean_interval, prediction_interval, wilson_interval
+from ..store.records import VariantRecord
 from ..store.results import Result
 
 
@@ -38,16 +41,30 @@ def seed_numbers(
     main: Result, records: Mapping[Variant, VariantRecord], value: str
 ) -> dict[int, float]:
     """Seed offset -> `value` in the main result (0) and in each seed variant of `records`."""
-    found = {0: main.values.get(value)}
-    found |= {seed: record.values.get(value) for seed, record in seed_records(records)}
-    return {seed: number for seed, number in sorted(found.items()) if is_number(number)}
+    found = run_numbers(main, records, value)
+    return {
+        variant.seed: number for variant, number in found.items() if variant.backend == MAIN.backend
+    }
+
+
+def run_numbers(
+    main: Result, records: Mapping[Variant, VariantRecord], value: str
+) -> dict[Variant, float]:
+    """Every recorded run's `value`: the main result, each seed and each other backend."""
+    found = {MAIN: main.values.get(value)}
+    found |= {variant: record.values.get(value) for variant, record in records.items() if record.ok}
+    return {variant: number for variant, number in sorted(found.items()) if is_number(number)}
 
 
 def spread_text(placeholder: Placeholder, report: BuildReport) -> str:
     """The placeholder's filter applied to its runs, formatted and escaped for Markdown."""
     if placeholder.filter == "wilson":
         return literal_markdown(_wilson(placeholder, report))
-    runs = _runs(placeholder, report)
+    runs = (
+        _all_runs(placeholder, report)
+        if placeholder.filter == "rerun"
+        else _runs(placeholder, report)
+    )
     if len(runs) < 2:
         names = " and ".join(dict.fromkeys(placeholder.snippets))
         raise AuthoringError(
@@ -66,6 +83,22 @@ def _runs(placeholder: Placeholder, report: BuildReport) -> dict[int, float]:
     snippet, value = placeholder.minus
     other = seed_runs(report, report.snippet_named(snippet), value)
     return {seed: subject[seed] - other[seed] for seed in sorted(set(subject) & set(other))}
+
+
+def _all_runs(placeholder: Placeholder, report: BuildReport) -> dict[Variant, float]:
+    """The value on every recorded run; for a difference, a - b on each run both had."""
+
+    def numbers(snippet: str, value: str) -> dict[Variant, float]:
+        run = report.snippet_named(snippet)
+        if run is None or run.result is None:
+            return {}
+        return run_numbers(run.result, report.matrix(run), value)
+
+    subject = numbers(placeholder.snippet, placeholder.value)
+    if placeholder.minus is None:
+        return subject
+    other = numbers(*placeholder.minus)
+    return {key: subject[key] - other[key] for key in sorted(set(subject) & set(other))}
 
 
 def _shown(value: float, placeholder: Placeholder) -> str:
@@ -100,6 +133,17 @@ def _ci(placeholder: Placeholder, runs: dict[int, float]) -> str:
     return f"{center} ({level} {low} to {high}, {interval.n} paired seeds)"
 
 
+def _rerun(placeholder: Placeholder, runs: dict[Variant, float]) -> str:
+    """'97.9 to 98.9% (where 95% of re-runs land: 7 runs, 5 seeds and 3 backends)'."""
+    interval = prediction_interval(list(runs.values()))
+    bounds = join_range(_shown(interval.low, placeholder), _shown(interval.high, placeholder))
+    seeds = len({variant.seed for variant in runs})
+    backends = len({variant.backend for variant in runs})
+    paired = "paired " if placeholder.minus is not None else ""
+    what = f"{seeds} seed{'s' * (seeds > 1)} and {backends} backend{'s' * (backends > 1)}"
+    return f"{bounds} (where {LEVEL:.0%} of re-runs land: {interval.n} {paired}runs, {what})"
+
+
 def _wilson(placeholder: Placeholder, report: BuildReport) -> str:
     """'98.7% (95% Wilson interval 98.1 to 99.1%, 2,000 test examples)': one run's accuracy with
     the sampling error of its test set; the snippet publishes n as `<value>_n`, or `n_test`
@@ -120,7 +164,7 @@ def _wilson(placeholder: Placeholder, report: BuildReport) -> str:
     return f"{shown} ({LEVEL:.0%} Wilson interval {bounds}, {size:,} test examples)"
 
 
-_FILTERS = {"range": _range, "mean": _mean, "sd": _sd, "ci": _ci}
+_FILTERS = {"range": _range, "mean": _mean, "sd": _sd, "ci": _ci, "rerun": _rerun}
 
 
 def claim_margins(claim: Expectation, report: BuildReport) -> list[float]:

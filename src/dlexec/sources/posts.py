@@ -35,7 +35,7 @@ EMBED = re.compile(
 # Over the runs `make verify` recorded on the main backend (the main run and its seeds):
 # range: lowest to highest; mean; sd; ci: the mean with its 95% interval (of the paired
 # difference, for `a.x - b.y`); wilson: one run's test-sample interval, from `<value>_n`.
-FILTERS = ("range", "mean", "sd", "ci", "wilson")
+FILTERS = ("range", "mean", "sd", "ci", "rerun", "wilson")
 
 
 @dataclass(frozen=True)

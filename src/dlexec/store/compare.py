@@ -303,7 +303,8 @@ def pixel_difference(committed: Path, rerun: Path) -> str | None:
 
 def recheck_problems(committed: VariantRecord, rerun: VariantRecord) -> list[str]:
     """What differs between a committed record and its re-run, as `verify-results` compares a
-    main result: the key, success, values and histories (within the tolerance)."""
+    main result: the key, success, values, histories and a backend's outputs (within the
+    tolerance)."""
     from .compare import Tolerance, compare_history, compare_values
     from .outputs import HistoryOutput
 
@@ -321,4 +322,9 @@ def recheck_problems(committed: VariantRecord, rerun: VariantRecord) -> list[str
             difference = "a history that is not the engine's"
         if difference:
             problems.append(f"history: {difference}")
+    if committed.cells and rerun.cells:  # a backend's outputs, as a main result's are compared
+        if len(committed.cells) != len(rerun.cells):
+            return [*problems, f"cells: {len(committed.cells)} vs {len(rerun.cells)}"]
+        for old_cell, new_cell in zip(committed.cells, rerun.cells, strict=True):
+            problems += compare_cell(old_cell, new_cell, Tolerance())
     return problems

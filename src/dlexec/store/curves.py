@@ -27,6 +27,12 @@ def curve_names(history: HistoryOutput) -> dict[str, str]:
     return names
 
 
+def panel_names(history: HistoryOutput) -> dict[str, str]:
+    """`curve_names` without the notebook's card: what a backend tab shows (no notebook
+    carries another backend's outputs, so its record stores no card)."""
+    return {key: name for key, name in curve_names(history).items() if key != CARD}
+
+
 def panel_key(index: int, palette: str) -> str:
     return f"{index}/{palette}"
 

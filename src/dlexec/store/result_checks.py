@@ -28,7 +28,7 @@ from typing import Any
 
 from ..files import atomic_write
 from ..limits import MAX_IMAGE_BYTES, MAX_STRING_VALUE
-from .curves import curve_names
+from .curves import curve_names, panel_names
 
 FIGURE_NAME = re.compile(r"figure-(?P<digest>[0-9a-f]{16})\.(?P<extension>png|jpg)")
 CURVE_NAME = re.compile(r"curves-[0-9a-f]{16}-(?:card|\d{1,3}-(?:light|dark))\.svg")
@@ -162,7 +162,8 @@ SCHEMA = {
 }
 
 
-# matrix.json beside a result: each backend's and seed's values, histories and provenance.
+# matrix.json beside a result: each backend's and seed's values, histories and provenance, and
+# a backend's outputs (cells, and the files they show) as a result holds them.
 MATRIX_SCHEMA = {
     "type": "object",
     "required": ["format", "variants"],
@@ -183,6 +184,8 @@ MATRIX_SCHEMA = {
                     "histories": {"type": "array", "items": {"type": "object"}},
                     "provenance": PROVENANCE,
                     "error": {"type": ["string", "null"], "maxLength": 100_000},
+                    "cells": SCHEMA["properties"]["cells"],
+                    "files": SCHEMA["properties"]["files"],
                 },
             },
         },
@@ -225,10 +228,14 @@ def structure_problem(
     return None
 
 
-def reference_problem(cells: Iterable[Any], files: Mapping[str, str]) -> str | None:
+def reference_problem(
+    cells: Iterable[Any], files: Mapping[str, str], panels_only: bool = False
+) -> str | None:
     """Files named by the outputs of `cells` and the `files` map must be the same set, each
     name one the engine gives, each image's MIME type that of its file, and each history's
-    curve files the ones drawn from it (their names are a digest of the history)."""
+    curve files the ones drawn from it (their names are a digest of the history; with
+    `panels_only`, as a backend's record keeps them, without the notebook's card)."""
+    drawn = panel_names if panels_only else curve_names
     used: set[str] = set()
     for cell in cells:
         for output in cell.outputs:
@@ -239,7 +246,7 @@ def reference_problem(cells: Iterable[Any], files: Mapping[str, str]) -> str | N
                     return f"{output.file!r:.80} is not {wanted}"
                 used.add(output.file)
             elif output.type == "history":
-                expected = curve_names(output) if output.epochs else {}
+                expected = drawn(output) if output.epochs else {}
                 if output.plots != expected:
                     return f"the curve files of model {output.model!r:.80} are not its history's"
                 used.update(expected.values())

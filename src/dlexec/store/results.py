@@ -103,7 +103,7 @@ def save_result(folder: Path, result: Result, files: dict[str, bytes]) -> Result
     atomic_write(
         folder / RESULT_FILE, (json.dumps(document, indent=1, ensure_ascii=False) + "\n").encode()
     )
-    _remove_unreferenced(folder, set(checksums) | {RESULT_FILE, MATRIX_FILE})
+    remove_unreferenced(folder)
     return result
 
 
@@ -123,12 +123,6 @@ def _fields(result: Result) -> dict[str, Any]:
     return {name: getattr(result, name) for name in result.__dataclass_fields__}
 
 
-def _remove_unreferenced(folder: Path, keep: set[str]) -> None:
-    for path in folder.iterdir():
-        if path.is_file() and path.name not in keep:
-            path.unlink(missing_ok=True)
-
-
 def _sha256(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
@@ -138,25 +132,55 @@ def _checksum(document: dict[str, Any]) -> str:
 
 
 def _to_json(result: Result) -> dict[str, Any]:
-    """Plain JSON; long text is split into lines so that diffs of results read well."""
-    document = asdict(result)
-    for cell in document["cells"]:
-        for output in cell["outputs"]:
-            for key in ("text", "traceback"):
-                if key in output:
-                    output[key] = output[key].splitlines(keepends=True)
-    return document
+    return {**asdict(result), "cells": cells_to_json(result.cells)}
 
 
 def _from_json(document: dict[str, Any]) -> Result:
+    return Result(**{**document, "cells": cells_from_json(document["cells"])})
+
+
+def cells_to_json(cells: list[CellResult]) -> list[dict[str, Any]]:
+    """Plain JSON; long text is split into lines so that diffs of results read well."""
+    documents = [asdict(cell) for cell in cells]
+    for cell in documents:
+        for output in cell["outputs"]:
+            for key in ("text", "traceback", "evalue"):
+                if key in output:
+                    output[key] = output[key].splitlines(keepends=True)
+    return documents
+
+
+def cells_from_json(documents: list[dict[str, Any]]) -> list[CellResult]:
     cells = []
-    for cell in document["cells"]:
+    for cell in documents:
         outputs = []
         for output in cell["outputs"]:
             output = dict(output)
-            for key in ("text", "traceback"):
+            for key in ("text", "traceback", "evalue"):
                 if key in output:
                     output[key] = "".join(output[key])
             outputs.append(OUTPUT_TYPES[output["type"]](**output))
         cells.append(CellResult(cell["index"], cell["name"], outputs))
-    return Result(**{**document, "cells": cells})
+    return cells
+
+
+def named_files(path: Path) -> set[str]:
+    """The file names a result.json or matrix.json in a folder names, read without checks:
+    only to know what to keep when cleaning the folder (never to publish)."""
+    try:
+        document = json.loads(read_plain(path, result_checks.MAX_RESULT_BYTES))
+    except (OSError, ValueError):
+        return set()
+    maps = [document.get("files")] if path.name == RESULT_FILE else []
+    if path.name == MATRIX_FILE and isinstance(document.get("variants"), dict):
+        maps = [v.get("files") for v in document["variants"].values() if isinstance(v, dict)]
+    return {str(name) for files in maps if isinstance(files, dict) for name in files}
+
+
+def remove_unreferenced(folder: Path) -> None:
+    """Remove the files of `folder` that neither its result nor its matrix names (figures of
+    an older run); `folder` is locked by the caller against a concurrent matrix write."""
+    keep = named_files(folder / RESULT_FILE) | named_files(folder / MATRIX_FILE)
+    for path in folder.iterdir():
+        if path.is_file() and path.name not in keep | {RESULT_FILE, MATRIX_FILE}:
+            path.unlink(missing_ok=True)
