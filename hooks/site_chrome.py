@@ -28,6 +28,7 @@ from mkdocs.structure.pages import Page
 from dlexec.config import EngineConfig
 
 GLIGHTBOX_SCRIPT = re.compile(r'<script src="[^"]*assets/javascripts/glightbox\.min\.js"></script>')
+GLIGHTBOX_STYLESHEET = re.compile(r'<link href="[^"]*/glightbox\.min\.css" [^>]*>')
 GLIGHTBOX_START = '<script id="init-glightbox">'
 
 
@@ -68,8 +69,14 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
 
 @event_priority(-100)  # after mkdocs-glightbox (0) has added its script and the start-up code
 def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
-    script = GLIGHTBOX_SCRIPT.search(output)
-    if script is None or GLIGHTBOX_START not in output:
+    """GLightbox's script and stylesheet move from the head to the end of the body, beside its
+    start-up code: nothing of a lightbox is needed before a tap, and in the head each held
+    back the page's first paint on a phone."""
+    if GLIGHTBOX_START not in output:
         return output
-    output = output[: script.start()] + output[script.end() :]
-    return output.replace(GLIGHTBOX_START, script[0] + GLIGHTBOX_START, 1)
+    for pattern in (GLIGHTBOX_STYLESHEET, GLIGHTBOX_SCRIPT):
+        tag = pattern.search(output)
+        if tag is not None:
+            output = output[: tag.start()] + output[tag.end() :]
+            output = output.replace(GLIGHTBOX_START, tag[0] + GLIGHTBOX_START, 1)
+    return output

@@ -206,6 +206,17 @@ def page_of_kind(real_site: Path, kind: str) -> str:
     return found[0].parent.relative_to(real_site).as_posix() + "/"
 
 
+def laid_out(page) -> Any:
+    """The page with every code block and output laid out, as each is once a reader scrolls
+    to it: the site defers off-screen ones (`content-visibility: auto`), and a measurement of
+    one not yet laid out would find no text and no box."""
+    page.add_style_tag(
+        content=".md-typeset .highlight, .md-typeset .dlexec-outputs "
+        "{ content-visibility: visible !important; }"
+    )
+    return page
+
+
 def load_all_images(page) -> list[str]:
     """Make lazy images load now, wait for them, return the sources that failed to decode."""
     page.evaluate("document.querySelectorAll('img').forEach(i => { i.loading = 'eager'; })")
@@ -562,7 +573,7 @@ def test_no_training_log_needs_a_scrollbar_at_desktop_width(visit, real_site, ba
     problems: list[str] = []
     logs = 0
     for url in post_urls(real_site, base_url):
-        found = visit(url, "desktop", "light").evaluate(LOG_OVERFLOW_JS)
+        found = laid_out(visit(url, "desktop", "light")).evaluate(LOG_OVERFLOW_JS)
         logs += found["logs"]
         problems += [f"{url}: {p}" for p in found["found"]]
     assert logs > 0, "no visible training log found on any post"
@@ -606,10 +617,13 @@ def test_curves_of_claimed_snippets_show_their_seed_band_on_a_phone(
     visit, real_site, base_url, scheme
 ):
     """Issue 25: every post claims something, so each shows at least one fit drawn over its
-    seeds (a band SVG, in the page's palette), captioned as such, legible at 390 px."""
+    seeds (a band SVG, in the page's palette), captioned as such, legible at 390 px. Every
+    post in dark mode, where legibility is hardest; the light drawings (the same figures in
+    the other palette's colours) on the first post."""
     problems: list[str] = []
-    for url in post_urls(real_site, base_url):
-        page = visit(url, "phone", scheme)
+    urls = post_urls(real_site, base_url)
+    for url in urls if scheme == "dark" else urls[:1]:
+        page = laid_out(visit(url, "phone", scheme))
         load_all_images(page)
         bands = page.locator(f"figure.dlexec-curves img[src*='/band-'][src$='#only-{scheme}']")
         visible = [bands.nth(i) for i in range(bands.count()) if bands.nth(i).is_visible()]
@@ -634,8 +648,7 @@ SHOWN_TAB_JS = """(set) => {
 }"""
 
 
-@pytest.mark.parametrize("scheme", list(SCHEMES))
-@pytest.mark.parametrize("screen", list(SCREENS))
+@pytest.mark.parametrize(("screen", "scheme"), [("phone", "dark"), ("desktop", "light")])
 def test_backend_tabs_switch_every_output_and_the_choice_follows_the_reader(
     browser, real_site, base_url, screen, scheme
 ):
@@ -647,10 +660,9 @@ def test_backend_tabs_switch_every_output_and_the_choice_follows_the_reader(
     page = watch(context.new_page(), base_url)
     first, *others = post_urls(real_site, base_url)
     page.goto(first, wait_until="load")
-    assert (
-        page.locator(".dlexec-outputs").count()
-        == page.locator(".dlexec-backends .tabbed-block:first-child > .dlexec-outputs").count()
-    ), "an embed without backend tabs"
+    embeds = page.locator("article div.highlight").count()
+    assert page.locator(".dlexec-backends").count() == embeds, "an embed without backend tabs"
+    assert page.locator(".dlexec-backends .tabbed-block > .dlexec-outputs").count() == 3 * embeds
     tab_set = page.locator(".dlexec-backends").filter(has=page.locator("figure.dlexec-curves"))
     tab_set = tab_set.first
     labels = tab_set.locator(".tabbed-labels label")

@@ -138,10 +138,14 @@ def test_a_formula_katex_cannot_read_fails_the_build_with_file_and_line(tmp_path
     assert "<mo>&lt;</mo>" in good  # the HTML-escaped source was read as a < b
 
 
-def test_post_pages_load_the_lightbox(real_site: Path):
+def test_post_pages_load_the_lightbox_after_their_content(real_site: Path):
+    """GLightbox's script and stylesheet are in the body, beside its start-up code: the head's
+    stylesheets hold back a phone's first paint, and a lightbox is needed only on a tap."""
     for page in real_site.glob("20*/*/*/*/index.html"):
         html = soup(page)
-        assert html.select_one('script[src$="assets/javascripts/glightbox.min.js"]'), page
+        assert html.select_one('body script[src$="assets/javascripts/glightbox.min.js"]'), page
+        assert html.select_one('body link[href$="assets/stylesheets/glightbox.min.css"]'), page
+        assert not html.select('head [href*="glightbox"], head [src*="glightbox"]'), page
         assert html.select_one("#init-glightbox"), page
 
 
