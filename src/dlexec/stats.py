@@ -44,26 +44,30 @@ class Interval:
         return -margin <= self.low and self.high <= margin
 
 
+def t_quantile(degrees: int) -> float:
+    """Student's t at (1 + LEVEL) / 2, from scipy.special: scipy.stats, about a second to
+    import, is then imported only where a page shows a Wilson interval."""
+    from scipy.special import stdtrit
+
+    return float(stdtrit(degrees, (1 + LEVEL) / 2))
+
+
 def mean_interval(values: Sequence[float]) -> Interval:
     """The mean of `values` (two at least) with its 95% t interval."""
-    from scipy import stats
-
     n = len(values)
     if n < 2:
         raise ValueError(f"an interval needs two runs at least, not {n}")
     mean = math.fsum(values) / n
     sd = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
-    half = float(stats.t.ppf((1 + LEVEL) / 2, n - 1)) * sd / math.sqrt(n)
+    half = t_quantile(n - 1) * sd / math.sqrt(n)
     return Interval(mean, mean - half, mean + half, n, sd)
 
 
 def prediction_interval(values: Sequence[float]) -> Interval:
     """Where one more run lands, from `values` (two at least): the 95% prediction interval."""
-    from scipy import stats
-
     mean = mean_interval(values)
     n = len(values)
-    half = float(stats.t.ppf((1 + LEVEL) / 2, n - 1)) * mean.sd * math.sqrt(1 + 1 / n)
+    half = t_quantile(n - 1) * mean.sd * math.sqrt(1 + 1 / n)
     return Interval(mean.center, mean.center - half, mean.center + half, n, mean.sd)
 
 
