@@ -213,8 +213,8 @@ def _record(item: PendingVariant, outcome: Outcome) -> VariantRecord:
         {"model": h.model, "epochs": h.epochs, "metrics": h.metrics} for h in result.histories()
     ]
     error = None if outcome.error is None else str(outcome.error)
-    shown = not item.variant.seed  # the page's backend tabs show it
-    cells, shown_files = tab_outputs(result.cells, outcome.files)
+    shown = not item.variant.seed  # the page's backend tabs show it; a seed's, no one
+    cells, shown_files = tab_outputs(result.cells, outcome.files) if shown else ([], {})
     files = {name: hashlib.sha256(content).hexdigest() for name, content in shown_files.items()}
     return VariantRecord(
         item.variant,
@@ -224,8 +224,8 @@ def _record(item: PendingVariant, outcome: Outcome) -> VariantRecord:
         histories=histories if error is None else [],
         provenance=dict(result.provenance),
         error=error,
-        cells=cells if shown else [],
-        files=files if shown else {},
+        cells=cells,
+        files=files,
     )
 
 
