@@ -22,7 +22,7 @@ TORCH_INDEX ?=
 # Material prints an end-of-life banner on every build; the README covers the migration plan.
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: site test test-all test-bench serve lint check verify outputs-diff verify-results new-post bench clean
+.PHONY: site test test-all test-bench serve lint check verify outputs-diff verify-results new-post bench bench-shards clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -107,6 +107,11 @@ new-post: $(STAMP)
 # BENCH_QUICK=1 trains 1 epoch on 1,000 images: checks the script, not the engine.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
+
+# How `prepare --shard I/N` balances its shares (makespan against the ideal), for this blog's
+# committed run times and 100 synthetic long-tailed ones; reads results, runs nothing.
+bench-shards: $(STAMP)
+	$(BIN)/python benchmarks/shards.py 2 4 8
 
 lint: $(STAMP)
 	$(BIN)/ruff check src hooks tests benchmarks

@@ -1,8 +1,8 @@
 """Redraw the training-curve figures of stored results from their recorded histories.
 
-Run it after a change to `src/dlexec/plots.py`: the figures are drawn when a result is stored,
-and a result stays fresh while its snippet, data and versions do (see `store/keys.py`), so a new
-way of drawing reaches committed results only through this script or a re-run. Nothing is
+Run it after a change to `src/dlexec/capture/plots.py`: the figures are drawn when a result is
+stored, and a result stays fresh while its snippet, data and versions do (see `store/keys.py`),
+so a new way of drawing reaches committed results only through this script or a re-run. Nothing is
 executed; each result is written back atomically with its new figures and checksums.
 
     .venv/bin/python scripts/redraw_curves.py [results/<snippet> ...]   # default: every result

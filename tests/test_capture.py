@@ -2,6 +2,7 @@
 
 import base64
 import io
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -13,6 +14,7 @@ from dlexec.capture.cells import capture_cell
 from dlexec.capture.plots import curve_files
 from dlexec.store.curves import metric_names
 from dlexec.store.outputs import HistoryOutput, ImageOutput, TextOutput
+from dlexec.store.result_checks import svg_problem
 
 
 def test_history_record_is_plain_json_with_one_based_epochs():
@@ -156,3 +158,46 @@ def test_curves_have_light_and_dark_variants_and_validation():
     assert "Training curves: model &#x27;m&#x27;" in card or "model 'm'" in card
     assert 'style="fill: #ffffff' in card  # an opaque white card, legible in a dark viewer
     assert curve_files(history) == files  # deterministic bytes: stable diffs of committed results
+
+
+def test_a_loss_falling_tenfold_is_drawn_on_a_log_axis_and_a_flatter_one_is_not():
+    """A loss's story (where validation turns, how it oscillates) sits in its tail, which a
+    linear axis squashes into its floor once the loss has fallen by an order of magnitude.
+    The log axis is labelled in plain numbers: the drawing stays one a stored result may hold."""
+    steep = HistoryOutput(
+        "m", [1, 2, 3, 4], {"loss": [1, 0.1, 0.05, 0.02], "val_loss": [1.1, 0.2, 0.1, 0.15]}
+    )
+    flat = HistoryOutput("m", [1, 2, 3, 4], {"loss": [1, 0.5, 0.4, 0.3], "accuracy": [0.1] * 4})
+    for palette in ("0/light", "0/dark", "card"):
+        drawing = curve_files(steep)[palette][1]
+        assert svg_problem(drawing) is None
+        assert tick_labels(drawing) >= {"0.02", "0.05", "0.1", "0.2", "0.5", "1"}
+    flat_panel = curve_files(flat)["1/light"][1]
+    assert tick_labels(flat_panel) >= {"0.4", "0.6", "0.8", "1.0"}  # its loss: a linear axis
+    # An accuracy rising tenfold keeps a linear axis: higher is better, its story is at the top.
+    rising = HistoryOutput("m", [1, 2, 3], {"accuracy": [0.05, 0.5, 0.9]})
+    assert {"0.02", "0.05"}.isdisjoint(tick_labels(curve_files(rising)["0/light"][1]))
+
+
+def tick_labels(svg: bytes) -> set[str]:
+    return set(re.findall(r"<text[^>]*>([^<]*)</text>", svg.decode()))
+
+
+def test_a_model_with_several_losses_plots_each_and_not_their_sum():
+    """A GAN trained as one Keras model logs each output's loss and `loss`, their sum: the
+    discriminator's and the generator's losses pull against each other, so the sum is no
+    quantity anyone trains towards and gets no panel. One output keeps its `loss`."""
+    gan = HistoryOutput(
+        "gan",
+        [1, 2],
+        {
+            "d_fake_loss": [0.7, 0.6],
+            "d_real_loss": [0.6, 0.5],
+            "g_fool_loss": [0.8, 0.9],
+            "loss": [2.1, 2.0],
+        },
+    )
+    assert metric_names(gan) == ["d_fake_loss", "d_real_loss", "g_fool_loss"]
+    assert len([key for key in curve_files(gan) if key.endswith("/light")]) == 3
+    single = HistoryOutput("m", [1], {"out_loss": [0.5], "loss": [0.5], "accuracy": [0.9]})
+    assert metric_names(single) == ["accuracy", "out_loss", "loss"]

@@ -18,7 +18,7 @@ from ..sources.values import format_value
 from .freshness import Freshness, Pending
 from .report import BuildReport, SnippetRun, failing_cell
 from .scheduling import Scheduler, terminate_as_interrupt
-from .shards import Shard
+from .shards import Shard, committed_seconds
 
 if TYPE_CHECKING:
     from ..run.base import Job, Outcome
@@ -125,7 +125,14 @@ class Engine:
         self, pending: list[Pending], shard: Shard, snippets: Iterable[Path], report: BuildReport
     ) -> list[Pending]:
         """This shard's runs; the others are recorded as 'skipped'."""
-        members = shard.members(self.config.relative(path) for path in snippets)
+        relative = [self.config.relative(path) for path in snippets]
+        result_files = {
+            self.config.relative(path): self.config.relative(
+                self.freshness.folder_of(path) / "result.json"
+            )
+            for path in snippets
+        }
+        members = shard.members(relative, committed_seconds(self.config.root, result_files))
         mine = [item for item in pending if self.config.relative(item.snippet.path) in members]
         for item in pending:
             if item not in mine:

@@ -42,8 +42,11 @@ class Freshness:
         self.checked = config.root / ".cache" / "checked-files"  # contents found sound
 
     def result_folder(self, snippet: Snippet) -> Path:
+        return self.folder_of(snippet.path)
+
+    def folder_of(self, snippet_path: Path) -> Path:
         """`results/<snippet path inside snippets/, without .py>/`."""
-        return self.config.results_dir / snippet.path.relative_to(
+        return self.config.results_dir / snippet_path.relative_to(
             self.config.snippets_dir.resolve()
         ).with_suffix("")
 

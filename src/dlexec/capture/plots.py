@@ -84,6 +84,7 @@ def _band_panel(runs: list[HistoryOutput], name: str, palette: str) -> bytes:
         series = ((name, "train", "training"), (f"val_{name}", "validation", "validation"))
         for order, (metric, color, label) in enumerate(series):
             _draw_spread(axes, runs, metric, colors[color], label, first=order == 0)
+        _log_scale_if_spread(axes, name, [run.metrics for run in runs])
         _style(axes, name, colors, f"{len(runs)} seeds")
         return _svg(figure, transparent=True)
 
@@ -137,6 +138,33 @@ def best_epoch(history: HistoryOutput, name: str) -> tuple[int, float] | None:
 
 def _lower_is_better(metric: str) -> bool:
     return any(word in metric for word in ("loss", "error", "mse", "mae"))
+
+
+LOG_SCALE_SPREAD = 10.0  # a loss falling by more than this factor is drawn on a log axis
+
+
+def _log_scale_if_spread(axes: Any, name: str, runs: list[dict[str, list]]) -> None:
+    """A loss that falls by an order of magnitude or more has its story in the tail (where
+    validation turns, how much it oscillates), which a linear axis flattens into its floor;
+    a log axis keeps every factor the same height."""
+    if not _lower_is_better(name):
+        return
+    values = [
+        value
+        for metrics in runs
+        for metric in (name, f"val_{name}")
+        for value in metrics.get(metric) or []
+        if value is not None
+    ]
+    if values and min(values) > 0 and max(values) / min(values) >= LOG_SCALE_SPREAD:
+        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+        axes.set_yscale("log")
+        # Ticks at 1, 2 and 5 of each decade, labelled as plain numbers: matplotlib's own
+        # labels (10 to a power) are mathtext, drawn with elements a stored curve may not hold.
+        axes.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        axes.yaxis.set_minor_formatter(NullFormatter())
 
 
 # rcParams and the SVG writer's id salt are global: a pool stores several results at once.
@@ -210,6 +238,7 @@ def _draw_metric(axes: Any, history: HistoryOutput, name: str, colors: dict[str,
             alpha=0.8,
             label=f"restored: epoch {history.restored_epoch}",
         )  # in the legend, not next to the line: the legend finds a place inside the axes
+    _log_scale_if_spread(axes, name, [history.metrics])
     _style(axes, name, colors)
 
 

@@ -38,8 +38,12 @@ def panel_key(index: int, palette: str) -> str:
 
 
 def metric_names(history: HistoryOutput) -> list[str]:
-    """Training metrics to plot (validation variants go on the same axes), accuracy before loss."""
+    """Training metrics to plot (validation variants go on the same axes), accuracy before loss.
+    A model with several outputs logs each output's loss and their sum as `loss`; the sum of
+    losses that pull against each other (a GAN's) means nothing on its own, so it is left out."""
     names = [name for name in history.metrics if not name.startswith("val_")]
+    if sum(name.endswith("_loss") for name in names) >= 2:
+        names = [name for name in names if name != "loss"]
     return sorted(names, key=lambda name: (name == "loss", name))
 
 

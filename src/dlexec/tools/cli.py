@@ -22,6 +22,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from dataclasses import replace
@@ -75,6 +76,16 @@ def main(argv: list[str] | None = None) -> int:
     except EngineError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt as interrupt:
+        # Ctrl-C (or SIGTERM, raised as one while snippets run): stores are atomic, so what
+        # finished is kept and what ran is not half-written; a traceback would only alarm.
+        signum = signal.SIGTERM if "SIGTERM" in str(interrupt) else signal.SIGINT
+        print(
+            "interrupted: results stored before the signal are kept; "
+            "the runs it stopped were not stored",
+            file=sys.stderr,
+        )
+        return 128 + signum
 
 
 def _parser() -> argparse.ArgumentParser:
