@@ -22,7 +22,7 @@ TORCH_INDEX ?=
 # Material prints an end-of-life banner on every build; the README covers the migration plan.
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: site test test-all test-bench serve lint check verify outputs-diff verify-results new-post bench bench-shards clean
+.PHONY: site test test-all test-bench serve lint check verify outputs-diff verify-results new-post bench bench-shards bench-schedule clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -112,6 +112,11 @@ bench: $(STAMP)
 # committed run times and 100 synthetic long-tailed ones; reads results, runs nothing.
 bench-shards: $(STAMP)
 	$(BIN)/python benchmarks/shards.py 2 4 8
+
+# 100 synthetic snippets with CPU/GPU claims, as sleeping Ray tasks on a local Ray with 4
+# logical GPUs and 16 CPUs, in the engine's run order: makespan against a lower bound (a minute).
+bench-schedule: $(STAMP)
+	$(BIN)/python benchmarks/ray_schedule.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src hooks tests benchmarks

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..config import EngineConfig
 from ..errors import AuthoringError, EngineError, Location, visible
@@ -60,7 +60,7 @@ class Engine:
     def timeout(self, snippet: Snippet) -> float:
         return self.scheduler.timeout(snippet)
 
-    def run_order(self, snippet: Snippet, last_seconds: float | None) -> tuple[float, float, str]:
+    def run_order(self, snippet: Snippet, last_seconds: float | None) -> tuple[Any, ...]:
         return self.scheduler.run_order(snippet, last_seconds)
 
     def result_folder(self, snippet: Snippet) -> Path:

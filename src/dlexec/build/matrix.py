@@ -179,7 +179,7 @@ def changed_records(config: EngineConfig, ref: str) -> frozenset[tuple[str, str]
     return frozenset(changed)
 
 
-def _run_order(engine: Engine, item: PendingVariant) -> tuple[float, float, str, str]:
+def _run_order(engine: Engine, item: PendingVariant) -> tuple[Any, ...]:
     """The engine's order for main runs (widest claim, then longest), then the variant."""
     last = item.run.result.provenance.get("wall_time_s") if item.run.result else None
     seconds = last if isinstance(last, int | float) else None

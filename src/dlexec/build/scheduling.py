@@ -12,13 +12,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..config import EngineConfig
 from ..errors import EngineError, Location
 from ..files import lock_path
 from ..progress import Progress, Watcher
 from ..sources.datasets import fetch
+from ..sources.needs import Needs
 from ..sources.snippets import Snippet
 from .freshness import Freshness, Pending
 from .report import BuildReport, SnippetRun
@@ -44,6 +45,14 @@ def gathered(
             yield item, future.result(), None
         except EngineError as error:
             yield item, None, error
+
+
+def run_order_key(needs: Needs, expected_seconds: float, name: str) -> tuple[Any, ...]:
+    """Runs start widest needs first, then longest expected time first: the pool serves runs
+    in order, so narrow runs fill the machine after the wide ones instead of leaving CPUs idle
+    while a wide one waits, and the pool does not end waiting on one long run."""
+    width = float("inf") if needs.serial else needs.cpus
+    return -width, -expected_seconds, name
 
 
 class Scheduler:
@@ -115,15 +124,9 @@ class Scheduler:
         """The snippet header's limit, else the longest its posts allow, else the default."""
         return snippet.header.timeout or self.post_timeouts.get(snippet.path) or self.config.timeout
 
-    def run_order(self, snippet: Snippet, last_seconds: float | None) -> tuple[float, float, str]:
-        """Runs start widest needs first, then longest last time first (a never-run snippet
-        counts its time limit): the pool serves runs in order, so narrow runs fill the
-        machine after the wide ones instead of leaving CPUs idle while a wide one waits, and
-        the pool does not end waiting on one long run."""
-        needs = snippet.header.needs
-        width = float("inf") if needs.serial else needs.cpus
-        expected = last_seconds or self.timeout(snippet)
-        return -width, -expected, snippet.path.as_posix()
+    def run_order(self, snippet: Snippet, last_seconds: float | None) -> tuple[float, ...]:
+        expected = last_seconds or self.timeout(snippet)  # a never-run snippet: its time limit
+        return run_order_key(snippet.header.needs, expected, snippet.path.as_posix())
 
     def execute_all(self, pending: list[Pending], report: BuildReport) -> None:
         """Hand every pending snippet to the executor at once, store results as they come.
