@@ -205,6 +205,8 @@ def test_a_range_without_recorded_seeds_says_to_run_make_verify(tmp_path: Path):
     report, post = report_for(tmp_path)
     page = render("It scores {{ s.accuracy:.1% | range }}.\n", post, report, Links(lambda f, n: n))
     assert "no other seeds are recorded for s; run `make verify`" in page.markdown
+    # Where: the post's line, not its path, which is the build machine's (the page is public).
+    assert "line 1: placeholder" in page.markdown and str(tmp_path) not in page.markdown
 
 
 def test_a_claim_narrowed_to_some_runs_shows_its_reason(tmp_path: Path):

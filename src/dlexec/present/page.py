@@ -17,7 +17,7 @@ from typing import Any
 
 from ..backends import BACKEND_NAMES, BACKENDS, MAIN, Variant
 from ..build.report import BuildReport, SnippetRun
-from ..errors import EngineError
+from ..errors import EngineError, visible
 from ..sources.expectations import NAME, Expectation, document_expectations, scope_text
 from ..sources.posts import Embed, Placeholder, PostDocument
 from ..sources.snippets import Cell
@@ -320,5 +320,9 @@ def _placeholder(placeholder: Placeholder, report: BuildReport) -> str:
         if placeholder.filter:
             shown = spread_text(placeholder, report)
     except EngineError as error:
-        return f'<span class="dlexec-error">{html.escape(str(error))}</span>'
+        # The post's line and the message, not the post's path: a page is published, and the
+        # path as the engine knows it is absolute, naming the build machine's folders.
+        line = error.location.line if error.location else None
+        text = f"line {line}: {error.message}" if line else error.message
+        return f'<span class="dlexec-error">{html.escape(visible(text))}</span>'
     return shown
