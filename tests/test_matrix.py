@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -92,9 +93,16 @@ def dlexec(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_a_snippet_that_breaks_on_one_backend_fails_and_the_rest_is_recorded(tmp_path: Path):
-    root = project(tmp_path)
-    first = dlexec(root, "verify", "--backends", "tensorflow,jax")
+@pytest.fixture(scope="module")
+def verified(tmp_path_factory: pytest.TempPathFactory):
+    """The two-snippet project after its first `verify` on TensorFlow and JAX (run once: the
+    forged-record test starts from a copy of it)."""
+    root = project(tmp_path_factory.mktemp("matrix"))
+    return root, dlexec(root, "verify", "--backends", "tensorflow,jax")
+
+
+def test_a_snippet_that_breaks_on_one_backend_fails_and_the_rest_is_recorded(verified):
+    root, first = verified
     assert first.returncode == 1, first.stderr
     output = first.stdout + first.stderr
     assert "snippets: 2 executed, 0 reused, 0 failed" in output
@@ -185,17 +193,20 @@ def test_a_tensorflow_kernel_starts_without_importing_jax(tmp_path: Path):
     assert run.result.values["jax_version"]
 
 
-def test_a_forged_matrix_record_with_a_valid_key_fails_the_recheck(tmp_path: Path):
+def test_a_forged_matrix_record_with_a_valid_key_fails_the_recheck(verified, tmp_path: Path):
     """A record is fresh when its key fits, so a pull request could change a value and keep
     the key; `verify --recheck REF` re-runs every record changed since REF and compares. Here
     the JAX record's loss is forged, the seed record only re-dated (an honest re-run)."""
     from conftest import git
 
-    root = project(tmp_path)
+    root = tmp_path / "project"  # the verified project, without its TensorFlow-only snippet
+    shutil.copytree(verified[0], root, ignore=shutil.ignore_patterns(".cache"))
     (root / "posts" / "p.md").write_text(POST.replace("[tf only](../snippets/tf_only.py)", ""))
     (root / "snippets" / "tf_only.py").unlink()
+    shutil.rmtree(root / "results" / "tf_only")
     first = dlexec(root, "verify", "--backends", "tensorflow,jax")
     assert first.returncode == 0, first.stderr
+    assert "variants: 0 executed, 2 reused, 0 failed" in first.stdout + first.stderr
     (root / ".gitignore").write_text(".cache/\n")  # as the blog's: caches are never committed
     git(root, "init", "-q")
     git(root, "add", "-A")
