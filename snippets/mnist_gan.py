@@ -3,7 +3,7 @@
 #   - file: datasets/t10k-images-idx3-ubyte.gz
 #     origin: https://storage.googleapis.com/cvdf-datasets/mnist/t10k-images-idx3-ubyte.gz
 #     sha256: 8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6
-# resources: {cpus: 2}  # one of the longest trainings: two math threads
+# timeout: 360  # about 2.5 minutes on 1 CPU core; room for a slower machine
 # ---
 
 # %% load-data

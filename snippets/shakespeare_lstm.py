@@ -8,6 +8,9 @@
 # ---
 
 # %% load-text
+import math
+import re
+
 import keras
 import numpy as np
 from keras import layers
@@ -19,9 +22,9 @@ path = keras.utils.get_file(
     origin="https://storage.googleapis.com/download.tensorflow.org/data/shakespeare.txt",
 )
 with open(path, encoding="utf-8") as f:
-    text = f.read()
-corpus_characters = len(text)
-text = text[:200_000]  # the first 200,000 characters keep training short on a CPU
+    corpus = f.read()
+corpus_characters = len(corpus)
+text = corpus[:200_000]  # the first 200,000 characters keep training short on a CPU
 
 vocabulary = sorted(set(text))
 char_to_id = {c: i for i, c in enumerate(vocabulary)}
@@ -61,7 +64,13 @@ model.summary()
 EPOCHS, BATCH_SIZE = 10, 256
 model.fit(X_train, y_train, epochs=EPOCHS, batch_size=BATCH_SIZE, validation_split=0.1)
 lstm_test_loss, lstm_test_accuracy = model.evaluate(X_test, y_test, verbose=0)
-print(f"Test loss: {lstm_test_loss:.4f}")
+# The loss is the cross-entropy in nats (natural log); in bits, it is how many yes/no
+# answers the model still needs, on average, to pin down the next character.
+lstm_bits_per_character = lstm_test_loss / math.log(2)
+print(
+    f"Test loss: {lstm_test_loss:.4f} "
+    f"({lstm_bits_per_character:.3f} bits per character)"
+)
 print(f"Test accuracy: {lstm_test_accuracy:.4f}")
 
 
@@ -82,4 +91,22 @@ def generate(prompt, length=300, temperature=0.5, seed=0):
     return "".join(generated)
 
 
-print(generate("ROMEO:\nWhat light through yonder window"))
+PROMPT = "ROMEO:\nWhat light through yonder window"
+sample = generate(PROMPT)
+print(sample)
+# How many of the sample's words are real: they occur somewhere in the whole corpus.
+corpus_words = set(re.findall(r"[a-z']+", corpus.lower()))
+sample_words = re.findall(r"[a-z']+", sample[len(PROMPT) :].lower())
+sample_real_words = sum(word in corpus_words for word in sample_words)
+n_sample_words = len(sample_words)
+sample_the_share = sample_words.count("the") / n_sample_words
+print(f"{sample_real_words} of its {n_sample_words} words occur in the corpus.")
+
+# Temperature 0.5 sharpens the distribution towards the likeliest characters; at 1.0 the
+# model's own probabilities are sampled as they are.
+hot_sample = generate(PROMPT, temperature=1.0)
+print(hot_sample)
+hot_words = re.findall(r"[a-z']+", hot_sample[len(PROMPT) :].lower())
+hot_the_share = hot_words.count("the") / len(hot_words)
+print(f'"the" is {sample_the_share:.0%} of the words at temperature 0.5, ', end="")
+print(f"{hot_the_share:.0%} at 1.0.")
