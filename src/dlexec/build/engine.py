@@ -125,14 +125,13 @@ class Engine:
         self, pending: list[Pending], shard: Shard, snippets: Iterable[Path], report: BuildReport
     ) -> list[Pending]:
         """This shard's runs; the others are recorded as 'skipped'."""
-        relative = [self.config.relative(path) for path in snippets]
-        result_files = {
+        result_files = {  # each snippet (relative to the project) -> its result.json
             self.config.relative(path): self.config.relative(
                 self.freshness.folder_of(path) / "result.json"
             )
             for path in snippets
         }
-        members = shard.members(relative, committed_seconds(self.config.root, result_files))
+        members = shard.members(result_files, committed_seconds(self.config.root, result_files))
         mine = [item for item in pending if self.config.relative(item.snippet.path) in members]
         for item in pending:
             if item not in mine:
