@@ -43,7 +43,7 @@ test: $(STAMP)
 	$(PYTEST) --tier fast
 
 test-all: $(STAMP)
-	$(PYTEST) --tier all
+	$(PYTEST) --tier all --durations=20
 
 # Each tier timed side by side in one run: wall time, CPU use, the 15 slowest tests.
 test-bench: $(STAMP)

@@ -7,7 +7,7 @@ import pytest
 from conftest import render
 
 from dlexec.build.report import BuildReport, SnippetRun
-from dlexec.errors import AuthoringError
+from dlexec.errors import AuthoringError, Location
 from dlexec.present.outputs_html import Links, text_html
 from dlexec.sources.posts import read_document
 from dlexec.sources.snippets import load_snippet
@@ -54,7 +54,8 @@ def report_for(tmp_path: Path) -> tuple[BuildReport, Path]:
         values={"name": HOSTILE, "accuracy": 0.98765},
     )
     report = BuildReport(
-        runs={path: SnippetRun(snippet, "reused", tmp_path / "results" / "s", result)}
+        runs={path: SnippetRun(snippet, "reused", tmp_path / "results" / "s", result)},
+        root=tmp_path,
     )
     (tmp_path / "posts").mkdir()
     return report, tmp_path / "posts" / "p.md"
@@ -205,8 +206,17 @@ def test_a_range_without_recorded_seeds_says_to_run_make_verify(tmp_path: Path):
     report, post = report_for(tmp_path)
     page = render("It scores {{ s.accuracy:.1% | range }}.\n", post, report, Links(lambda f, n: n))
     assert "no other seeds are recorded for s; run `make verify`" in page.markdown
-    # Where: the post's line, not its path, which is the build machine's (the page is public).
-    assert "line 1: placeholder" in page.markdown and str(tmp_path) not in page.markdown
+    # Where: the post's path in the project, not the build machine's folders (it is public).
+    assert "posts/p.md:1: placeholder" in page.markdown and str(tmp_path) not in page.markdown
+
+
+def test_an_embed_that_cannot_be_shown_names_the_post_in_the_project(tmp_path: Path):
+    report, post = report_for(tmp_path)
+    report.errors.append(AuthoringError("snippet s.py has no cell named 'b'", Location(post, 1)))
+    page = render("[x](../snippets/s.py#b)\n", post, report, Links(lambda f, n: n))
+    shown = page.insert_fragments(page.markdown)
+    assert "posts/p.md:1: snippet s.py has no cell named" in shown
+    assert str(tmp_path) not in shown
 
 
 def test_a_claim_narrowed_to_some_runs_shows_its_reason(tmp_path: Path):

@@ -142,6 +142,8 @@ def test_serve_with_the_real_config_survives_every_breakage_and_recovers(real_co
             assert "dlexec-error" in page
             for text in shown[1:]:
                 assert text in page
+            # The project's paths only: a published page never names the build machine's folders.
+            assert str(real_copy) not in page
             path.write_text(original)
             wait_for(url, "probe ok", server)
         # Front matter the blog plugin rejects: a stand-in page explains, then the post is back.
@@ -150,6 +152,7 @@ def test_serve_with_the_real_config_survives_every_breakage_and_recovers(real_co
         page = wait_for(stand_in, "cannot be built", server)
         assert "malformed front matter" in page, page
         assert "posts/serve-probe.md:3" in page  # where YAML found the problem
+        assert str(real_copy) not in page
         post.write_text(PROBE_POST)
         wait_for(url, "probe ok", server)
         # Valid YAML the blog plugin still rejects: an author missing from .authors.yml.

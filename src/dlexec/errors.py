@@ -55,6 +55,13 @@ class Location:
     def __str__(self) -> str:
         return f"{self.path}:{self.line}" if self.line else str(self.path)
 
+    def within(self, root: Path | None) -> Location:
+        """The same place with its path relative to `root` when inside it (a page is
+        published: an absolute path would name the build machine's folders)."""
+        if root is None or not self.path.is_absolute() or not self.path.is_relative_to(root):
+            return self
+        return Location(self.path.relative_to(root), self.line)
+
 
 class EngineError(Exception):
     """Base class: a problem the author must fix, with where it is."""
@@ -68,7 +75,13 @@ class EngineError(Exception):
     def __str__(self) -> str:
         """Location and message, with control characters made visible (a message often quotes
         a snippet's exception or output)."""
-        return visible(f"{self.location}: {self.message}" if self.location else self.message)
+        return self.shown()
+
+    def shown(self, root: Path | None = None) -> str:
+        """Location (relative to `root` when inside it) and message, control characters
+        made visible."""
+        where = self.location.within(root) if self.location else None
+        return visible(f"{where}: {self.message}" if where else self.message)
 
     def __reduce__(self) -> tuple:
         """Pickle with every attribute (a Ray worker sends errors back to the build)."""

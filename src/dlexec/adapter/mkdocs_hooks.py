@@ -325,7 +325,7 @@ def blog_would_reject(report: BuildReport, post: Path, config: MkDocsConfig) -> 
 def stand_in(engine: EngineConfig, post: Path, problem: EngineError, config: MkDocsConfig) -> File:
     """A valid post at the same path that shows why the real one cannot be built."""
     shown = engine.relative(post).as_posix()
-    content = stand_in_markdown(post.stem, shown, str(problem), date.today())
+    content = stand_in_markdown(post.stem, shown, problem.shown(engine.root), date.today())
     folder = engine.root / ".cache" / "serve"
     target = folder / post.relative_to(engine.root)
     target.parent.mkdir(parents=True, exist_ok=True)

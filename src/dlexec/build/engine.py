@@ -74,7 +74,9 @@ class Engine:
         """Find references in `posts`, make sure every referenced snippet has a fresh result.
         With `shard`, execute only that share of the stale snippets (the rest: 'skipped')."""
         started = time.monotonic()
-        report = BuildReport(backends=self.config.backends, checked=self.freshness.checked)
+        report = BuildReport(
+            backends=self.config.backends, checked=self.freshness.checked, root=self.config.root
+        )
         snippets = self._collect(sorted(posts), report)
         self.post_timeouts = snippet_timeouts(report.posts.values())
         self.progress.start(len(snippets))

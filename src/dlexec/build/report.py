@@ -37,6 +37,7 @@ class BuildReport:
     seconds: float = 0.0
     backends: tuple[str, ...] = BACKENDS  # every snippet runs on each (`make verify`)
     checked: Path | None = None  # where file contents found sound are remembered (a cache)
+    root: Path | None = None  # the project's folder: pages name files relative to it
     _matrices: dict[Path, dict[Variant, VariantRecord]] = field(default_factory=dict, repr=False)
     # A main history's card file name -> (seed runs, panel key -> band SVG), once drawn.
     bands: dict[str, tuple[int, dict[str, Path]]] = field(default_factory=dict, repr=False)

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..backends import BACKEND_NAMES, BACKENDS, MAIN, Variant
 from ..build.report import BuildReport, SnippetRun
-from ..errors import EngineError, visible
+from ..errors import EngineError
 from ..sources.expectations import NAME, Expectation, document_expectations, scope_text
 from ..sources.posts import Embed, Placeholder, PostDocument
 from ..sources.snippets import Cell
@@ -113,8 +113,9 @@ def _embed(
     how it ran (provenance, the backend and seed matrix), once for all its embeds."""
     run, cells = resolve_embed(embed, report)
     if run is None:
-        problem = _first_error(report, embed.post) or f"cannot embed {embed.target}"
-        return _marker(page, error_html(str(problem)))
+        problem = _first_error(report, embed.post)
+        shown = problem.shown(report.root) if problem else f"cannot embed {embed.target}"
+        return _marker(page, error_html(shown))
     relative = run.result.snippet if run.result else embed.target
     code = code_block(run, cells[0] if embed.cell else None, relative)
     fragment = backend_tabs(
@@ -320,9 +321,5 @@ def _placeholder(placeholder: Placeholder, report: BuildReport) -> str:
         if placeholder.filter:
             shown = spread_text(placeholder, report)
     except EngineError as error:
-        # The post's line and the message, not the post's path: a page is published, and the
-        # path as the engine knows it is absolute, naming the build machine's folders.
-        line = error.location.line if error.location else None
-        text = f"line {line}: {error.message}" if line else error.message
-        return f'<span class="dlexec-error">{html.escape(visible(text))}</span>'
+        return f'<span class="dlexec-error">{html.escape(error.shown(report.root))}</span>'
     return shown
