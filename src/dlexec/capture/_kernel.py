@@ -9,10 +9,14 @@ publishes its top-level scalar variables for placeholders in posts.
 from __future__ import annotations
 
 import functools
+import importlib.abc
+import importlib.util
 import inspect
 import math
 import os
 import platform
+import sys
+from collections.abc import Callable
 from typing import Any
 
 from ..limits import MAX_STRING_VALUE
@@ -28,8 +32,14 @@ def _publish(mime: str, data: dict[str, Any]) -> None:
     display({mime: data}, raw=True)
 
 
-def install() -> None:
-    """Prepare the kernel: figure format, History capture, provenance."""
+def install(frameworks: bool = True) -> None:
+    """Prepare the kernel: figure format, History capture, provenance.
+
+    `frameworks`: the snippet imports Keras or a backend, so they are imported now, before its
+    first cell (a pool starts the next kernel while another snippet runs: the five seconds of
+    importing TensorFlow are not the snippet's). A snippet that imports none of them (plain
+    Python, NumPy) does not pay for them; if it imports Keras at run time all the same, the
+    same preparation happens then."""
     from matplotlib_inline.config import InlineBackend
 
     # The inline backend draws on a transparent background by default: black text would vanish
@@ -37,20 +47,78 @@ def install() -> None:
     inline = InlineBackend.instance()
     inline.rc = {**inline.rc, "figure.facecolor": "white", "savefig.facecolor": "white"}
     inline.figure_formats = {"retina"}  # applied when the snippet first imports pyplot
-    _import_tensorflow_without_jax()
+    _bound_stream_messages()
+    if frameworks:
+        _import_tensorflow_without_jax()
+        _prepare_keras()
+    else:
+        _seed_python_and_numpy()
+        sys.meta_path.insert(0, _FirstImport("tensorflow", before=_hide_jax))
+        sys.meta_path.insert(0, _FirstImport("keras", after=_prepare_keras_late))
+    _publish(PROVENANCE_MIME, provenance())
+
+
+def _prepare_keras() -> None:
     _offset_seeds()
     _deterministic()
-    _bound_stream_messages()
     _patch_fit()
-    _publish(PROVENANCE_MIME, provenance())
+
+
+_LATE: list[bool] = []  # Keras came in with the snippet: `publish_values` states provenance again
+
+
+def _prepare_keras_late() -> None:
+    _prepare_keras()
+    _LATE.append(True)
+
+
+def _seed_python_and_numpy() -> None:
+    """What `keras.utils.set_random_seed(0)` does for a snippet without Keras."""
+    import random
+
+    import numpy as np
+
+    random.seed(0)
+    np.random.seed(0)
+
+
+class _FirstImport(importlib.abc.MetaPathFinder):
+    """Runs `before` (which returns how to undo itself) and `after` around the first import of
+    the module `name`, then steps aside."""
+
+    def __init__(
+        self,
+        name: str,
+        before: Callable[[], Callable[[], None]] = lambda: lambda: None,
+        after: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.name, self.before, self.after = name, before, after
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname != self.name:
+            return None
+        sys.meta_path.remove(self)  # the other finders locate it; this one is done
+        spec = importlib.util.find_spec(fullname)
+        if spec is None or spec.loader is None:
+            return spec
+        execute = spec.loader.exec_module
+
+        def exec_module(module: Any) -> None:
+            undo = self.before()
+            try:
+                execute(module)
+            finally:
+                undo()
+            self.after()
+
+        spec.loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
 
 
 def _bound_stream_messages(limit: int = 1 << 20) -> None:
     """Flush printed output every `limit` characters. ipykernel sends what a stream buffered
     since its last timed flush as one message; a print loop that starves its I/O thread would
     otherwise send one message of 100 MB, which the build must then hold and decode at once."""
-    import sys
-
     for stream in (sys.stdout, sys.stderr):
         write = stream.write
         written = [0]
@@ -70,16 +138,26 @@ def _import_tensorflow_without_jax() -> None:
     """TensorFlow's TFLite converter imports JAX when it is installed (it is, for `make verify`):
     1.2 s of every TensorFlow kernel's start, for a converter no snippet uses here. A TensorFlow
     kernel imports TensorFlow with JAX hidden; a snippet that imports JAX itself still can."""
-    import sys
-
-    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow" or "jax" in sys.modules:
+    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
         return
-    sys.modules["jax"] = None  # type: ignore[assignment]  # `import jax` raises ImportError
+    undo = _hide_jax()
     try:
         import tensorflow  # noqa: F401
     finally:
+        undo()
+
+
+def _hide_jax() -> Callable[[], None]:
+    """Make `import jax` fail (unless JAX is already in); returns how to undo it."""
+    if "jax" in sys.modules:
+        return lambda: None
+    sys.modules["jax"] = None  # type: ignore[assignment]  # `import jax` raises ImportError
+
+    def undo() -> None:
         if sys.modules.get("jax", 0) is None:
             del sys.modules["jax"]
+
+    return undo
 
 
 def _offset_seeds() -> None:
@@ -173,34 +251,24 @@ def _finite(value: Any) -> float | None:
 
 
 def provenance() -> dict[str, str]:
-    """Backend, device and library versions as this kernel sees them."""
-    import keras
+    """Backend, device and library versions as this kernel sees them. A kernel that has not
+    imported Keras (a snippet without it) names the versions installed and its CPUs: importing
+    TensorFlow to list GPUs would cost the seconds the snippet does not need."""
+    loaded = "keras" in sys.modules
+    if loaded:
+        import keras
 
-    backend = keras.config.backend()
-    record = {"backend": backend, "keras": keras.__version__, "python": platform.python_version()}
+        backend, keras_version = keras.config.backend(), keras.__version__
+    else:
+        backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+        keras_version = _installed("keras")
+    record = {"backend": backend, "keras": keras_version, "python": platform.python_version()}
     offset = int(os.environ.get("DLEXEC_SEED_OFFSET") or 0)
     if offset:
         record["seed_offset"] = str(offset)
-    device = None
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        record["tensorflow"] = tf.__version__
-        gpus = tf.config.list_physical_devices("GPU")
-        if gpus:
-            details = tf.config.experimental.get_device_details(gpus[0])
-            device = f"GPU {details.get('device_name', gpus[0].name)}"
-    elif backend == "jax":
-        import jax
-
-        record["jax"] = jax.__version__
-        gpu = next((d for d in jax.devices() if d.platform == "gpu"), None)
-        device = f"GPU {gpu.device_kind}" if gpu else None
-    elif backend == "torch":
-        import torch
-
-        record["torch"] = torch.__version__
-        device = f"GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else None
+    library, device = _backend_and_device(backend) if loaded else (_installed(backend), None)
+    if library:
+        record[backend] = library
     # The executor pins a run to its claimed CPUs after this setup; the thread count it set is
     # what the snippet computes with.
     cores = int(os.environ.get("OMP_NUM_THREADS") or len(os.sched_getaffinity(0)))
@@ -208,11 +276,44 @@ def provenance() -> dict[str, str]:
     # What a reader's plain `python snippet.py` does not do: its numbers can differ a little
     # (README, "What a reader's re-run gives"), so the page states both.
     record["math_threads"] = str(cores)  # provenance values are text
-    record["deterministic_ops"] = "on" if backend in ("tensorflow", "torch") else "off"
+    deterministic = loaded and backend in ("tensorflow", "torch")
+    record["deterministic_ops"] = "on" if deterministic else "off"
     visible = os.environ.get("CUDA_VISIBLE_DEVICES", "")
     if visible:  # the GPUs the executor gave this run (Ray's logical GPUs included)
         record["gpus"] = visible
-    return record
+    return {key: value for key, value in record.items() if value}
+
+
+def _backend_and_device(backend: str) -> tuple[str, str | None]:
+    """The backend library's version, and the GPU it computes on (None: the CPU)."""
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        if not gpus:
+            return tf.__version__, None
+        details = tf.config.experimental.get_device_details(gpus[0])
+        return tf.__version__, f"GPU {details.get('device_name', gpus[0].name)}"
+    if backend == "jax":
+        import jax
+
+        gpu = next((d for d in jax.devices() if d.platform == "gpu"), None)
+        return jax.__version__, f"GPU {gpu.device_kind}" if gpu else None
+    if backend == "torch":
+        import torch
+
+        gpu = torch.cuda.is_available()
+        return torch.__version__, f"GPU {torch.cuda.get_device_name(0)}" if gpu else None
+    return "", None
+
+
+def _installed(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return ""
 
 
 def publish_values(namespace: dict[str, Any]) -> None:
@@ -225,6 +326,8 @@ def publish_values(namespace: dict[str, Any]) -> None:
         if plain is not None:
             values[name] = plain
     _publish(VALUES_MIME, values)
+    if _LATE:  # what setup said (no Keras, no device) no longer holds
+        _publish(PROVENANCE_MIME, provenance())
 
 
 def _plain(value: Any) -> bool | int | float | str | None:

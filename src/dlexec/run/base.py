@@ -100,7 +100,7 @@ def build_result(job: Job, execution: Execution, executor: str) -> tuple[Result,
         outputs = [_with_curves(output, files) for output in captured.outputs]
         cells.append(CellResult(cell.index, cell.name, outputs))
     provenance = {
-        **capture.provenance(execution.setup_outputs),
+        **capture.provenance(execution.setup_outputs + execution.teardown_outputs),
         "executor": executor,
         "wall_time_s": round(execution.wall_time, 1),
         "cell_wall_time_s": [round(seconds, 1) for seconds in execution.cell_times],

@@ -7,6 +7,7 @@ one deadline for all cells, and a bound on how much output is kept in memory.
 
 from __future__ import annotations
 
+import ast
 import logging
 import shutil
 import signal
@@ -37,7 +38,9 @@ from .sandbox import (
     readonly_paths,
 )
 
-SETUP_CODE = "import dlexec.capture._kernel as _dlexec_kernel\n_dlexec_kernel.install()"
+SETUP_CODE = "import dlexec.capture._kernel as _dlexec_kernel\n_dlexec_kernel.install({})"
+# A snippet importing one of these gets them imported before its first cell (not its time).
+FRAMEWORKS = frozenset({"keras", "tensorflow", "jax", "torch"})
 TEARDOWN_CODE = "_dlexec_kernel.publish_values(globals())"
 SETUP_LIMIT = 300  # seconds for the setup cell: a loaded machine can take a minute to import TF
 QUIET_LOG = logging.getLogger("dlexec.nbclient")
@@ -268,9 +271,28 @@ def _kernel_manager(
     return manager_class(prefix, options)
 
 
+def imports_frameworks(snippet: Snippet) -> bool:
+    """Does any cell import Keras or a backend (or fail to parse: then assume it does)?"""
+    for cell in snippet.cells:
+        try:
+            tree = ast.parse(cell.source)
+        except (SyntaxError, ValueError):
+            return True
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            if any(name.partition(".")[0] in FRAMEWORKS for name in names):
+                return True
+    return False
+
+
 def _notebook(snippet: Snippet) -> nbformat.NotebookNode:
     """Setup cell, the snippet's code cells, teardown cell."""
-    cells = [nbformat.v4.new_code_cell(SETUP_CODE)]
+    cells = [nbformat.v4.new_code_cell(SETUP_CODE.format(imports_frameworks(snippet)))]
     cells += [nbformat.v4.new_code_cell(cell.source) for cell in snippet.cells]
     cells.append(nbformat.v4.new_code_cell(TEARDOWN_CODE))
     notebook = nbformat.v4.new_notebook(cells=cells)
