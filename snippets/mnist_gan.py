@@ -103,7 +103,7 @@ gan.compile(
 )
 
 # %% train
-EPOCHS = 40
+EPOCHS = 20
 ones, zeros = np.ones((n_images, 1)), np.zeros((n_images, 1))
 z = np.random.default_rng(5).normal(size=(n_images, LATENT)).astype("float32")
 history = gan.fit(
