@@ -8,6 +8,7 @@
 # make pr-report REF=origin/main - the pull-request report CI writes to its job summary (Markdown)
 # make ready REF=origin/main - what a pull request is checked for, in order; what to do per failure
 # make bench - build times with and without the engine, side by side (benchmarks/bench.py)
+# make bench-scale - warm builds at 6/60/200 posts, engine vs the same pages static (scale.py)
 # make verify - every snippet on TensorFlow, JAX and PyTorch and with more seeds; check claims
 #   (VERIFY_ARGS="--recheck origin/main": re-run the matrix records changed since that ref)
 # make lighthouse - Lighthouse scores of two posts, phone and desktop, against targets (npm)
@@ -22,7 +23,7 @@ TORCH_INDEX ?=
 # Material prints an end-of-life banner on every build; the README covers the migration plan.
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: site test test-all test-bench serve lint check verify outputs-diff verify-results new-post bench bench-shards bench-schedule clean
+.PHONY: site test test-all test-bench serve lint check verify outputs-diff verify-results new-post bench bench-scale bench-shards bench-schedule clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -107,6 +108,13 @@ new-post: $(STAMP)
 # BENCH_QUICK=1 trains 1 epoch on 1,000 images: checks the script, not the engine.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
+
+# Warm builds of the real site grown to 6, 60 and 200 posts, with the engine, with the same
+# content pasted in as static Markdown ("fair") and with embeds left as links; per-post cost and
+# a profile of where each build's time goes (about 15 minutes). SIZES="6 60" picks others.
+SIZES ?= 6 60 200
+bench-scale: $(STAMP)
+	$(BIN)/python benchmarks/scale.py $(SIZES)
 
 # How `prepare --shard I/N` balances its shares (makespan against the ideal), for this blog's
 # committed run times and 100 synthetic long-tailed ones; reads results, runs nothing.
