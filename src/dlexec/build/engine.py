@@ -152,6 +152,7 @@ class Engine:
     def _collect(self, posts: list[Path], report: BuildReport) -> dict[Path, Location]:
         """Snippet path -> first place that references it; authoring errors go to the report."""
         snippets: dict[Path, Location] = {}
+        named: dict[str, Path] = {}  # a placeholder's snippet name -> its file, found once
         for post in posts:
             try:
                 references = read_document(post, self.config.snippets_dir)
@@ -164,13 +165,14 @@ class Engine:
             for placeholder in references.placeholders:
                 for name in placeholder.snippets:
                     try:
-                        path = snippet_for_placeholder(
+                        path = named.get(name) or snippet_for_placeholder(
                             name, self.config.snippets_dir, placeholder.location
                         )
                     except AuthoringError as error:
                         message = f"placeholder {placeholder.text}: {error.message}"
                         report.errors.append(AuthoringError(message, error.location))
                         continue
+                    named[name] = path
                     snippets.setdefault(path, placeholder.location)
         return snippets
 

@@ -44,11 +44,13 @@ def blob_url(repo_url: str | None, branch: str, relative: str) -> str | None:
 
 
 def posts_showing(report: BuildReport, snippet: Path) -> list[Path]:
-    """The posts that embed `snippet`, in path order."""
+    """The posts that embed `snippet`, in path order. An embed's snippet path is resolved when
+    the post is read: resolving it again for every run page cost 3 s of a 200-post build."""
+    target = snippet.resolve()
     return [
         post
         for post, document in sorted(report.posts.items())
-        if any(embed.snippet.resolve() == snippet.resolve() for embed in document.embeds)
+        if any(embed.snippet == target for embed in document.embeds)
     ]
 
 
