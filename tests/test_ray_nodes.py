@@ -86,7 +86,7 @@ def stop(process: subprocess.Popen) -> None:
         return
     for member in tree:
         member.send_signal(signal.SIGTERM)
-    _, alive = psutil.wait_procs(tree, timeout=15)
+    _, alive = psutil.wait_procs(tree, timeout=3)  # a raylet may linger; killed after
     for member in alive:
         member.kill()
 
