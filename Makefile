@@ -9,6 +9,7 @@
 # make ready REF=origin/main - what a pull request is checked for, in order; what to do per failure
 # make bench - build times with and without the engine, side by side (benchmarks/bench.py)
 # make bench-scale - warm builds at 6/60/200 posts, engine vs the same pages static (scale.py)
+# make bench-serve - a prose edit under serve at 200 posts, save to page (serve_edit.py)
 # make verify - every snippet on TensorFlow, JAX and PyTorch and with more seeds; check claims
 #   (VERIFY_ARGS="--recheck origin/main": re-run the matrix records changed since that ref)
 # make lighthouse - Lighthouse scores of two posts, phone and desktop, against targets (npm)
@@ -23,7 +24,7 @@ TORCH_INDEX ?=
 # Material prints an end-of-life banner on every build; the README covers the migration plan.
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: site test test-all test-bench serve lint check verify outputs-diff verify-results new-post bench bench-scale bench-shards bench-schedule clean
+.PHONY: site test test-all test-bench serve lint check verify outputs-diff verify-results new-post bench bench-scale bench-serve bench-shards bench-schedule clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -115,6 +116,12 @@ bench: $(STAMP)
 SIZES ?= 6 60 200
 bench-scale: $(STAMP)
 	$(BIN)/python benchmarks/scale.py $(SIZES)
+
+# A one-word prose edit under `make serve` at 200 posts: seconds from the save to the served
+# page (3 edits; the site grown by bench-scale, or grown first). N=60 picks another size.
+N ?= 200
+bench-serve: $(STAMP)
+	$(BIN)/python benchmarks/serve_edit.py $(N)
 
 # How `prepare --shard I/N` balances its shares (makespan against the ideal), for this blog's
 # committed run times and 100 synthetic long-tailed ones; reads results, runs nothing.
