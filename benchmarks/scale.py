@@ -44,6 +44,7 @@ REPEATS = 3
 COPIED = ("docs", "overrides", "hooks", "snippets", "results")
 ENGINE_HOOKS = ("hooks/executed_snippets.py", "hooks/notebook_pages.py")
 VARIANTS = ("engine", "fair", "plain")
+POST_SAMPLE = "attention-executed.md"  # whose page sizes are compared
 JUPYTER_PLUGIN = re.compile(r"^  - mkdocs-jupyter:\n(?:    .*\n|\s*#.*\n)*", re.M)
 # Where a build's time goes: (label, [(file suffix, function name or "on_*")]); cumulative
 # time of those functions, summed. Plugin events do not call each other, so a row counts no
@@ -162,9 +163,6 @@ def page_bytes(root: Path) -> dict[str, int]:
         pages = list((root / site).glob(f"20*/*/*/{slug}/index.html"))
         sizes[variant] = pages[0].stat().st_size if pages else 0
     return sizes
-
-
-POST_SAMPLE = "attention-executed.md"
 
 
 def timed(root: Path) -> dict[str, list[float]]:

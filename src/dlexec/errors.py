@@ -58,7 +58,7 @@ class Location:
     def within(self, root: Path | None) -> Location:
         """The same place with its path relative to `root` when inside it (a page is
         published: an absolute path would name the build machine's folders)."""
-        if root is None or not self.path.is_absolute() or not self.path.is_relative_to(root):
+        if root is None or not self.path.is_relative_to(root):
             return self
         return Location(self.path.relative_to(root), self.line)
 
