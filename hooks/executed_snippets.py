@@ -22,12 +22,27 @@ def on_config(config):
 
 
 def on_serve(server, config, builder):
-    ADAPTER.on_serve(server, config, builder)
+    ADAPTER.on_serve(server, builder)
 
 
 @event_priority(100)  # before the blog plugin collects posts and mkdocs-jupyter notebooks
 def on_files(files, config):
     return ADAPTER.on_files(files, config)
+
+
+@event_priority(-100)  # last: the nav as the plugins left it
+def on_nav(nav, config, files):
+    ADAPTER.on_nav(nav, config, files)
+
+
+@event_priority(-100)  # last: the template environment as the plugins left it
+def on_env(env, config, files):
+    ADAPTER.on_env(env)
+
+
+@event_priority(-100)  # last: the build has finished
+def on_post_build(config):
+    ADAPTER.on_post_build()
 
 
 def on_page_markdown(markdown, page, config, files):

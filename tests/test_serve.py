@@ -43,17 +43,19 @@ def wait_for(url: str, text: str, server: subprocess.Popen, timeout: float = 90)
     )
 
 
-def serve(project: Path) -> tuple[subprocess.Popen, int]:
-    """`mkdocs serve` of `project` on a free port, as `make serve` runs it."""
+def serve(project: Path, log: Path | None = None) -> tuple[subprocess.Popen, int]:
+    """`mkdocs serve` of `project` on a free port, as `make serve` runs it (what it prints
+    goes to `log`, if given)."""
     port = free_port()
     env = {**os.environ, "BLOG_EXECUTE": "auto", "NO_MKDOCS_2_WARNING": "1"}
-    server = subprocess.Popen(
-        [*MKDOCS, "serve", "--livereload", "-a", f"127.0.0.1:{port}"],
-        cwd=project,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with open(log or os.devnull, "w") as output:
+        server = subprocess.Popen(
+            [*MKDOCS, "serve", "--livereload", "-a", f"127.0.0.1:{port}"],
+            cwd=project,
+            env=env,
+            stdout=output,
+            stderr=output,
+        )
     return server, port
 
 
@@ -105,7 +107,8 @@ def test_serve_with_the_real_config_survives_every_breakage_and_recovers(real_co
     """`strict: true` aborts a failed rebuild and MkDocs then stops answering; with the hook,
     every kind of breakage shows in the page and the next save recovers it."""
     assert "strict: true" in (real_copy / "mkdocs.yml").read_text()
-    server, port = serve(real_copy)
+    log = real_copy.parent / "serve.log"
+    server, port = serve(real_copy, log)
     base = f"http://127.0.0.1:{port}/deep-learning-executed/"
     url = f"{base}2026/01/05/serve-probe/"
     snippet = real_copy / "snippets" / "serve_probe.py"
@@ -135,6 +138,21 @@ def test_serve_with_the_real_config_survives_every_breakage_and_recovers(real_co
     ]
     try:
         wait_for(url, "probe ok", server, timeout=180)
+        # Prose alone: the post and the index that shows its excerpt, without a full build;
+        # the full rebuilds below start from what it left.
+        post.write_text(PROBE_POST.replace("Probe value:", "Edited probe value:"))
+        wait_for(url, "Edited probe value", server)
+        assert "Edited probe value" in fetch(base)
+        quick = "dlexec: quick rebuild: serve-probe.md"
+        wait_until(lambda: quick in log.read_text(), 10, lambda: log.read_text()[-2000:])
+        rebuilds = [
+            line
+            for line in log.read_text().splitlines()
+            if "Building documentation" in line or "quick rebuild" in line
+        ]
+        assert quick in rebuilds[-1]  # the edit did not build the whole site
+        post.write_text(PROBE_POST)
+        wait_for(url, "Probe value", server)
         for path, broken, shown in breakages:
             original = path.read_text()
             path.write_text(broken)
@@ -163,6 +181,9 @@ def test_serve_with_the_real_config_survives_every_breakage_and_recovers(real_co
         assert "nobody" in page
         post.write_text(PROBE_POST)
         wait_for(url, "probe ok", server)
+        # Every full rebuild lists each post once in the feeds (the RSS plugin alone adds them
+        # all again on each rebuild of one server).
+        assert fetch(f"{base}feed_rss_created.xml").count("<item>") == 1
     finally:
         server.terminate()
         server.wait(timeout=30)

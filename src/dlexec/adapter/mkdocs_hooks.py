@@ -12,7 +12,9 @@ event to it. What the events do:
   front matter the blog plugin would reject is replaced by a stand-in page showing the error.
 - on_page_markdown / on_page_content: expand embeds and placeholders, then insert outputs.
 - on_page_context: a run page (a snippet's full run) links back to the posts that show it.
-- on_serve: watch posts/ and snippets/, which live outside docs/.
+- on_serve: watch posts/ and snippets/, which live outside docs/, and stand in for MkDocs'
+  builder: a save that changed only posts' prose re-renders those posts and what lists them
+  (`serving`, `quick_rebuild`); on_nav, on_env and on_post_build keep what that needs.
 
 Everything else is the engine's: page content (`present`), front-matter data, the build.
 """
@@ -20,10 +22,7 @@ Everything else is the engine's: page content (`present`), front-matter data, th
 from __future__ import annotations
 
 import logging
-import os
-import time
 import traceback
-from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,7 +31,6 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import get_plugin_logger
 from mkdocs.structure.files import File, Files
 from mkdocs.utils import get_relative_url
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
 from ..build.engine import Engine
 from ..build.report import BuildReport, SnippetRun
@@ -53,24 +51,28 @@ from ..present.site_pages import (
     blob_url,
     excerpt_only,
     posts_showing,
-    stand_in_markdown,
     with_notebook_buttons,
 )
 from ..progress import Bar
-from ..sources.front_matter import front_matter_error
 from ..tools.scaffold import description_warnings
+from .serving import (
+    Serving,
+    blog_would_reject,
+    refuse_links_out,
+    serve_log,
+    stand_in,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    import jinja2
     from mkdocs.config.defaults import MkDocsConfig
     from mkdocs.livereload import LiveReloadServer
+    from mkdocs.structure.nav import Navigation
     from mkdocs.structure.pages import Page
 
 log = get_plugin_logger("dlexec")
-# Under serve, errors go to this logger: it is outside the `mkdocs` logger tree, so strict mode
-# does not count them and abort the rebuild (which would leave the server stuck).
-serve_log = logging.getLogger("dlexec.serve")
 ASSETS = "assets/results"
 RUNS = "runs"  # companion pages: each snippet's executed notebook, rendered by mkdocs-jupyter
 NOTEBOOKS = "notebooks"
@@ -88,39 +90,21 @@ class ExecutedSnippets:
         self.pages: dict[str, RenderedPage] = {}
         self.files: Files | None = None
         self.run_pages: dict[str, Path] = {}  # run page src_uri -> snippet
+        self.notebook_uri = notebook_uri  # where a post's notebook is published
+        self.serve = Serving(self)  # what only `mkdocs serve` uses
 
     # -- events ------------------------------------------------------------------------------
 
     def on_startup(self, command: str, dirty: bool) -> None:
         self.serving = command == "serve"
-        if self.serving and not serve_log.handlers:
-            handler = logging.StreamHandler()
-            handler.setFormatter(logging.Formatter("%(levelname)-8s-  %(message)s"))
-            serve_log.addHandler(handler)
-            serve_log.propagate = False
 
     def on_config(self, config: MkDocsConfig) -> None:
+        if self.serving:
+            self.serve.build_starts(config)
         try:
             self.config = EngineConfig.load(Path(config.config_file_path).parent)
         except EngineError as error:  # a bad BLOG_* or [tool.dlexec]: one line, no traceback
             raise PluginError(str(error)) from None
-
-    def on_serve(self, server: LiveReloadServer, config: MkDocsConfig, builder: Callable) -> None:
-        """Posts and snippets live outside docs/: watch them so edits rebuild the page."""
-        folders = (self.config.posts_dir, self.config.snippets_dir)
-        for folder in folders:
-            server.watch(str(folder))
-        # MkDocs' polling watcher reports a path that turned from a folder back into a file
-        # (same inode) as a folder event, which it ignores: the restored post would wait for
-        # another edit. Such an event rewrites a file in a watched folder of our own.
-        nudge = self.config.root / ".cache" / "serve-events" / "changed"
-        nudge.parent.mkdir(parents=True, exist_ok=True)
-        nudge.write_text("0")
-        server.watch(str(nudge.parent))
-        handler = FileSystemEventHandler()
-        handler.on_any_event = lambda event: _nudge(event, nudge)
-        for folder in folders:
-            server.observer.schedule(handler, str(folder), recursive=True)
 
     def on_files(self, files: Files, config: MkDocsConfig) -> Files:
         posts = sorted(self.config.posts_dir.glob("*.md"))
@@ -146,6 +130,20 @@ class ExecutedSnippets:
                 self._publish_run(run, files, config)
         self.files = files
         return files
+
+    def on_serve(self, server: LiveReloadServer, builder: Callable) -> None:
+        """Posts and snippets live outside docs/: watch them; and rebuild quickly what can be."""
+        self.serve.start(server, builder)
+
+    def on_nav(self, nav: Navigation, config: MkDocsConfig, files: Files) -> None:
+        self.serve.keep(config=config, files=files, nav=nav)
+
+    def on_env(self, env: jinja2.Environment) -> None:
+        self.serve.keep(env=env)
+
+    def on_post_build(self) -> None:
+        if self.serving:
+            self.serve.build_finished()
 
     def on_page_markdown(self, markdown: str, page: Page, config: MkDocsConfig) -> str:
         source = Path(page.file.abs_src_path or "")
@@ -190,20 +188,25 @@ class ExecutedSnippets:
             return BuildReport(errors=[EngineError(traceback.format_exc().rstrip())])
 
     def _sync_notebooks(self, files: Files, config: MkDocsConfig) -> None:
-        write = self.config.mode is not Mode.NEVER
-        self.notebooks, stale = sync_post_notebooks(
-            self.report,
-            self.config.notebooks_dir,
-            write,
-            lambda post: self._source_url(post, config),
-            self._stamps(),
-            page_urls(self.report, self.config.root),
-        )
+        self.notebooks, stale = self.post_notebooks(self.report, config)
         self.report.errors += stale
         if self.report.errors:
             self.report_errors(self.report)
         for post, notebook in self.notebooks.items():
-            files.append(File.generated(config, _notebook_uri(post), abs_src_path=str(notebook)))
+            files.append(File.generated(config, notebook_uri(post), abs_src_path=str(notebook)))
+
+    def post_notebooks(
+        self, report: BuildReport, config: MkDocsConfig
+    ) -> tuple[dict[Path, Path], list[EngineError]]:
+        """Each post's notebook made to match the post and its results (`sync_post_notebooks`)."""
+        return sync_post_notebooks(
+            report,
+            self.config.notebooks_dir,
+            self.config.mode is not Mode.NEVER,
+            lambda post: self._source_url(post, config),
+            self._stamps(),
+            page_urls(report, self.config.root),
+        )
 
     def report_errors(self, report: BuildReport) -> None:
         summary = report.error_summary(self.config.relative, serving=self.serving)
@@ -261,7 +264,7 @@ class ExecutedSnippets:
         self.pages[page.file.src_uri] = rendered
         if source not in self.notebooks:
             return rendered.markdown
-        download = get_relative_url(_notebook_uri(source), page.file.src_uri)  # MkDocs resolves
+        download = get_relative_url(notebook_uri(source), page.file.src_uri)  # MkDocs resolves
         branch = config.extra.get("repo_branch", "main")
         colab = colab_url(config.repo_url, branch, f"{NOTEBOOKS}/{source.stem}.ipynb")
         return with_notebook_buttons(rendered.markdown, notebook_buttons(download, colab))
@@ -278,66 +281,5 @@ class ExecutedSnippets:
         return back_links_html(links)
 
 
-# -- serve's guards: links out of the project, posts the blog would reject -----------------
-
-
-def refuse_links_out(
-    engine: EngineConfig, serving: bool, files: Files, posts: list[Path]
-) -> set[Path]:
-    """Project files (and posts) that are symlinks out of the project (say docs/x.txt ->
-    /etc/passwd) would be copied into the site: the build fails naming every one;
-    `serve` leaves them out, says so, and returns them."""
-    sources = [Path(file.abs_src_path) for file in files if file.abs_src_path] + posts
-    linked = {path for path in sources if engine.leaves_project(path)}
-    if not linked:
-        return linked
-    root = engine.root
-    message = "\n".join(
-        visible(
-            f"{Path(os.path.abspath(path)).relative_to(root).as_posix()}: a symlink to a "
-            "file outside the project; it is not published"
-        )
-        for path in sorted(linked)
-    )
-    if not serving:
-        raise PluginError(message)
-    serve_log.error(message)
-    for file in list(files):
-        if file.abs_src_path and Path(file.abs_src_path) in linked:
-            files.remove(file)
-    return linked
-
-
-def blog_would_reject(report: BuildReport, post: Path, config: MkDocsConfig) -> EngineError | None:
-    """Under serve: what would make the blog plugin fail the rebuild (a post that cannot
-    be read, bad YAML, bad dates or types, unknown author or category), if anything."""
-    document = report.posts.get(post)
-    if document is None:  # the engine could not read or parse it: its error says why
-        located = (e for e in report.errors if e.location and e.location.path == post)
-        return next(located, EngineError("the post cannot be read", Location(post)))
-    blog = next((p for name, p in config.plugins.items() if name.endswith("blog")), None)
-    if blog is None:
-        return None
-    known = list(getattr(blog, "authors", {}) or {}) if blog.config.authors else None
-    return front_matter_error(document, known, blog.config.categories_allowed)
-
-
-def stand_in(engine: EngineConfig, post: Path, problem: EngineError, config: MkDocsConfig) -> File:
-    """A valid post at the same path that shows why the real one cannot be built."""
-    shown = engine.relative(post).as_posix()
-    content = stand_in_markdown(post.stem, shown, problem.shown(engine.root), date.today())
-    folder = engine.root / ".cache" / "serve"
-    target = folder / post.relative_to(engine.root)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(content, encoding="utf-8")
-    uri = post.relative_to(engine.root).as_posix()
-    return File(uri, str(folder), config.site_dir, config.use_directory_urls)
-
-
-def _nudge(event: FileSystemEvent, nudge: Path) -> None:
-    if event.is_directory and str(event.src_path).endswith((".md", ".py")):
-        nudge.write_text(str(time.time_ns()))
-
-
-def _notebook_uri(post: Path) -> str:
+def notebook_uri(post: Path) -> str:
     return f"{NOTEBOOKS}/{post.stem}.ipynb"
