@@ -1,7 +1,8 @@
 """`make bench-serve`: how long an edit takes to reach the page under `make serve`, on the
 real site grown to N posts (benchmarks/scale.py grows it; default 200).
 
-It starts `mkdocs serve --livereload` as `make serve` does and waits for the first build.
+It starts `mkdocs serve --livereload` as `make serve` does and waits for the first build (caches
+cold: the grown site is made afresh each time).
 Prose: it edits one post (a marker word appended to its first paragraph, above the excerpt
 marker, so the blog's index, archive and category pages change too) and polls the served
 page until the word is there: the seconds from the save to the page, three edits, each with
@@ -29,7 +30,7 @@ import urllib.request
 from pathlib import Path
 
 from bench import BenchError, base_env, load, machine
-from scale import ROOT, configs, grow, prepare
+from scale import ROOT, grow
 
 POST = "an-introduction-to-deep-learning.md"
 # The quickest snippet of the blog (16 s), and a post that shows its last print.
@@ -136,10 +137,7 @@ def main(argv: list[str]) -> int:
     root = ROOT / str(count)
     print("\n".join(machine()))
     print(f"load average before: {load()[0]:.2f}")
-    if not (root / "site").is_dir() or len(list((root / "posts").glob("*.md"))) != count:
-        grow(root, count)
-        configs(root)
-        prepare(root)
+    grow(root, count)  # afresh: the copies of hooks/, docs/ and posts/ are the repository's
     port = free_port()
     log = Path(tempfile.mkstemp(suffix=".log")[1])
     command = [sys.executable, "-m", "mkdocs", "serve", "--livereload", "-a", f"127.0.0.1:{port}"]
