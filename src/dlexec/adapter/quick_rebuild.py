@@ -142,6 +142,9 @@ class QuickRebuild:
 
 
 def rerender(last: LastBuild, posts: list[Path], refresh_notebook: Callable) -> bool:
+    """MkDocs' page steps for the edited posts, then for the views that list them; the search
+    index, feeds and notebooks written again. False (nothing written) when a post's title
+    changed: the navigation, lists and neighbours' links show it, so all must be built."""
     config, files = last.config, last.files
     doc_files = files.documentation_pages(inclusion=InclusionLevel.is_in_serve)
     pages = [_page_of(files, post) for post in posts]
