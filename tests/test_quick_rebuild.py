@@ -5,6 +5,7 @@ notebook); anything more than prose runs the full build."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -12,13 +13,16 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from conftest import REPO, refs
 
 from dlexec.adapter.quick_rebuild import Inputs, LastBuild, QuickRebuild
+from dlexec.adapter.serving import Serving
 from dlexec.build.report import BuildReport
 from dlexec.build.revisions import prose_revision
+from dlexec.config import EngineConfig
 from dlexec.errors import AuthoringError, Location
 
 POST_TEXT = """---
@@ -248,6 +252,16 @@ def files_of(site: Path) -> dict[str, bytes]:
                 content = feed_items(content)
             files[path.relative_to(site).as_posix()] = content
     return files
+
+
+def test_the_terminal_says_what_made_a_full_rebuild(
+    site_project: Path, caplog: pytest.LogCaptureFixture
+):
+    adapter = SimpleNamespace(config=EngineConfig.load(site_project), report=BuildReport())
+    changed = {site_project / "snippets" / "tiny.py", site_project / "posts" / "tiny.md"}
+    with caplog.at_level(logging.INFO, logger="mkdocs.plugins.dlexec"):
+        assert Serving(adapter).revise(changed) is None
+    assert "full rebuild: posts/tiny.md, snippets/tiny.py changed beyond prose" in caplog.text
 
 
 @pytest.mark.build

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mkdocs.exceptions import PluginError
+from mkdocs.plugins import get_plugin_logger
 from mkdocs.structure.files import File, Files
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from mkdocs.config.defaults import MkDocsConfig
     from mkdocs.livereload import LiveReloadServer
 
+log = get_plugin_logger("dlexec")
 serve_log = logging.getLogger("dlexec.serve")
 
 
@@ -119,8 +121,12 @@ class Serving:
     def revise(self, changed: set[Path]) -> list[Path] | None:
         """The changed posts, when nothing but their prose changed (the adapter's report then
         holds their new text); None when the full build must run."""
-        report = prose_edits(self.adapter.report, self.adapter.config, changed)
+        engine = self.adapter.config
+        report = prose_edits(self.adapter.report, engine, changed)
         if report is None:
+            names = [engine.relative(path).as_posix() for path in sorted(changed)]
+            more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+            log.info(visible(f"full rebuild: {', '.join(names[:3])}{more} changed beyond prose"))
             return None
         self.adapter.report = report
         return sorted(changed)
