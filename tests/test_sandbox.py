@@ -198,6 +198,10 @@ FILLER = """# ---
 import os
 import time
 
+# Half the claim held in the process first: files and memory together pass the claim with
+# the folder half full, long before the folder (as large as the claim) could fill up and fail
+# the write itself, which the watch, sampling every 0.2 s, could otherwise be too late for.
+held = b"1" * (512 * 2**20)
 folder = "{folder}"
 os.makedirs(folder, exist_ok=True)
 chunk = bytes(64 * 2**20)
